@@ -1,0 +1,175 @@
+//! Reading generator weights: official PyTorch `.pt` files (legacy and Hydra layouts) and our
+//! native safetensors + JSON format. Output is always a [`LoadedGenerator`]: a configuration
+//! plus a flat map of `f32` tensors named like the official `g_ema.state_dict()` (with the
+//! relative-position-bias tables renamed to one scheme, `attn.rpb.<group>`).
+
+pub mod arch;
+pub mod native;
+pub mod pickle;
+pub mod presets;
+pub mod torch_zip;
+
+use crate::error::{Error, Result};
+use crate::model::GeneratorConfig;
+use pickle::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A dense row-major `f32` tensor on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostTensor {
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+impl HostTensor {
+    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
+        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
+        Self { shape, data }
+    }
+}
+
+/// Tensor name → tensor.
+pub type WeightMap = BTreeMap<String, HostTensor>;
+
+/// Which file layout a generator came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum CheckpointFormat {
+    /// Released FFHQ checkpoints: top-level `g_ema`, `args` is an `argparse.Namespace`.
+    TorchLegacy,
+    /// Hydra-era training checkpoints: `state_dicts.g_ema`, `args` is a plain dict.
+    TorchHydra,
+    /// Our own safetensors + JSON config.
+    Native,
+}
+
+impl std::fmt::Display for CheckpointFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TorchLegacy => "PyTorch .pt (legacy: g_ema + argparse args)",
+            Self::TorchHydra => "PyTorch .pt (Hydra: state_dicts.g_ema + dict args)",
+            Self::Native => "safetensors + JSON (native)",
+        })
+    }
+}
+
+/// A generator ready to be built: architecture plus weights.
+#[derive(Debug, Clone)]
+pub struct LoadedGenerator {
+    pub format: CheckpointFormat,
+    pub config: GeneratorConfig,
+    pub weights: WeightMap,
+}
+
+/// Where the hyper-parameters that tensor shapes cannot tell (dilations, `lr_mlp`) come from
+/// when a checkpoint does not carry them.
+#[derive(Debug, Clone, Default)]
+pub enum ConfigSource {
+    /// Use the checkpoint's own `args`; fail if it has none.
+    #[default]
+    Checkpoint,
+    /// A named built-in preset (see [`presets`]).
+    Preset(String),
+    /// A user-supplied JSON file with the same fields as a preset.
+    File(std::path::PathBuf),
+}
+
+/// Loads any supported generator file, choosing the reader by content.
+pub fn load(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator> {
+    if native::is_native(path) {
+        return native::load(path);
+    }
+    load_torch(path, source)
+}
+
+/// Loads an official PyTorch checkpoint.
+pub fn load_torch(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator> {
+    let mut file = torch_zip::TorchFile::open(path)?;
+    let root = std::mem::replace(&mut file.root, Value::None);
+    if pickle::depth(&root) > 64 {
+        return Err(Error::UnknownFormat("the pickle is nested absurdly deep".into()));
+    }
+    let (format, state, args) = split_root(&root)?;
+    let mut weights = WeightMap::new();
+    let entries = match state {
+        Value::Dict(d) => d,
+        other => {
+            return Err(Error::UnknownFormat(format!(
+                "g_ema should be a state dict, found a {}",
+                other.kind()
+            )));
+        }
+    };
+    for (k, v) in entries {
+        let Value::Str(name) = k else { continue };
+        if name.ends_with("._float_tensor") {
+            continue; // dtype carrier of the official sinusoidal embedding, not a weight
+        }
+        match v {
+            Value::Tensor(t) => {
+                let t = file.tensor(name, t)?;
+                weights.insert(canonical_name(name), t);
+            }
+            Value::Opaque(class) => {
+                return Err(Error::UnknownFormat(format!(
+                    "state-dict entry `{name}` is a {class}, not a tensor"
+                )));
+            }
+            _ => {}
+        }
+    }
+    let hparams = arch::HyperParams::resolve(args, source)?;
+    let config = arch::infer_config(&weights, &hparams)?;
+    Ok(LoadedGenerator {
+        format,
+        config,
+        weights,
+    })
+}
+
+/// Finds the EMA generator state dict and the args in a checkpoint's top-level object.
+fn split_root(root: &Value) -> Result<(CheckpointFormat, &Value, Option<&Value>)> {
+    if !matches!(root, Value::Dict(_)) {
+        return Err(Error::UnknownFormat(format!(
+            "the top-level object is a {}, expected a dict with `g_ema` or `state_dicts`",
+            root.kind()
+        )));
+    }
+    if let Some(sd) = root.get("state_dicts") {
+        let g = sd.get("g_ema").ok_or_else(|| {
+            Error::UnknownFormat("`state_dicts` has no `g_ema` entry".into())
+        })?;
+        return Ok((CheckpointFormat::TorchHydra, g, root.get("args")));
+    }
+    if let Some(g) = root.get("g_ema") {
+        return Ok((CheckpointFormat::TorchLegacy, g, root.get("args")));
+    }
+    let keys: Vec<String> = match root {
+        Value::Dict(d) => d
+            .iter()
+            .map(|(k, _)| match k {
+                Value::Str(s) => s.clone(),
+                other => other.kind(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    Err(Error::UnknownFormat(format!(
+        "no `g_ema` or `state_dicts.g_ema` in the checkpoint (top-level keys: {keys:?}); \
+         this does not look like a StyleNAT checkpoint"
+    )))
+}
+
+/// One naming scheme for relative position bias tables: legacy `rpb0`/`rpb1` and the 4×4
+/// stage's `rpb` become `rpb.0`, `rpb.1`, Hydra's `rpb.N` stays.
+fn canonical_name(name: &str) -> String {
+    if let Some(stem) = name.strip_suffix(".attn.rpb") {
+        return format!("{stem}.attn.rpb.0");
+    }
+    for g in 0..2 {
+        if let Some(stem) = name.strip_suffix(&format!(".attn.rpb{g}")) {
+            return format!("{stem}.attn.rpb.{g}");
+        }
+    }
+    name.to_string()
+}

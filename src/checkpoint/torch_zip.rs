@@ -1,0 +1,168 @@
+//! The `torch.save` zip container: `<archive>/data.pkl` + one `<archive>/data/<key>` per storage.
+
+use super::HostTensor;
+use super::pickle::{StorageDType, TensorRef, Value, unpickle};
+use crate::error::{Error, Result};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Largest pickle we accept (real checkpoints have pickles of a few hundred KiB).
+const MAX_PICKLE_BYTES: u64 = 256 << 20;
+
+/// An opened `.pt` file: the decoded pickle and lazy access to its storages.
+pub struct TorchFile {
+    path: PathBuf,
+    zip: zip::ZipArchive<BufReader<File>>,
+    prefix: String,
+    /// Storage key → decoded element bytes, read on first use.
+    cache: HashMap<String, Vec<u8>>,
+    pub root: Value,
+}
+
+impl TorchFile {
+    /// Opens `path` and decodes its pickle with the allow-list unpickler.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::NotAZip {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let pkl_name = zip
+            .file_names()
+            .find(|n| n.ends_with("data.pkl") && n.matches('/').count() <= 1)
+            .map(str::to_string)
+            .ok_or_else(|| Error::MissingPickle {
+                path: path.to_path_buf(),
+            })?;
+        let prefix = pkl_name.trim_end_matches("data.pkl").to_string();
+        let mut entry = zip.by_name(&pkl_name).map_err(|e| Error::NotAZip {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if entry.size() > MAX_PICKLE_BYTES {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                reason: format!("data.pkl is {} bytes, more than any checkpoint needs", entry.size()),
+            });
+        }
+        let mut pkl = Vec::with_capacity(entry.size() as usize);
+        entry
+            .read_to_end(&mut pkl)
+            .map_err(|e| Error::io(path, e))?;
+        drop(entry);
+        let root = unpickle(&pkl)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            zip,
+            prefix,
+            cache: HashMap::new(),
+            root,
+        })
+    }
+
+    /// Path the file was opened from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn storage_bytes(&mut self, key: &str, dtype: StorageDType, numel: usize) -> Result<&[u8]> {
+        if !self.cache.contains_key(key) {
+            let name = format!("{}data/{}", self.prefix, key);
+            let storage_err = |reason: String| Error::Storage {
+                key: key.to_string(),
+                reason,
+            };
+            let mut entry = self
+                .zip
+                .by_name(&name)
+                .map_err(|e| storage_err(format!("missing archive entry {name}: {e}")))?;
+            let want = numel
+                .checked_mul(dtype.size())
+                .ok_or_else(|| storage_err("declared size overflows".into()))?;
+            if entry.size() < want as u64 {
+                return Err(storage_err(format!(
+                    "declares {numel} elements ({want} bytes) but the archive entry has {} bytes",
+                    entry.size()
+                )));
+            }
+            let mut buf = Vec::with_capacity(want);
+            entry
+                .by_ref()
+                .take(want as u64)
+                .read_to_end(&mut buf)
+                .map_err(|e| storage_err(format!("read failed: {e}")))?;
+            if buf.len() != want {
+                return Err(storage_err("archive entry is truncated".into()));
+            }
+            self.cache.insert(key.to_string(), buf);
+        }
+        Ok(&self.cache[key])
+    }
+
+    /// Reads a tensor as contiguous `f32` (any float or integer storage type is converted).
+    pub fn tensor(&mut self, name: &str, t: &TensorRef) -> Result<HostTensor> {
+        let s = &t.storage;
+        let bytes = self.storage_bytes(&s.key, s.dtype, s.numel)?;
+        let numel = t
+            .shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| Error::Storage {
+                key: s.key.clone(),
+                reason: format!("tensor `{name}` has an absurd shape {:?}", t.shape),
+            })?;
+        // Largest element index the view touches must lie inside the storage.
+        if numel > 0 {
+            let last = t
+                .shape
+                .iter()
+                .zip(&t.stride)
+                .try_fold(t.offset, |a, (&d, &st)| a.checked_add((d - 1).checked_mul(st)?));
+            if last.is_none_or(|l| l >= s.numel) {
+                return Err(Error::Storage {
+                    key: s.key.clone(),
+                    reason: format!("tensor `{name}` reads past the end of its storage"),
+                });
+            }
+        }
+        let mut data = Vec::with_capacity(numel);
+        let mut index = vec![0usize; t.shape.len()];
+        for _ in 0..numel {
+            let off = t.offset + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+            data.push(read_elem(bytes, s.dtype, off));
+            for d in (0..index.len()).rev() {
+                index[d] += 1;
+                if index[d] < t.shape[d] {
+                    break;
+                }
+                index[d] = 0;
+            }
+        }
+        Ok(HostTensor {
+            shape: t.shape.clone(),
+            data,
+        })
+    }
+}
+
+fn read_elem(bytes: &[u8], dtype: StorageDType, i: usize) -> f32 {
+    let n = dtype.size();
+    let b = &bytes[i * n..(i + 1) * n];
+    match dtype {
+        StorageDType::F32 => f32::from_le_bytes([b[0], b[1], b[2], b[3]]),
+        StorageDType::F64 => {
+            f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+        }
+        StorageDType::F16 => half::f16::from_le_bytes([b[0], b[1]]).to_f32(),
+        StorageDType::BF16 => half::bf16::from_le_bytes([b[0], b[1]]).to_f32(),
+        StorageDType::I64 => {
+            i64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32
+        }
+        StorageDType::I32 => i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32,
+        StorageDType::I16 => i16::from_le_bytes([b[0], b[1]]) as f32,
+        StorageDType::I8 => b[0] as i8 as f32,
+        StorageDType::U8 | StorageDType::Bool => b[0] as f32,
+    }
+}

@@ -1,0 +1,154 @@
+//! `stylenat bench`: warm generation speed, with FLOPs and a per-stage breakdown.
+
+use super::BackendArgs;
+use crate::backend::Backend;
+use crate::checkpoint::ConfigSource;
+use crate::checkpoint::presets::Preset;
+use crate::engine::Engine;
+use crate::kernels::to_host;
+use crate::model::Trace;
+use anyhow::{Context, Result};
+use burn::tensor::{Tensor, TensorData};
+use clap::Args;
+use serde::Serialize;
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Checkpoint to time.
+    #[arg(long, value_name = "FILE", required_unless_present = "preset", conflicts_with = "preset")]
+    pub ckpt: Option<PathBuf>,
+    /// Time a released architecture with random weights instead (ffhq256, ffhq1024, church256).
+    #[arg(long, value_name = "NAME")]
+    pub preset: Option<String>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Timed runs (after one warm-up run); the median is reported.
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct StageResult {
+    stage: usize,
+    resolution: usize,
+    ms: f64,
+    gflop: f64,
+    gflops_per_s: f64,
+}
+
+#[derive(Serialize)]
+struct BenchResult {
+    model: String,
+    backend: String,
+    batch: usize,
+    runs: usize,
+    ms_per_image_median: f64,
+    ms_per_image_min: f64,
+    images_per_s: f64,
+    gflop_per_image: f64,
+    gflops_per_s: f64,
+    threads: usize,
+    stages: Vec<StageResult>,
+}
+
+pub fn run(a: BenchArgs) -> Result<()> {
+    let backend = a.backend.init()?;
+    let (engine, model) = match (&a.ckpt, &a.preset) {
+        (Some(c), _) => (
+            Engine::load(c, &ConfigSource::Checkpoint, backend).with_context(|| format!("loading {}", c.display()))?,
+            c.display().to_string(),
+        ),
+        (None, Some(p)) => {
+            let cfg = Preset::named(p)?.to_config()?;
+            (Engine::random(&cfg, 0, backend)?, format!("{p} (random weights)"))
+        }
+        _ => anyhow::bail!("pass --ckpt or --preset"),
+    };
+    let result = measure(&engine, &model, a.batch.max(1), a.runs.max(1))?;
+    print_result(&result);
+    if let Some(path) = &a.json {
+        let text = serde_json::to_string_pretty(&result)?;
+        crate::io::write_atomic(path, text.as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<BenchResult> {
+    let cfg = engine.config();
+    let Backend { device, description, .. } = &engine.backend;
+    let (num_ws, d) = (cfg.num_ws(), cfg.style_dim);
+    let z = engine.z_for_seeds(&(0..batch as u64).collect::<Vec<_>>(), Default::default())?;
+    let wplus = engine.broadcast(&engine.map(&z)?);
+    let input = || Tensor::<3>::from_data(TensorData::new(wplus.data.clone(), [batch, num_ws, d]), device);
+    // Warm-up (allocations, shader compilation), then timed runs, each read back to the host.
+    to_host(engine.generator.synthesize(input(), &mut Trace::off())?)?;
+    let mut totals = Vec::with_capacity(runs);
+    let mut stage_runs: Vec<Vec<f64>> = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut trace = Trace::timing();
+        let t0 = Instant::now();
+        let img = engine.generator.synthesize(input(), &mut trace)?;
+        to_host(img)?;
+        totals.push(t0.elapsed().as_secs_f64() * 1e3 / batch as f64);
+        stage_runs.push(trace.stage_ms.unwrap_or_default());
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let ms = median(totals.clone());
+    let flops = cfg.flops_per_stage();
+    let total_flop: u64 = flops.iter().sum();
+    let stages = cfg
+        .stages
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let ms = median(stage_runs.iter().map(|r| r.get(i).copied().unwrap_or(0.0)).collect()) / batch as f64;
+            let gflop = flops[i] as f64 / 1e9;
+            StageResult {
+                stage: i,
+                resolution: s.resolution,
+                ms,
+                gflop,
+                gflops_per_s: gflop / (ms / 1e3),
+            }
+        })
+        .collect();
+    Ok(BenchResult {
+        model: model.to_string(),
+        backend: description.clone(),
+        batch,
+        runs,
+        ms_per_image_median: ms,
+        ms_per_image_min: totals.iter().copied().fold(f64::INFINITY, f64::min),
+        images_per_s: 1e3 / ms,
+        gflop_per_image: total_flop as f64 / 1e9,
+        gflops_per_s: total_flop as f64 / 1e9 / (ms / 1e3),
+        threads: rayon::current_num_threads(),
+        stages,
+    })
+}
+
+fn print_result(r: &BenchResult) {
+    println!("model      {}", r.model);
+    println!("backend    {}", r.backend);
+    println!(
+        "per image  {:.2} ms median ({:.2} ms min) over {} runs of batch {}  →  {:.2} img/s",
+        r.ms_per_image_median, r.ms_per_image_min, r.runs, r.batch, r.images_per_s
+    );
+    println!("compute    {:.3} GFLOP/img  →  {:.2} GFLOP/s", r.gflop_per_image, r.gflops_per_s);
+    println!("stage   res        ms   GFLOP   GFLOP/s");
+    for s in &r.stages {
+        println!("{:>5}  {:>4}  {:>8.2}  {:>6.3}  {:>8.2}", s.stage, s.resolution, s.ms, s.gflop, s.gflops_per_s);
+    }
+}

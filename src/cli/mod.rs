@@ -1,0 +1,110 @@
+//! The `stylenat` command line: argument types shared by subcommands and the dispatcher.
+
+mod bench;
+mod generate;
+mod info;
+mod latents;
+mod synth;
+
+use crate::backend::{Backend, BackendKind};
+use crate::checkpoint::ConfigSource;
+use crate::engine::Engine;
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "stylenat", version, about = "Run and explore StyleNAT generators (burn: wgpu or CPU)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate PNG images for a list of seeds.
+    Generate(generate::GenerateArgs),
+    /// Write the latents (z, w or W+) for a list of seeds to .npy / .npz.
+    Latents(latents::LatentsArgs),
+    /// Describe a checkpoint: format, parameters, stages, head groups, W+ layers.
+    Info(info::InfoArgs),
+    /// Run the synthesis network on given latents and write the raw float32 NCHW output.
+    Synth(synth::SynthArgs),
+    /// Measure generation speed (ms/img, img/s, GFLOP/s, per-stage times).
+    Bench(bench::BenchArgs),
+}
+
+/// Which checkpoint, how to interpret it, and where to run it.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Generator checkpoint: official PyTorch `.pt` or native `.safetensors`.
+    #[arg(long, value_name = "FILE")]
+    pub ckpt: PathBuf,
+    /// Use a built-in run config (ffhq256, ffhq1024, church256) for hyper-parameters the
+    /// checkpoint does not carry (dilations, lr_mlp).
+    #[arg(long, value_name = "NAME", conflicts_with = "config")]
+    pub preset: Option<String>,
+    /// Same as --preset, from a JSON file with the fields of an official `runs.generator`
+    /// config plus `size`.
+    #[arg(long, value_name = "FILE.json")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub backend: BackendArgs,
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct BackendArgs {
+    /// Where to run the generator.
+    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
+}
+
+impl BackendArgs {
+    pub fn init(&self) -> Result<Backend> {
+        Backend::init(self.backend).context("initialising the backend")
+    }
+}
+
+impl ModelArgs {
+    pub fn source(&self) -> ConfigSource {
+        match (&self.preset, &self.config) {
+            (Some(p), _) => ConfigSource::Preset(p.clone()),
+            (None, Some(f)) => ConfigSource::File(f.clone()),
+            (None, None) => ConfigSource::Checkpoint,
+        }
+    }
+
+    /// Loads the checkpoint onto the chosen backend.
+    pub fn engine(&self) -> Result<Engine> {
+        let backend = self.backend.init()?;
+        Engine::load(&self.ckpt, &self.source(), backend)
+            .with_context(|| format!("loading {}", self.ckpt.display()))
+    }
+}
+
+/// A progress bar on stderr (hidden when stderr is not a terminal).
+pub fn progress(len: usize, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len as u64);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({per_sec}, ETA {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Generate(a) => generate::run(a),
+        Command::Latents(a) => latents::run(a),
+        Command::Info(a) => info::run(a),
+        Command::Synth(a) => synth::run(a),
+        Command::Bench(a) => bench::run(a),
+    }?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,60 @@
+//! `stylenat synth`: latents in, raw float32 NCHW generator output out (`.npy`). This is the
+//! contract external parity tests use; keep it stable.
+
+use super::ModelArgs;
+use crate::checkpoint::HostTensor;
+use crate::engine::LatentRecipe;
+use crate::io::npy::{read_array, write_array};
+use anyhow::{Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct SynthArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// W+ input `[N, num_ws, w_dim]` (.npy, or .npz key `w`).
+    #[arg(long, value_name = "FILE", conflicts_with = "z", required_unless_present = "z")]
+    pub wplus: Option<PathBuf>,
+    /// z input `[N, z_dim]`; mapped, then broadcast to every W+ layer.
+    #[arg(long, value_name = "FILE")]
+    pub z: Option<PathBuf>,
+    /// Truncation ψ for --z (w' = mean + ψ (w − mean) on all layers).
+    #[arg(long, value_name = "PSI", requires = "z")]
+    pub trunc: Option<f32>,
+    /// Truncation centre (.npy, [w_dim]); default: the computed mean latent.
+    #[arg(long, value_name = "FILE", requires = "trunc")]
+    pub trunc_mean: Option<PathBuf>,
+    /// Output `.npy`, float32 `[N, 3, size, size]`.
+    #[arg(long, value_name = "FILE")]
+    pub out_npy: PathBuf,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+}
+
+pub fn run(a: SynthArgs) -> Result<()> {
+    let mut engine = a.model.engine()?;
+    let wplus = match (&a.wplus, &a.z) {
+        (Some(p), _) => read_array(p, Some("w"))?,
+        (None, Some(p)) => {
+            let z = read_array(p, Some("z"))?;
+            let mut wplus = engine.broadcast(&engine.map(&z)?);
+            let recipe = LatentRecipe {
+                psi: a.trunc,
+                trunc_mean: match &a.trunc_mean {
+                    Some(m) => Some(read_array(m, Some("mean"))?.data),
+                    None => None,
+                },
+                ..Default::default()
+            };
+            engine.apply_recipe(&mut wplus, None, &recipe)?;
+            wplus
+        }
+        (None, None) => bail!("pass --wplus or --z"),
+    };
+    let out: HostTensor = engine.synthesize(&wplus, a.batch, |_| {})?;
+    write_array(&a.out_npy, "img", &out)?;
+    eprintln!("wrote {:?} to {}", out.shape, a.out_npy.display());
+    Ok(())
+}

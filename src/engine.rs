@@ -1,0 +1,230 @@
+//! The engine shared by every front end: a loaded generator on a backend, plus latent
+//! bookkeeping (seeds → z → w → W+, truncation with a cached mean latent, style mixing).
+
+use crate::backend::Backend;
+use crate::checkpoint::{self, ConfigSource, HostTensor, LoadedGenerator};
+use crate::error::{Error, Result};
+use crate::kernels::to_host;
+use crate::latent::{SeedMode, mix_layers, truncate, z_from_seed};
+use crate::model::{Generator, GeneratorConfig, Trace};
+use burn::tensor::{Tensor, TensorData};
+use std::path::{Path, PathBuf};
+
+/// Number of mapped samples averaged for the truncation centre.
+pub const MEAN_LATENT_SAMPLES: usize = 4096;
+
+/// How per-image latents are formed from seeds.
+#[derive(Debug, Clone, Default)]
+pub struct LatentRecipe {
+    pub seed_mode: SeedMode,
+    /// Truncation ψ (1 = none).
+    pub psi: Option<f32>,
+    /// Apply truncation only to W+ layers below this index.
+    pub trunc_cutoff: Option<usize>,
+    /// Explicit truncation centre; otherwise the cached mean latent is used.
+    pub trunc_mean: Option<Vec<f32>>,
+    /// Style mixing: the second seed and the W+ layers taken from it.
+    pub mix: Option<(u64, Vec<usize>)>,
+}
+
+pub struct Engine {
+    pub backend: Backend,
+    pub generator: Generator,
+    pub loaded: LoadedGenerator,
+    /// The file the model came from (for cache keys and provenance); `None` for random models.
+    pub source_path: Option<PathBuf>,
+    mean_latent: Option<Vec<f32>>,
+}
+
+impl Engine {
+    /// Loads a checkpoint file onto a backend.
+    pub fn load(path: &Path, source: &ConfigSource, backend: Backend) -> Result<Self> {
+        let loaded = checkpoint::load(path, source)?;
+        let generator = Generator::from_loaded(&loaded, &backend.device)?;
+        Ok(Self {
+            backend,
+            generator,
+            loaded,
+            source_path: Some(path.to_path_buf()),
+            mean_latent: None,
+        })
+    }
+
+    /// A generator with seeded random weights (benchmarks of architectures without weights).
+    pub fn random(config: &GeneratorConfig, seed: u64, backend: Backend) -> Result<Self> {
+        let mut src = crate::model::params::RandomSource::new(seed);
+        let generator = Generator::new(config, &mut src, &backend.device)?;
+        let loaded = LoadedGenerator {
+            format: checkpoint::CheckpointFormat::Native,
+            config: config.clone(),
+            weights: src.taken,
+        };
+        Ok(Self {
+            backend,
+            generator,
+            loaded,
+            source_path: None,
+            mean_latent: None,
+        })
+    }
+
+    pub fn config(&self) -> &GeneratorConfig {
+        &self.loaded.config
+    }
+
+    /// z for each seed, `[N, style_dim]`.
+    pub fn z_for_seeds(&self, seeds: &[u64], mode: SeedMode) -> Result<HostTensor> {
+        let dim = self.config().style_dim;
+        let mut data = Vec::with_capacity(seeds.len() * dim);
+        for &s in seeds {
+            data.extend(z_from_seed(s, dim, mode)?);
+        }
+        Ok(HostTensor::new(vec![seeds.len(), dim], data))
+    }
+
+    /// Mapping network on the host: `[N, style_dim]` → `[N, style_dim]`.
+    pub fn map(&self, z: &HostTensor) -> Result<HostTensor> {
+        let dim = self.config().style_dim;
+        if z.shape.len() != 2 || z.shape[1] != dim {
+            return Err(Error::Input(format!("z must be [N, {dim}], got {:?}", z.shape)));
+        }
+        let n = z.shape[0];
+        let zt = Tensor::<2>::from_data(TensorData::new(z.data.clone(), [n, dim]), &self.backend.device);
+        Ok(HostTensor::new(vec![n, dim], to_host(self.generator.map(zt))?))
+    }
+
+    /// Broadcasts `w` `[N, D]` to W+ `[N, num_ws, D]`.
+    pub fn broadcast(&self, w: &HostTensor) -> HostTensor {
+        let (n, d, num_ws) = (w.shape[0], w.shape[1], self.config().num_ws());
+        let mut data = Vec::with_capacity(n * num_ws * d);
+        for row in w.data.chunks(d) {
+            for _ in 0..num_ws {
+                data.extend_from_slice(row);
+            }
+        }
+        HostTensor::new(vec![n, num_ws, d], data)
+    }
+
+    /// The truncation centre: mean of `map(z)` over [`MEAN_LATENT_SAMPLES`] z drawn as
+    /// `torch.manual_seed(0); torch.randn(4096, style_dim)`, computed once and cached on disk.
+    pub fn mean_latent(&mut self) -> Result<Vec<f32>> {
+        if let Some(m) = &self.mean_latent {
+            return Ok(m.clone());
+        }
+        let cache = self.mean_cache_path();
+        if let Some(path) = &cache
+            && let Ok(t) = crate::io::npy::read_array(path, None)
+            && t.data.len() == self.config().style_dim
+        {
+            self.mean_latent = Some(t.data.clone());
+            return Ok(t.data);
+        }
+        let dim = self.config().style_dim;
+        let z = z_from_seed(0, MEAN_LATENT_SAMPLES * dim, SeedMode::Stylenat)?;
+        let mut sum = vec![0f64; dim];
+        for chunk in z.chunks(512 * dim) {
+            let w = self.map(&HostTensor::new(vec![chunk.len() / dim, dim], chunk.to_vec()))?;
+            for row in w.data.chunks(dim) {
+                for (s, &x) in sum.iter_mut().zip(row) {
+                    *s += x as f64;
+                }
+            }
+        }
+        let mean: Vec<f32> = sum.iter().map(|s| (s / MEAN_LATENT_SAMPLES as f64) as f32).collect();
+        if let Some(path) = &cache {
+            // A cache that cannot be written only costs time next run.
+            let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
+            let _ = crate::io::npy::write_array(path, "mean", &HostTensor::new(vec![dim], mean.clone()));
+        }
+        self.mean_latent = Some(mean.clone());
+        Ok(mean)
+    }
+
+    /// Cache file for the mean latent, keyed by the checkpoint's path, size and mtime.
+    fn mean_cache_path(&self) -> Option<PathBuf> {
+        let path = self.source_path.as_ref()?;
+        let meta = std::fs::metadata(path).ok()?;
+        let canon = std::fs::canonicalize(path).ok()?;
+        let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
+        let key = format!("{}|{}|{}|{}", canon.display(), meta.len(), mtime, MEAN_LATENT_SAMPLES);
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+        Some(base.join("stylenat").join(format!("mean_latent_{hash:016x}.npy")))
+    }
+
+    /// W+ `[N, num_ws, D]` for seeds, following `recipe` (truncation, then mixing).
+    pub fn wplus_for_seeds(&mut self, seeds: &[u64], recipe: &LatentRecipe) -> Result<HostTensor> {
+        let w = self.map(&self.z_for_seeds(seeds, recipe.seed_mode)?)?;
+        let mut wplus = self.broadcast(&w);
+        let other = match &recipe.mix {
+            Some((seed, layers)) => {
+                let w2 = self.map(&self.z_for_seeds(&[*seed], recipe.seed_mode)?)?;
+                Some((self.broadcast(&w2), layers.clone()))
+            }
+            None => None,
+        };
+        self.apply_recipe(&mut wplus, other.as_ref(), recipe)?;
+        Ok(wplus)
+    }
+
+    /// Truncates (if ψ ≠ 1) every image's W+ (and the mixing source), then mixes.
+    pub fn apply_recipe(
+        &mut self,
+        wplus: &mut HostTensor,
+        mix: Option<&(HostTensor, Vec<usize>)>,
+        recipe: &LatentRecipe,
+    ) -> Result<()> {
+        let d = self.config().style_dim;
+        let per_image = self.config().num_ws() * d;
+        let mut mix = mix.cloned();
+        if let Some(psi) = recipe.psi.filter(|&p| p != 1.0) {
+            let mean = match &recipe.trunc_mean {
+                Some(m) if m.len() == d => m.clone(),
+                Some(m) => {
+                    return Err(Error::Input(format!(
+                        "the truncation mean has {} values, the model's w has {d}",
+                        m.len()
+                    )));
+                }
+                None => self.mean_latent()?,
+            };
+            for img in wplus.data.chunks_mut(per_image) {
+                truncate(img, &mean, psi, recipe.trunc_cutoff);
+            }
+            if let Some((other, _)) = &mut mix {
+                truncate(&mut other.data, &mean, psi, recipe.trunc_cutoff);
+            }
+        }
+        if let Some((other, layers)) = &mix {
+            for img in wplus.data.chunks_mut(per_image) {
+                mix_layers(img, &other.data, d, layers);
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the synthesis network on W+ `[N, num_ws, D]` in batches of `batch`, returning the
+    /// raw output `[N, 3, S, S]` and calling `progress` after each batch.
+    pub fn synthesize(&self, wplus: &HostTensor, batch: usize, mut progress: impl FnMut(usize)) -> Result<HostTensor> {
+        let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
+        if wplus.shape.len() != 3 || wplus.shape[1] != num_ws || wplus.shape[2] != d {
+            return Err(Error::Input(format!(
+                "W+ must be [N, {num_ws}, {d}] for this model, got {:?}",
+                wplus.shape
+            )));
+        }
+        let n = wplus.shape[0];
+        let s = self.config().size;
+        let mut out = Vec::with_capacity(n * 3 * s * s);
+        for (i, chunk) in wplus.data.chunks(batch.max(1) * num_ws * d).enumerate() {
+            let b = chunk.len() / (num_ws * d);
+            let t = Tensor::<3>::from_data(TensorData::new(chunk.to_vec(), [b, num_ws, d]), &self.backend.device);
+            let img = self.generator.synthesize(t, &mut Trace::off())?;
+            out.extend(to_host(img)?);
+            progress((i * batch.max(1) + b).min(n));
+        }
+        Ok(HostTensor::new(vec![n, 3, s, s], out))
+    }
+}

@@ -1,0 +1,38 @@
+//! Generator output → 8-bit pixels → PNG, like the official `src/inference.py`.
+
+use crate::error::{Error, Result};
+use std::path::Path;
+
+/// ImageNet normalisation the generator's output space is expressed in.
+const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+const STD: [f32; 3] = [0.229, 0.224, 0.225];
+
+/// Converts one CHW float image (3 channels) to interleaved RGB8: `x·std + mean`, clamp to
+/// [0, 1], then `×255 + 0.5` truncated (torchvision's `save_image`).
+pub fn to_rgb8(chw: &[f32], height: usize, width: usize) -> Vec<u8> {
+    let plane = height * width;
+    let mut out = vec![0u8; plane * 3];
+    for c in 0..3 {
+        for (i, &x) in chw[c * plane..(c + 1) * plane].iter().enumerate() {
+            let v = (x * STD[c] + MEAN[c]).clamp(0.0, 1.0);
+            out[i * 3 + c] = (v * 255.0 + 0.5).clamp(0.0, 255.0) as u8;
+        }
+    }
+    out
+}
+
+/// Encodes RGB8 pixels as PNG bytes.
+pub fn encode_png(rgb: &[u8], width: usize, height: usize) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    image::codecs::png::PngEncoder::new(&mut bytes)
+        .write_image(rgb, width as u32, height as u32, image::ExtendedColorType::Rgb8)
+        .map_err(|e| Error::Input(format!("PNG encoding failed: {e}")))?;
+    Ok(bytes)
+}
+
+/// Writes RGB8 pixels as a PNG file, atomically.
+pub fn save_png(path: &Path, rgb: &[u8], width: usize, height: usize) -> Result<()> {
+    super::write_atomic(path, &encode_png(rgb, width, height)?)
+}
+
+use image::ImageEncoder as _;

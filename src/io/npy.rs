@@ -1,0 +1,95 @@
+//! `.npy` / `.npz` float32 arrays (the interchange format of the NVlabs and StyleNAT tools).
+
+use crate::checkpoint::HostTensor;
+use crate::error::{Error, Result};
+use npyz::WriterBuilder;
+use std::io::Cursor;
+use std::path::Path;
+
+fn fmt_err(path: &Path, reason: impl Into<String>) -> Error {
+    Error::Format {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+fn decode(path: &Path, bytes: &[u8]) -> Result<HostTensor> {
+    let npy = npyz::NpyFile::new(bytes).map_err(|e| fmt_err(path, format!("not a .npy array: {e}")))?;
+    let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
+    if npy.order() != npyz::Order::C {
+        return Err(fmt_err(path, "Fortran-ordered arrays are not supported"));
+    }
+    let data: Vec<f32> = match npy.dtype() {
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
+            npy.into_vec::<f32>().map_err(|e| fmt_err(path, e.to_string()))?
+        }
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => npy
+            .into_vec::<f64>()
+            .map_err(|e| fmt_err(path, e.to_string()))?
+            .into_iter()
+            .map(|x| x as f32)
+            .collect(),
+        other => {
+            return Err(fmt_err(path, format!("array dtype {} is not float32/float64", other.descr())));
+        }
+    };
+    if data.len() != shape.iter().product::<usize>() {
+        return Err(fmt_err(path, "array data does not match its shape"));
+    }
+    Ok(HostTensor::new(shape, data))
+}
+
+/// Reads a float array from `.npy`, or key `key` (default `w`) from `.npz`.
+pub fn read_array(path: &Path, key: Option<&str>) -> Result<HostTensor> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.starts_with(b"PK") {
+        let mut zip = zip::ZipArchive::new(Cursor::new(&bytes))
+            .map_err(|e| fmt_err(path, format!("not a valid .npz: {e}")))?;
+        let key = key.unwrap_or("w");
+        let mut entry = zip
+            .by_name(&format!("{key}.npy"))
+            .map_err(|_| fmt_err(path, format!("the .npz has no array named `{key}`")))?;
+        let mut inner = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut inner).map_err(|e| Error::io(path, e))?;
+        return decode(path, &inner);
+    }
+    decode(path, &bytes)
+}
+
+fn encode(t: &HostTensor) -> Result<Vec<u8>> {
+    let shape: Vec<u64> = t.shape.iter().map(|&d| d as u64).collect();
+    let mut out = Vec::new();
+    {
+        let mut w = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&shape)
+            .writer(&mut out)
+            .begin_nd()
+            .map_err(|e| Error::Input(e.to_string()))?;
+        w.extend(t.data.iter().copied()).map_err(|e| Error::Input(e.to_string()))?;
+        w.finish().map_err(|e| Error::Input(e.to_string()))?;
+    }
+    Ok(out)
+}
+
+/// Writes a float32 array atomically: `.npz` (with the given key) or `.npy` by extension.
+pub fn write_array(path: &Path, key: &str, t: &HostTensor) -> Result<()> {
+    let npy = encode(t)?;
+    let is_npz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    let bytes = if is_npz {
+        let mut buf = Cursor::new(Vec::new());
+        {
+            let mut zip = zip::ZipWriter::new(&mut buf);
+            let opts = zip::write::SimpleFileOptions::default()
+                .compression_method(zip::CompressionMethod::Stored);
+            zip.start_file(format!("{key}.npy"), opts)
+                .map_err(|e| Error::Input(e.to_string()))?;
+            std::io::Write::write_all(&mut zip, &npy).map_err(|e| Error::io(path, e))?;
+            zip.finish().map_err(|e| Error::Input(e.to_string()))?;
+        }
+        buf.into_inner()
+    } else {
+        npy
+    };
+    super::write_atomic(path, &bytes)
+}

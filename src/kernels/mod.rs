@@ -1,0 +1,101 @@
+//! Neighbourhood attention (NA) for all head groups of a layer, in one call.
+//!
+//! The model calls [`neighborhood_attention`] and never sees how it runs: on the CPU (`flex`)
+//! backend the fused Rust kernel in [`cpu`] runs on the tensor's host buffer; on other backends
+//! a plain-tensor implementation ([`gather`]) runs until dedicated GPU kernels take over.
+//! [`reference`] is the oracle both are tested against; [`window`] holds the NATTEN rule.
+
+pub mod cpu;
+pub mod gather;
+pub mod reference;
+pub mod window;
+
+use crate::error::{Error, Result};
+use crate::model::HeadGroup;
+use burn::tensor::{Device, Tensor, TensorData};
+
+/// Shape of one NA call: `qkv` is `[batch, height, width, 3, heads, head_dim]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NaProblem {
+    pub batch: usize,
+    pub height: usize,
+    pub width: usize,
+    pub head_dim: usize,
+    pub scale: f32,
+    pub groups: Vec<HeadGroup>,
+}
+
+impl NaProblem {
+    pub fn heads(&self) -> usize {
+        self.groups.iter().map(|g| g.heads).sum()
+    }
+
+    /// Multiply–adds of QK and AV, counted as 2 FLOPs each (for benchmarks).
+    pub fn flops(&self) -> u64 {
+        let pixels = (self.batch * self.height * self.width) as u64;
+        self.groups
+            .iter()
+            .map(|g| pixels * g.heads as u64 * (g.kernel * g.kernel) as u64 * self.head_dim as u64 * 4)
+            .sum()
+    }
+}
+
+/// Which implementation runs NA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NaImpl {
+    /// The fused rayon kernel on host memory (the CPU backend's default).
+    Cpu,
+    /// Plain burn tensor ops (gather + reductions); runs on any backend.
+    Gather,
+    /// The f64 oracle (tests only; very slow).
+    Reference,
+}
+
+impl NaImpl {
+    /// The best implementation for a device.
+    pub fn for_device(device: &Device) -> Self {
+        if crate::backend::is_cpu(device) { NaImpl::Cpu } else { NaImpl::Gather }
+    }
+}
+
+/// NA over `qkv` (`[B, H, W, 3·heads·head_dim]`, the raw qkv projection) with one bias table
+/// per head group (`[heads_g, 2k−1, 2k−1]`). `q` is multiplied by `scale` before QK and the bias
+/// is added after, as in the official code. Returns `[B, H, W, heads·head_dim]`.
+pub fn neighborhood_attention(
+    qkv: Tensor<4>,
+    rpb: &[Tensor<3>],
+    problem: &NaProblem,
+    which: NaImpl,
+) -> Result<Tensor<4>> {
+    let [b, h, w, c3] = qkv.dims();
+    let c = problem.heads() * problem.head_dim;
+    if [b, h, w, c3] != [problem.batch, problem.height, problem.width, 3 * c] || rpb.len() != problem.groups.len() {
+        return Err(Error::Input(format!(
+            "neighbourhood attention got qkv {:?} and {} bias tables for {problem:?}",
+            [b, h, w, c3],
+            rpb.len()
+        )));
+    }
+    match which {
+        NaImpl::Gather => Ok(gather::na2d(qkv, rpb, problem)),
+        NaImpl::Cpu | NaImpl::Reference => {
+            let device = qkv.device();
+            let host = to_host(qkv)?;
+            let tables = rpb.iter().map(|t| to_host(t.clone())).collect::<Result<Vec<_>>>()?;
+            let out = if which == NaImpl::Cpu {
+                cpu::na2d(problem, &host, &tables)
+            } else {
+                reference::na2d(problem, &host, &tables)
+            };
+            Ok(Tensor::from_data(TensorData::new(out, [b, h, w, c]), &device))
+        }
+    }
+}
+
+/// Reads a float tensor back to host memory as `f32`.
+pub fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
+    t.try_into_data()
+        .map_err(|e| Error::Backend(format!("reading a tensor back failed: {e:?}")))?
+        .try_into_vec::<f32>()
+        .map_err(|e| Error::Backend(format!("unexpected tensor element type: {e:?}")))
+}

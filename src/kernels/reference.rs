@@ -1,0 +1,58 @@
+//! The oracle: neighbourhood attention written as literally as the official computation —
+//! `q·scale`, QK over the window, `+ rpb`, softmax, AV — one query and head at a time, in f64.
+//! Slow and obviously right; every faster implementation is tested against it.
+
+use super::NaProblem;
+use super::window::AxisWindow;
+
+/// `qkv`: `[B, H, W, 3, heads, head_dim]`; `rpb[g]`: `[heads_g, 2k−1, 2k−1]`.
+/// Returns `[B, H, W, heads·head_dim]`.
+pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
+    let c = p.heads() * p.head_dim;
+    let mut out = vec![0f32; p.batch * p.height * p.width * c];
+    let at = |b: usize, y: usize, x: usize, which: usize, h: usize, e: usize| {
+        qkv[(((b * p.height + y) * p.width + x) * 3 + which) * c + h * p.head_dim + e] as f64
+    };
+    let mut head0 = 0;
+    for (g, group) in p.groups.iter().enumerate() {
+        let k = group.kernel;
+        let table = 2 * k - 1;
+        for gh in 0..group.heads {
+            let h = head0 + gh;
+            for b in 0..p.batch {
+                for y in 0..p.height {
+                    let wy = AxisWindow::new(y, p.height, k, group.dilation);
+                    for x in 0..p.width {
+                        let wx = AxisWindow::new(x, p.width, k, group.dilation);
+                        let mut logits = Vec::with_capacity(k * k);
+                        let mut keys = Vec::with_capacity(k * k);
+                        for ty in 0..k {
+                            for tx in 0..k {
+                                let (ky, kx) = (wy.key(ty), wx.key(tx));
+                                let dot: f64 = (0..p.head_dim)
+                                    .map(|e| at(b, y, x, 0, h, e) * p.scale as f64 * at(b, ky, kx, 1, h, e))
+                                    .sum();
+                                let bias = rpb[g][(gh * table + wy.bias0 + ty) * table + wx.bias0 + tx];
+                                logits.push(dot + bias as f64);
+                                keys.push((ky, kx));
+                            }
+                        }
+                        let max = logits.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                        let exps: Vec<f64> = logits.iter().map(|l| (l - max).exp()).collect();
+                        let sum: f64 = exps.iter().sum();
+                        for e in 0..p.head_dim {
+                            let v: f64 = keys
+                                .iter()
+                                .zip(&exps)
+                                .map(|(&(ky, kx), a)| a / sum * at(b, ky, kx, 2, h, e))
+                                .sum();
+                            out[((b * p.height + y) * p.width + x) * c + h * p.head_dim + e] = v as f32;
+                        }
+                    }
+                }
+            }
+        }
+        head0 += group.heads;
+    }
+    out
+}

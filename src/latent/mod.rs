@@ -1,0 +1,7 @@
+//! Latent codes: seeds → z (both conventions), W / W+ manipulation (truncation, mixing).
+
+pub mod seeds;
+pub mod wspace;
+
+pub use seeds::{SeedMode, parse_seed_list, z_from_seed};
+pub use wspace::{mix_layers, parse_layer_list, truncate};

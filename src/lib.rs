@@ -1,0 +1,16 @@
+//! StyleNAT Explorer: run official StyleNAT generators natively, on wgpu or the CPU.
+//!
+//! Data flows one way: [`checkpoint`] (files → config + weights) → [`model`] (burn modules,
+//! NA from [`kernels`]) → [`engine`] (latents → images) → front ends ([`cli`]).
+
+pub mod backend;
+pub mod checkpoint;
+pub mod cli;
+pub mod engine;
+pub mod error;
+pub mod io;
+pub mod kernels;
+pub mod latent;
+pub mod model;
+
+pub use error::{Error, Result};

@@ -1,0 +1,52 @@
+//! One transformer block (official `NATLayer` / `MHSARPBLayer`):
+//! `x = x + attn(AdaIN1(x, w)); x = x + mlp(AdaIN2(x, w))`.
+
+use super::attention::Attention;
+use super::layers::{AdaIn, Mlp};
+use super::params::ParamSource;
+use super::{GeneratorConfig, StageConfig, Trace};
+use crate::error::Result;
+use crate::kernels::NaImpl;
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+#[derive(Module, Debug)]
+pub struct Block {
+    pub norm1: AdaIn,
+    pub attn: Attention,
+    pub norm2: AdaIn,
+    pub mlp: Mlp,
+    pub resolution: usize,
+}
+
+impl Block {
+    pub fn load(
+        cfg: &GeneratorConfig,
+        stage: &StageConfig,
+        src: &mut dyn ParamSource,
+        prefix: &str,
+        device: &Device,
+    ) -> Result<Self> {
+        let (dim, sd) = (stage.dim, cfg.style_dim);
+        Ok(Self {
+            norm1: AdaIn::load(src, &format!("{prefix}.norm1"), dim, sd, device)?,
+            attn: Attention::load(stage, cfg.qk_scale, src, &format!("{prefix}.attn"), device)?,
+            norm2: AdaIn::load(src, &format!("{prefix}.norm2"), dim, sd, device)?,
+            mlp: Mlp::load(src, &format!("{prefix}.mlp"), dim, stage.mlp_hidden, device)?,
+            resolution: stage.resolution,
+        })
+    }
+
+    /// `x`: `[B, N, C]`, `w`: `[B, style_dim]`.
+    pub fn forward(&self, x: Tensor<3>, w: Tensor<2>, na: NaImpl, trace: &mut Trace, name: &str) -> Result<Tensor<3>> {
+        let [b, n, c] = x.dims();
+        let r = self.resolution;
+        let h = self.norm1.forward(x.clone(), w.clone()).reshape([b, r, r, c]);
+        let a = self.attn.forward(h, na)?;
+        trace.record(&format!("{name}_attn_out"), &a);
+        let x = x + a.reshape([b, n, c]);
+        let x = x.clone() + self.mlp.forward(self.norm2.forward(x, w));
+        trace.record(&format!("{name}_out"), &x);
+        Ok(x)
+    }
+}
