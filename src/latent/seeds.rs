@@ -68,16 +68,87 @@ fn torch_uniform_f32(mt: &mut Mt19937) -> f32 {
     (mt.next_u32() & ((1 << 24) - 1)) as f32 * (1.0 / (1u32 << 24) as f32)
 }
 
-/// torch `normal_fill_16`: Box–Muller on 8 pairs (u1 = data[j], u2 = data[j + 8]).
+/// torch `normal_fill_16` as compiled for AVX2 (`normal_fill_16_AVX2`): Box–Muller on 8 pairs
+/// (u1 = data[j], u2 = data[j + 8]) with the `avx_mathfun` log and sincos approximations.
 fn torch_normal_fill_16(data: &mut [f32]) {
+    let two_pi = (2.0f64 * std::f64::consts::PI) as f32;
     for j in 0..8 {
         let u1 = 1.0 - data[j];
         let u2 = data[j + 8];
-        let radius = (-2.0 * u1.ln()).sqrt();
-        let theta = (2.0f32 as f64 * std::f64::consts::PI * u2 as f64) as f32;
-        data[j] = radius * theta.cos();
-        data[j + 8] = radius * theta.sin();
+        let radius = (-2.0 * avx_log(u1)).sqrt();
+        let (sin, cos) = avx_sincos(two_pi * u2);
+        data[j] = radius * cos;
+        data[j + 8] = radius * sin;
     }
+}
+
+/// `log256_ps` from `avx_mathfun.h` (Cephes polynomial), one lane, with the fused
+/// multiply–adds GCC forms from it when it builds torch's AVX2 kernels (`-mfma`).
+fn avx_log(x: f32) -> f32 {
+    const P: [f32; 9] = [
+        7.037_683_6e-2,
+        -1.151_461_0e-1,
+        1.167_699_9e-1,
+        -1.242_014_1e-1,
+        1.424_932_3e-1,
+        -1.666_805_8e-1,
+        2.000_071_4e-1,
+        -2.499_999_4e-1,
+        3.333_333_1e-1,
+    ];
+    let x = x.max(f32::from_bits(0x0080_0000));
+    let bits = x.to_bits();
+    let mut e = ((bits >> 23) as i32 - 0x7f) as f32 + 1.0;
+    let mut x = f32::from_bits((bits & !0x7f80_0000) | 0.5f32.to_bits());
+    let below = x < std::f32::consts::FRAC_1_SQRT_2;
+    let tmp = if below { x } else { 0.0 };
+    x -= 1.0;
+    if below {
+        e -= 1.0;
+    }
+    x += tmp;
+    let z = x * x;
+    let mut y = P[0];
+    for &p in &P[1..] {
+        y = y.mul_add(x, p);
+    }
+    y *= x;
+    y = y.mul_add(z, e * -2.121_944_4e-4);
+    y -= z * 0.5;
+    e.mul_add(0.693_359_4, x + y)
+}
+
+/// `sincos256_ps` from `avx_mathfun.h`, one lane: returns `(sin x, cos x)`.
+fn avx_sincos(x: f32) -> (f32, f32) {
+    let sign_sin = x.to_bits() & 0x8000_0000;
+    let mut x = x.abs();
+    let mut j = (x * 1.273_239_5) as i32; // 4/π, truncated
+    j = (j + 1) & !1;
+    let y = j as f32;
+    let swap_sin = ((j & 4) as u32) << 29;
+    let poly_sin = (j & 2) == 0;
+    x = y.mul_add(-0.785_156_25, x);
+    x = y.mul_add(-2.418_756_5e-4, x);
+    x = y.mul_add(-3.774_895e-8, x);
+    let sign_cos = ((!(j - 2) & 4) as u32) << 29;
+    let sign_sin = sign_sin ^ swap_sin;
+    let z = x * x;
+    let mut c = 2.443_315_7e-5f32;
+    c = c.mul_add(z, -1.388_731_6e-3);
+    c = c.mul_add(z, 4.166_664_6e-2);
+    c *= z;
+    c = c.mul_add(z, -(z * 0.5));
+    c += 1.0;
+    let mut s = -1.951_529_6e-4f32;
+    s = s.mul_add(z, 8.332_161e-3);
+    s = s.mul_add(z, -1.666_665_5e-1);
+    s *= z;
+    s = s.mul_add(x, x);
+    let (sin, cos) = if poly_sin { (s, c) } else { (c, s) };
+    (
+        f32::from_bits(sin.to_bits() ^ sign_sin),
+        f32::from_bits(cos.to_bits() ^ sign_cos),
+    )
 }
 
 /// torch `randn` for ≥ 16 elements: `normal_fill`, float32 on the CPU generator.
