@@ -4,7 +4,7 @@
 mod common;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
-use stylenat::kernels::{NaImpl, NaProblem, neighborhood_attention, reference, to_host};
+use stylenat::kernels::{KernelPath, NaProblem, neighborhood_attention, reference, to_host};
 use stylenat::model::HeadGroup;
 
 fn problems() -> Vec<NaProblem> {
@@ -40,7 +40,7 @@ fn random_inputs(p: &NaProblem, seed: u64) -> (Vec<f32>, Vec<Vec<f32>>) {
     (qkv, rpb)
 }
 
-fn run(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], which: NaImpl) -> Vec<f32> {
+fn run(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], which: KernelPath) -> Vec<f32> {
     let device = Device::flex();
     let c = p.heads() * p.head_dim;
     let q = Tensor::<4>::from_data(TensorData::new(qkv.to_vec(), [p.batch, p.height, p.width, 3 * c]), &device);
@@ -61,7 +61,7 @@ fn fast_cpu_kernel_equals_oracle() {
     for (i, p) in problems().iter().enumerate() {
         let (qkv, rpb) = random_inputs(p, i as u64 + 1);
         let want = reference::na2d(p, &qkv, &rpb);
-        let got = run(p, &qkv, &rpb, NaImpl::Cpu);
+        let got = run(p, &qkv, &rpb, KernelPath::Cpu);
         let (max, _) = diff(&got, &want);
         println!("problem {i}: cpu max|Δ| = {max:.2e}");
         assert!(max <= 1e-5, "problem {i} {p:?}: max|Δ| = {max}");
@@ -73,7 +73,7 @@ fn plain_tensor_na_equals_oracle() {
     for (i, p) in problems().iter().enumerate() {
         let (qkv, rpb) = random_inputs(p, i as u64 + 50);
         let want = reference::na2d(p, &qkv, &rpb);
-        let got = run(p, &qkv, &rpb, NaImpl::Gather);
+        let got = run(p, &qkv, &rpb, KernelPath::Tensor);
         let (max, _) = diff(&got, &want);
         println!("problem {i}: gather max|Δ| = {max:.2e}");
         assert!(max <= 1e-5, "problem {i} {p:?}: max|Δ| = {max}");

@@ -6,7 +6,7 @@ use common::*;
 use stylenat::backend::{Backend, BackendKind};
 use stylenat::checkpoint::{ConfigSource, HostTensor};
 use stylenat::engine::Engine;
-use stylenat::kernels::NaImpl;
+use stylenat::kernels::KernelPath;
 use stylenat::model::Trace;
 use burn::tensor::{Tensor, TensorData};
 
@@ -73,7 +73,7 @@ fn intermediates_match() {
 #[test]
 fn plain_tensor_attention_matches_too() {
     let mut e = engine();
-    e.generator.na = NaImpl::Gather;
+    e.generator.na = KernelPath::Tensor;
     check_wplus_case(&e, "wplus");
 }
 

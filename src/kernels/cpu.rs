@@ -1,85 +1,266 @@
-//! Fast CPU neighbourhood attention: one fused pass per query pixel (QK + bias, softmax, AV),
-//! rows in parallel with rayon, reading the qkv projection in place.
+//! Fast CPU kernels on host buffers, used by the CPU backend.
+//!
+//! Neighbourhood attention is one fused pass per query pixel and head: QK + bias over the
+//! window, softmax, AV, with the head dimension a compile-time constant for the common sizes so
+//! the inner loops unroll. Rows run in parallel with rayon.
 
 use super::NaProblem;
 use super::window::AxisWindow;
 use rayon::prelude::*;
 
+/// `e^x` for `x ≤ 0` (softmax after max subtraction), relative error < 3e-7: 2^k split plus a
+/// degree-6 polynomial on [−ln2/2, ln2/2]. Plain float and integer ops only (no libm, no
+/// `round`/`fma` calls), so the loops around it vectorise on any x86-64 / aarch64.
+#[inline(always)]
+fn exp_nonpositive(x: f32) -> f32 {
+    // Round x·log2(e) to the nearest integer with the 1.5·2²³ trick: the sum's low mantissa
+    // bits hold k, and no float→int conversion is needed.
+    const MAGIC: f32 = 12_582_912.0;
+    let t = x.max(-87.0) * std::f32::consts::LOG2_E + MAGIC;
+    let kf = t - MAGIC;
+    let k = t.to_bits() as i32 - MAGIC.to_bits() as i32;
+    // Cody–Waite: ln2 = 0.693145751953125 (exact in 12 bits) + 1.4286068e-6.
+    let x = x.max(-87.0);
+    let r = (x - kf * 0.693_145_75) - kf * 1.428_606_8e-6;
+    let p = 1.0 / 720.0;
+    let p = p * r + 1.0 / 120.0;
+    let p = p * r + 1.0 / 24.0;
+    let p = p * r + 1.0 / 6.0;
+    let p = p * r + 0.5;
+    let p = p * r + 1.0;
+    let p = p * r + 1.0;
+    p * f32::from_bits(((k + 127) as u32) << 23)
+}
+
 /// Same contract as [`super::reference::na2d`].
 pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
+    // Specialising on the head dimension lets the compiler unroll and vectorise the small
+    // per-head dot products and updates (head dims are 4–64 in practice).
+    match p.head_dim {
+        4 => na2d_hd::<4>(p, qkv, rpb),
+        8 => na2d_hd::<8>(p, qkv, rpb),
+        16 => na2d_hd::<16>(p, qkv, rpb),
+        32 => na2d_hd::<32>(p, qkv, rpb),
+        64 => na2d_hd::<64>(p, qkv, rpb),
+        _ => na2d_hd::<0>(p, qkv, rpb),
+    }
+}
+
+/// Everything one output row needs.
+struct RowJob<'a> {
+    p: &'a NaProblem,
+    qkv: &'a [f32],
+    rpb: &'a [Vec<f32>],
+    /// Per group: first head, windows of every row, windows of every column.
+    plans: Vec<(usize, Vec<AxisWindow>, Vec<AxisWindow>)>,
+}
+
+/// `HD` is the head dimension, or 0 for "read it from the problem".
+fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
     let c = p.heads() * p.head_dim;
-    let hd = p.head_dim;
-    let (height, width) = (p.height, p.width);
-    let mut out = vec![0f32; p.batch * height * width * c];
-    // Per group: head offset and the windows of every row and column.
+    let mut out = vec![0f32; p.batch * p.height * p.width * c];
     let mut head0 = 0;
-    let plans: Vec<_> = p
+    let plans = p
         .groups
         .iter()
         .map(|g| {
             let plan = (
                 head0,
-                AxisWindow::all(height, g.kernel, g.dilation),
-                AxisWindow::all(width, g.kernel, g.dilation),
+                AxisWindow::all(p.height, g.kernel, g.dilation),
+                AxisWindow::all(p.width, g.kernel, g.dilation),
             );
             head0 += g.heads;
             plan
         })
         .collect();
-    let max_k = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1);
-    out.par_chunks_mut(width * c).enumerate().for_each(|(row, out_row)| {
-        let (b, y) = (row / height, row % height);
-        let pixel = |yy: usize, xx: usize| ((b * height + yy) * width + xx) * 3 * c;
-        let mut logits = vec![0f32; max_k * max_k];
-        let mut q = vec![0f32; hd];
-        for (g, group) in p.groups.iter().enumerate() {
-            let (h0, rows, cols) = &plans[g];
-            let k = group.kernel;
-            let table = 2 * k - 1;
-            let wy = rows[y];
-            for x in 0..width {
-                let wx = cols[x];
-                for gh in 0..group.heads {
-                    let h = h0 + gh;
-                    let qoff = pixel(y, x) + h * hd;
-                    for (qe, &v) in q.iter_mut().zip(&qkv[qoff..qoff + hd]) {
-                        *qe = v * p.scale;
+    let job = RowJob { p, qkv, rpb, plans };
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        out.par_chunks_mut(p.width * c).enumerate().for_each(|(row, out_row)| {
+            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+            unsafe { na_row_avx2::<HD>(&job, row, out_row) }
+        });
+        return out;
+    }
+    out.par_chunks_mut(p.width * c)
+        .enumerate()
+        .for_each(|(row, out_row)| na_row::<HD>(&job, row, out_row));
+    out
+}
+
+/// [`na_row`] compiled for AVX2 + FMA (8-wide vectors, fused multiply–add).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn na_row_avx2<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
+    na_row::<HD>(job, row, out_row)
+}
+
+/// One output row (`batch · height + y`), all groups and heads.
+#[inline(always)]
+fn na_row<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
+    let p = job.p;
+    let hd = if HD == 0 { p.head_dim } else { HD };
+    let c = p.heads() * hd;
+    let (height, width) = (p.height, p.width);
+    let (b, y) = (row / height, row % height);
+    let pixel = |yy: usize, xx: usize| ((b * height + yy) * width + xx) * 3 * c;
+    let max_taps = p.groups.iter().map(|g| g.kernel * g.kernel).max().unwrap_or(1);
+    let max_width = p.groups.iter().map(|g| g.heads).max().unwrap_or(1) * hd;
+    // Per query: the window's keys and values gathered into contiguous tiles [tap][head][hd],
+    // the bias index of every tap, and the attention weights of one head.
+    let mut ktile = vec![0f32; max_taps * max_width];
+    let mut vtile = vec![0f32; max_taps * max_width];
+    let mut bias_at = vec![0usize; max_taps];
+    let mut weights = vec![0f32; max_taps];
+    for (g, group) in p.groups.iter().enumerate() {
+        let (h0, rows, cols) = &job.plans[g];
+        let (k, gh) = (group.kernel, group.heads);
+        let (taps, gw) = (k * k, gh * hd);
+        let table = 2 * k - 1;
+        let wy = rows[y];
+        for (x, wx) in cols.iter().enumerate() {
+            for ty in 0..k {
+                for tx in 0..k {
+                    let t = ty * k + tx;
+                    let off = pixel(wy.key(ty), wx.key(tx)) + h0 * hd;
+                    copy::<HD>(&mut ktile[t * gw..(t + 1) * gw], &job.qkv[off + c..off + c + gw]);
+                    copy::<HD>(&mut vtile[t * gw..(t + 1) * gw], &job.qkv[off + 2 * c..off + 2 * c + gw]);
+                    bias_at[t] = (wy.bias0 + ty) * table + wx.bias0 + tx;
+                }
+            }
+            for h in 0..gh {
+                let qoff = pixel(y, x) + (h0 + h) * hd;
+                let q = &job.qkv[qoff..qoff + hd];
+                let bias = &job.rpb[g][h * table * table..(h + 1) * table * table];
+                let w = &mut weights[..taps];
+                // QK·scale + bias (the official code scales q before the product).
+                for ((l, krow), &bi) in w.iter_mut().zip(ktile.chunks_exact(gw)).zip(&bias_at[..taps]) {
+                    *l = dot::<HD>(q, &krow[h * hd..(h + 1) * hd]) * p.scale + bias[bi];
+                }
+                // Softmax; map first, sum after, so the exp loop has no serial dependency.
+                let max = w.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                w.iter_mut().for_each(|l| *l = exp_nonpositive(*l - max));
+                let inv = 1.0 / w.iter().sum::<f32>();
+                // AV into a local accumulator, stored once.
+                let mut acc = [0f32; 64];
+                let acc = &mut acc[..hd.min(64)];
+                if hd <= 64 {
+                    for (&a, vrow) in w.iter().zip(vtile.chunks_exact(gw)) {
+                        axpy::<HD>(acc, a, &vrow[h * hd..(h + 1) * hd]);
                     }
-                    let bias_base = gh * table * table;
-                    let mut max = f32::NEG_INFINITY;
-                    for ty in 0..k {
-                        let ky = wy.key(ty);
-                        let brow = &rpb[g][bias_base + (wy.bias0 + ty) * table + wx.bias0..];
-                        for tx in 0..k {
-                            let koff = pixel(ky, wx.key(tx)) + c + h * hd;
-                            let kv = &qkv[koff..koff + hd];
-                            let dot: f32 = q.iter().zip(kv).map(|(a, b)| a * b).sum();
-                            let l = dot + brow[tx];
-                            logits[ty * k + tx] = l;
-                            max = max.max(l);
-                        }
-                    }
-                    let mut sum = 0f32;
-                    for l in &mut logits[..k * k] {
-                        *l = (*l - max).exp();
-                        sum += *l;
-                    }
-                    let inv = 1.0 / sum;
-                    let acc = &mut out_row[x * c + h * hd..x * c + (h + 1) * hd];
-                    acc.fill(0.0);
-                    for ty in 0..k {
-                        let ky = wy.key(ty);
-                        for tx in 0..k {
-                            let a = logits[ty * k + tx] * inv;
-                            let voff = pixel(ky, wx.key(tx)) + 2 * c + h * hd;
-                            for (o, &v) in acc.iter_mut().zip(&qkv[voff..voff + hd]) {
-                                *o += a * v;
-                            }
-                        }
+                    let o = &mut out_row[x * c + (h0 + h) * hd..][..hd];
+                    o.iter_mut().zip(acc.iter()).for_each(|(o, a)| *o = a * inv);
+                } else {
+                    let o = &mut out_row[x * c + (h0 + h) * hd..][..hd];
+                    o.fill(0.0);
+                    for (&a, vrow) in w.iter().zip(vtile.chunks_exact(gw)) {
+                        axpy::<HD>(o, a * inv, &vrow[h * hd..(h + 1) * hd]);
                     }
                 }
             }
         }
+    }
+}
+
+/// Dot product of two `HD`-long slices (`HD = 0`: any length).
+#[inline(always)]
+fn dot<const HD: usize>(a: &[f32], b: &[f32]) -> f32 {
+    if HD == 0 {
+        return a.iter().zip(b).map(|(x, y)| x * y).sum();
+    }
+    let (a, b) = (&a[..HD], &b[..HD]);
+    if HD % 4 != 0 {
+        return a.iter().zip(b).map(|(x, y)| x * y).sum();
+    }
+    // Four independent partial sums: the compiler may then use one SIMD lane each.
+    let mut acc = [0f32; 4];
+    for (ca, cb) in a.chunks_exact(4).zip(b.chunks_exact(4)) {
+        for l in 0..4 {
+            acc[l] += ca[l] * cb[l];
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// Copies a run of whole heads, `HD` floats at a time so short copies stay inline.
+#[inline(always)]
+fn copy<const HD: usize>(dst: &mut [f32], src: &[f32]) {
+    if HD == 0 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    for (d, s) in dst.chunks_exact_mut(HD).zip(src.chunks_exact(HD)) {
+        d.copy_from_slice(s);
+    }
+}
+
+/// `o += a · v` over `HD`-long slices (`HD = 0`: any length).
+#[inline(always)]
+fn axpy<const HD: usize>(o: &mut [f32], a: f32, v: &[f32]) {
+    if HD == 0 {
+        o.iter_mut().zip(v).for_each(|(o, v)| *o += a * v);
+        return;
+    }
+    let (o, v) = (&mut o[..HD], &v[..HD]);
+    for e in 0..HD {
+        o[e] += a * v[e];
+    }
+}
+
+/// `erf` with absolute error below 1.5e-7 (Abramowitz & Stegun 7.1.26); vectorisable.
+#[inline(always)]
+fn erf(x: f32) -> f32 {
+    let a = x.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let poly = t * (0.254_829_6 + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let e = 1.0 - poly * exp_nonpositive(-a * a);
+    e.copysign(x)
+}
+
+/// Exact-form GELU `x · ½ (1 + erf(x/√2))` in place, in parallel.
+pub fn gelu_inplace(data: &mut [f32]) {
+    data.par_chunks_mut(1 << 14).for_each(|chunk| {
+        for v in chunk {
+            *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
+        }
     });
-    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_exp_is_accurate() {
+        for i in 0..10_000 {
+            let x = -(i as f32) * 0.008;
+            let (got, want) = (exp_nonpositive(x), (x as f64).exp());
+            assert!(((got as f64 - want) / want).abs() < 3e-7, "exp({x}) = {got}, want {want}");
+        }
+    }
+
+    #[test]
+    fn fast_erf_is_accurate() {
+        for i in -4000..4000 {
+            let x = i as f32 * 0.001;
+            let want = libm_erf(x as f64);
+            assert!((erf(x) as f64 - want).abs() < 3e-7, "erf({x})");
+        }
+    }
+
+    /// Reference erf by its Maclaurin series (converges fast for |x| ≤ 4 in f64).
+    fn libm_erf(x: f64) -> f64 {
+        let mut sum = 0.0;
+        let mut term = x;
+        let mut n = 0.0;
+        while term.abs() > 1e-17 || n < 5.0 {
+            sum += term / (2.0 * n + 1.0);
+            n += 1.0;
+            term *= -x * x / n;
+            if n > 400.0 {
+                break;
+            }
+        }
+        sum * 2.0 / std::f64::consts::PI.sqrt()
+    }
 }

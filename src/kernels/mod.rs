@@ -30,6 +30,20 @@ impl NaProblem {
         self.groups.iter().map(|g| g.heads).sum()
     }
 
+    /// Checks the NATTEN precondition `kernel · dilation ≤ size` on both axes.
+    pub fn validate(&self) -> Result<()> {
+        for g in &self.groups {
+            let span = g.kernel * g.dilation;
+            if g.heads == 0 || g.kernel == 0 || g.dilation == 0 || span > self.height || span > self.width {
+                return Err(Error::Input(format!(
+                    "neighbourhood attention: kernel {} × dilation {} does not fit a {}×{} map",
+                    g.kernel, g.dilation, self.height, self.width
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Multiply–adds of QK and AV, counted as 2 FLOPs each (for benchmarks).
     pub fn flops(&self) -> u64 {
         let pixels = (self.batch * self.height * self.width) as u64;
@@ -42,19 +56,19 @@ impl NaProblem {
 
 /// Which implementation runs NA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NaImpl {
+pub enum KernelPath {
     /// The fused rayon kernel on host memory (the CPU backend's default).
     Cpu,
     /// Plain burn tensor ops (gather + reductions); runs on any backend.
-    Gather,
+    Tensor,
     /// The f64 oracle (tests only; very slow).
     Reference,
 }
 
-impl NaImpl {
+impl KernelPath {
     /// The best implementation for a device.
     pub fn for_device(device: &Device) -> Self {
-        if crate::backend::is_cpu(device) { NaImpl::Cpu } else { NaImpl::Gather }
+        if crate::backend::is_cpu(device) { KernelPath::Cpu } else { KernelPath::Tensor }
     }
 }
 
@@ -65,8 +79,9 @@ pub fn neighborhood_attention(
     qkv: Tensor<4>,
     rpb: &[Tensor<3>],
     problem: &NaProblem,
-    which: NaImpl,
+    which: KernelPath,
 ) -> Result<Tensor<4>> {
+    problem.validate()?;
     let [b, h, w, c3] = qkv.dims();
     let c = problem.heads() * problem.head_dim;
     if [b, h, w, c3] != [problem.batch, problem.height, problem.width, 3 * c] || rpb.len() != problem.groups.len() {
@@ -77,12 +92,12 @@ pub fn neighborhood_attention(
         )));
     }
     match which {
-        NaImpl::Gather => Ok(gather::na2d(qkv, rpb, problem)),
-        NaImpl::Cpu | NaImpl::Reference => {
+        KernelPath::Tensor => Ok(gather::na2d(qkv, rpb, problem)),
+        KernelPath::Cpu | KernelPath::Reference => {
             let device = qkv.device();
             let host = to_host(qkv)?;
             let tables = rpb.iter().map(|t| to_host(t.clone())).collect::<Result<Vec<_>>>()?;
-            let out = if which == NaImpl::Cpu {
+            let out = if which == KernelPath::Cpu {
                 cpu::na2d(problem, &host, &tables)
             } else {
                 reference::na2d(problem, &host, &tables)
@@ -90,6 +105,17 @@ pub fn neighborhood_attention(
             Ok(Tensor::from_data(TensorData::new(out, [b, h, w, c]), &device))
         }
     }
+}
+
+/// GELU with the exact (erf) form, as `nn.GELU()`.
+pub fn gelu<const D: usize>(x: Tensor<D>, path: KernelPath) -> Result<Tensor<D>> {
+    if path != KernelPath::Cpu {
+        return Ok(burn::tensor::activation::gelu(x));
+    }
+    let (device, dims) = (x.device(), x.dims());
+    let mut host = to_host(x)?;
+    cpu::gelu_inplace(&mut host);
+    Ok(Tensor::from_data(TensorData::new(host, dims), &device))
 }
 
 /// Reads a float tensor back to host memory as `f32`.

@@ -10,7 +10,7 @@ use super::StageConfig;
 use super::layers::Linear;
 use super::params::{ParamSource, param};
 use crate::error::{Error, Result};
-use crate::kernels::{NaImpl, NaProblem, neighborhood_attention};
+use crate::kernels::{KernelPath, NaProblem, neighborhood_attention};
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
@@ -64,7 +64,7 @@ impl Attention {
     }
 
     /// `x`: `[B, H, W, C]` → `[B, H, W, C]`.
-    pub fn forward(&self, x: Tensor<4>, na: NaImpl) -> Result<Tensor<4>> {
+    pub fn forward(&self, x: Tensor<4>, na: KernelPath) -> Result<Tensor<4>> {
         let batch = x.dims()[0];
         let qkv = self.qkv.forward(x);
         let problem = NaProblem {

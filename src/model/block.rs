@@ -6,7 +6,7 @@ use super::layers::{AdaIn, Mlp};
 use super::params::ParamSource;
 use super::{GeneratorConfig, StageConfig, Trace};
 use crate::error::Result;
-use crate::kernels::NaImpl;
+use crate::kernels::KernelPath;
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
@@ -38,14 +38,14 @@ impl Block {
     }
 
     /// `x`: `[B, N, C]`, `w`: `[B, style_dim]`.
-    pub fn forward(&self, x: Tensor<3>, w: Tensor<2>, na: NaImpl, trace: &mut Trace, name: &str) -> Result<Tensor<3>> {
+    pub fn forward(&self, x: Tensor<3>, w: Tensor<2>, na: KernelPath, trace: &mut Trace, name: &str) -> Result<Tensor<3>> {
         let [b, n, c] = x.dims();
         let r = self.resolution;
         let h = self.norm1.forward(x.clone(), w.clone()).reshape([b, r, r, c]);
         let a = self.attn.forward(h, na)?;
         trace.record(&format!("{name}_attn_out"), &a);
         let x = x + a.reshape([b, n, c]);
-        let x = x.clone() + self.mlp.forward(self.norm2.forward(x, w));
+        let x = x.clone() + self.mlp.forward(self.norm2.forward(x, w), na)?;
         trace.record(&format!("{name}_out"), &x);
         Ok(x)
     }

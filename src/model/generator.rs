@@ -9,7 +9,7 @@ use super::upsample::Upsample;
 use super::{GeneratorConfig, Trace};
 use crate::checkpoint::LoadedGenerator;
 use crate::error::{Error, Result};
-use crate::kernels::NaImpl;
+use crate::kernels::KernelPath;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
@@ -31,7 +31,7 @@ pub struct Generator {
     pub config: GeneratorConfig,
     /// Which neighbourhood-attention implementation runs (chosen from the device).
     #[module(skip)]
-    pub na: NaImpl,
+    pub na: KernelPath,
 }
 
 impl Generator {
@@ -70,7 +70,7 @@ impl Generator {
             layers,
             to_rgbs,
             config: config.clone(),
-            na: NaImpl::for_device(device),
+            na: KernelPath::for_device(device),
         })
     }
 

@@ -3,8 +3,8 @@
 use super::params::{ParamSource, param};
 use crate::checkpoint::HostTensor;
 use crate::error::Result;
+use crate::kernels::{KernelPath, gelu};
 use burn::module::{Module, Param};
-use burn::tensor::activation::gelu;
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor};
 
@@ -166,7 +166,7 @@ impl Mlp {
         })
     }
 
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        self.fc2.forward(gelu(self.fc1.forward(x)))
+    pub fn forward(&self, x: Tensor<3>, path: KernelPath) -> Result<Tensor<3>> {
+        Ok(self.fc2.forward(gelu(self.fc1.forward(x), path)?))
     }
 }

@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor};
 
 /// The official `make_kernel([1, 3, 3, 1]) · 4`: outer product normalised to sum 1, times the
 /// upsampling factor squared.
-pub fn blur_kernel() -> Vec<f32> {
+fn blur_kernel() -> Vec<f32> {
     let a = [1.0f32, 3.0, 3.0, 1.0];
     let mut k = Vec::with_capacity(16);
     for y in a {
