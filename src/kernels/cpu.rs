@@ -105,56 +105,53 @@ fn na_row<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
     let (b, y) = (row / height, row % height);
     let pixel = |yy: usize, xx: usize| ((b * height + yy) * width + xx) * 3 * c;
     let max_taps = p.groups.iter().map(|g| g.kernel * g.kernel).max().unwrap_or(1);
-    let max_width = p.groups.iter().map(|g| g.heads).max().unwrap_or(1) * hd;
-    // Per query: the window's keys and values gathered into contiguous tiles [tap][head][hd],
-    // the bias index of every tap, and the attention weights of one head.
-    let mut ktile = vec![0f32; max_taps * max_width];
-    let mut vtile = vec![0f32; max_taps * max_width];
-    let mut bias_at = vec![0usize; max_taps];
+    // Per query: the qkv offset of every tap's pixel, and one head's attention weights.
+    let mut offsets = vec![0usize; max_taps];
     let mut weights = vec![0f32; max_taps];
     for (g, group) in p.groups.iter().enumerate() {
         let (h0, rows, cols) = &job.plans[g];
-        let (k, gh) = (group.kernel, group.heads);
-        let (taps, gw) = (k * k, gh * hd);
+        let (h0, k) = (*h0, group.kernel);
+        let taps = k * k;
         let table = 2 * k - 1;
         let wy = rows[y];
         for (x, wx) in cols.iter().enumerate() {
             for ty in 0..k {
+                let base = pixel(wy.key(ty), 0);
                 for tx in 0..k {
-                    let t = ty * k + tx;
-                    let off = pixel(wy.key(ty), wx.key(tx)) + h0 * hd;
-                    copy::<HD>(&mut ktile[t * gw..(t + 1) * gw], &job.qkv[off + c..off + c + gw]);
-                    copy::<HD>(&mut vtile[t * gw..(t + 1) * gw], &job.qkv[off + 2 * c..off + 2 * c + gw]);
-                    bias_at[t] = (wy.bias0 + ty) * table + wx.bias0 + tx;
+                    offsets[ty * k + tx] = base + wx.key(tx) * 3 * c;
                 }
             }
-            for h in 0..gh {
-                let qoff = pixel(y, x) + (h0 + h) * hd;
+            for h in h0..h0 + group.heads {
+                let qoff = pixel(y, x) + h * hd;
                 let q = &job.qkv[qoff..qoff + hd];
-                let bias = &job.rpb[g][h * table * table..(h + 1) * table * table];
+                let bias = &job.rpb[g][(h - h0) * table * table..(h - h0 + 1) * table * table];
+                let (koff, voff) = (c + h * hd, 2 * c + h * hd);
                 let w = &mut weights[..taps];
-                // QK·scale + bias (the official code scales q before the product).
-                for ((l, krow), &bi) in w.iter_mut().zip(ktile.chunks_exact(gw)).zip(&bias_at[..taps]) {
-                    *l = dot::<HD>(q, &krow[h * hd..(h + 1) * hd]) * p.scale + bias[bi];
+                // QK·scale + bias; the bias of one window row is a contiguous run of the table.
+                for ty in 0..k {
+                    let brow = &bias[(wy.bias0 + ty) * table + wx.bias0..][..k];
+                    let (wrow, orow) = (&mut w[ty * k..(ty + 1) * k], &offsets[ty * k..(ty + 1) * k]);
+                    for ((l, &off), &b) in wrow.iter_mut().zip(orow).zip(brow) {
+                        *l = dot::<HD>(q, &job.qkv[off + koff..off + koff + hd]) * p.scale + b;
+                    }
                 }
                 // Softmax; map first, sum after, so the exp loop has no serial dependency.
                 let max = w.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                 w.iter_mut().for_each(|l| *l = exp_nonpositive(*l - max));
                 let inv = 1.0 / w.iter().sum::<f32>();
                 // AV into a local accumulator, stored once.
-                let mut acc = [0f32; 64];
-                let acc = &mut acc[..hd.min(64)];
+                let o = &mut out_row[x * c + h * hd..][..hd];
                 if hd <= 64 {
-                    for (&a, vrow) in w.iter().zip(vtile.chunks_exact(gw)) {
-                        axpy::<HD>(acc, a, &vrow[h * hd..(h + 1) * hd]);
+                    let mut acc = [0f32; 64];
+                    let acc = &mut acc[..hd];
+                    for (&a, &off) in w.iter().zip(&offsets[..taps]) {
+                        axpy::<HD>(acc, a, &job.qkv[off + voff..off + voff + hd]);
                     }
-                    let o = &mut out_row[x * c + (h0 + h) * hd..][..hd];
                     o.iter_mut().zip(acc.iter()).for_each(|(o, a)| *o = a * inv);
                 } else {
-                    let o = &mut out_row[x * c + (h0 + h) * hd..][..hd];
                     o.fill(0.0);
-                    for (&a, vrow) in w.iter().zip(vtile.chunks_exact(gw)) {
-                        axpy::<HD>(o, a * inv, &vrow[h * hd..(h + 1) * hd]);
+                    for (&a, &off) in w.iter().zip(&offsets[..taps]) {
+                        axpy::<HD>(o, a * inv, &job.qkv[off + voff..off + voff + hd]);
                     }
                 }
             }
@@ -180,18 +177,6 @@ fn dot<const HD: usize>(a: &[f32], b: &[f32]) -> f32 {
         }
     }
     (acc[0] + acc[1]) + (acc[2] + acc[3])
-}
-
-/// Copies a run of whole heads, `HD` floats at a time so short copies stay inline.
-#[inline(always)]
-fn copy<const HD: usize>(dst: &mut [f32], src: &[f32]) {
-    if HD == 0 {
-        dst.copy_from_slice(src);
-        return;
-    }
-    for (d, s) in dst.chunks_exact_mut(HD).zip(src.chunks_exact(HD)) {
-        d.copy_from_slice(s);
-    }
 }
 
 /// `o += a · v` over `HD`-long slices (`HD = 0`: any length).
