@@ -7,6 +7,7 @@
 
 pub mod cpu;
 pub mod gather;
+pub mod host;
 pub mod reference;
 pub mod window;
 
@@ -93,15 +94,16 @@ pub fn neighborhood_attention(
     }
     match which {
         KernelPath::Tensor => Ok(gather::na2d(qkv, rpb, problem)),
-        KernelPath::Cpu | KernelPath::Reference => {
-            let device = qkv.device();
-            let host = to_host(qkv)?;
+        KernelPath::Cpu => {
             let tables = rpb.iter().map(|t| to_host(t.clone())).collect::<Result<Vec<_>>>()?;
-            let out = if which == KernelPath::Cpu {
-                cpu::na2d(problem, &host, &tables)
-            } else {
-                reference::na2d(problem, &host, &tables)
-            };
+            let qkv = host::primitive(qkv)?;
+            let out = cpu::na2d(problem, host::slice(&qkv)?, &tables);
+            Ok(host::tensor(out, [b, h, w, c]))
+        }
+        KernelPath::Reference => {
+            let device = qkv.device();
+            let tables = rpb.iter().map(|t| to_host(t.clone())).collect::<Result<Vec<_>>>()?;
+            let out = reference::na2d(problem, &to_host(qkv)?, &tables);
             Ok(Tensor::from_data(TensorData::new(out, [b, h, w, c]), &device))
         }
     }
@@ -109,13 +111,10 @@ pub fn neighborhood_attention(
 
 /// GELU with the exact (erf) form, as `nn.GELU()`.
 pub fn gelu<const D: usize>(x: Tensor<D>, path: KernelPath) -> Result<Tensor<D>> {
-    if path != KernelPath::Cpu {
-        return Ok(burn::tensor::activation::gelu(x));
+    match path {
+        KernelPath::Cpu => host::map_inplace(x, cpu::gelu_inplace),
+        _ => Ok(burn::tensor::activation::gelu(x)),
     }
-    let (device, dims) = (x.device(), x.dims());
-    let mut host = to_host(x)?;
-    cpu::gelu_inplace(&mut host);
-    Ok(Tensor::from_data(TensorData::new(host, dims), &device))
 }
 
 /// Reads a float tensor back to host memory as `f32`.
