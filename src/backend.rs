@@ -4,7 +4,17 @@ use crate::error::{Error, Result};
 use burn::tensor::Device;
 
 /// User-facing backend choice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
     /// Multi-threaded CPU (burn `flex` + our fused NA kernel).

@@ -86,11 +86,20 @@ impl Engine {
     pub fn map(&self, z: &HostTensor) -> Result<HostTensor> {
         let dim = self.config().style_dim;
         if z.shape.len() != 2 || z.shape[1] != dim {
-            return Err(Error::Input(format!("z must be [N, {dim}], got {:?}", z.shape)));
+            return Err(Error::Input(format!(
+                "z must be [N, {dim}], got {:?}",
+                z.shape
+            )));
         }
         let n = z.shape[0];
-        let zt = Tensor::<2>::from_data(TensorData::new(z.data.clone(), [n, dim]), &self.backend.device);
-        Ok(HostTensor::new(vec![n, dim], to_host(self.generator.map(zt))?))
+        let zt = Tensor::<2>::from_data(
+            TensorData::new(z.data.clone(), [n, dim]),
+            &self.backend.device,
+        );
+        Ok(HostTensor::new(
+            vec![n, dim],
+            to_host(self.generator.map(zt))?,
+        ))
     }
 
     /// Broadcasts `w` `[N, D]` to W+ `[N, num_ws, D]`.
@@ -123,18 +132,28 @@ impl Engine {
         let z = z_from_seed(0, MEAN_LATENT_SAMPLES * dim, SeedMode::Stylenat)?;
         let mut sum = vec![0f64; dim];
         for chunk in z.chunks(512 * dim) {
-            let w = self.map(&HostTensor::new(vec![chunk.len() / dim, dim], chunk.to_vec()))?;
+            let w = self.map(&HostTensor::new(
+                vec![chunk.len() / dim, dim],
+                chunk.to_vec(),
+            ))?;
             for row in w.data.chunks(dim) {
                 for (s, &x) in sum.iter_mut().zip(row) {
                     *s += x as f64;
                 }
             }
         }
-        let mean: Vec<f32> = sum.iter().map(|s| (s / MEAN_LATENT_SAMPLES as f64) as f32).collect();
+        let mean: Vec<f32> = sum
+            .iter()
+            .map(|s| (s / MEAN_LATENT_SAMPLES as f64) as f32)
+            .collect();
         if let Some(path) = &cache {
             // A cache that cannot be written only costs time next run.
             let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
-            let _ = crate::io::npy::write_array(path, "mean", &HostTensor::new(vec![dim], mean.clone()));
+            let _ = crate::io::npy::write_array(
+                path,
+                "mean",
+                &HostTensor::new(vec![dim], mean.clone()),
+            );
         }
         self.mean_latent = Some(mean.clone());
         Ok(mean)
@@ -145,13 +164,29 @@ impl Engine {
         let path = self.source_path.as_ref()?;
         let meta = std::fs::metadata(path).ok()?;
         let canon = std::fs::canonicalize(path).ok()?;
-        let mtime = meta.modified().ok()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
-        let key = format!("{}|{}|{}|{}", canon.display(), meta.len(), mtime, MEAN_LATENT_SAMPLES);
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+        let mtime = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        let key = format!(
+            "{}|{}|{}|{}",
+            canon.display(),
+            meta.len(),
+            mtime,
+            MEAN_LATENT_SAMPLES
+        );
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+        });
         let base = std::env::var_os("XDG_CACHE_HOME")
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
-        Some(base.join("stylenat").join(format!("mean_latent_{hash:016x}.npy")))
+        Some(
+            base.join("stylenat")
+                .join(format!("mean_latent_{hash:016x}.npy")),
+        )
     }
 
     /// W+ `[N, num_ws, D]` for seeds, following `recipe` (truncation, then mixing).
@@ -207,7 +242,12 @@ impl Engine {
 
     /// Runs the synthesis network on W+ `[N, num_ws, D]` in batches of `batch`, returning the
     /// raw output `[N, 3, S, S]` and calling `progress` after each batch.
-    pub fn synthesize(&self, wplus: &HostTensor, batch: usize, mut progress: impl FnMut(usize)) -> Result<HostTensor> {
+    pub fn synthesize(
+        &self,
+        wplus: &HostTensor,
+        batch: usize,
+        mut progress: impl FnMut(usize),
+    ) -> Result<HostTensor> {
         let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
         if wplus.shape.len() != 3 || wplus.shape[1] != num_ws || wplus.shape[2] != d {
             return Err(Error::Input(format!(
@@ -220,7 +260,10 @@ impl Engine {
         let mut out = Vec::with_capacity(n * 3 * s * s);
         for (i, chunk) in wplus.data.chunks(batch.max(1) * num_ws * d).enumerate() {
             let b = chunk.len() / (num_ws * d);
-            let t = Tensor::<3>::from_data(TensorData::new(chunk.to_vec(), [b, num_ws, d]), &self.backend.device);
+            let t = Tensor::<3>::from_data(
+                TensorData::new(chunk.to_vec(), [b, num_ws, d]),
+                &self.backend.device,
+            );
             let img = self.generator.synthesize(t, &mut Trace::off())?;
             out.extend(to_host(img)?);
             progress((i * batch.max(1) + b).min(n));

@@ -12,10 +12,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("{path} is not a PyTorch checkpoint (expected a zip archive written by torch.save): {reason}")]
+    #[error(
+        "{path} is not a PyTorch checkpoint (expected a zip archive written by torch.save): {reason}"
+    )]
     NotAZip { path: PathBuf, reason: String },
 
-    #[error("{path}: the zip archive has no `data.pkl` entry, so it is not a torch.save checkpoint")]
+    #[error(
+        "{path}: the zip archive has no `data.pkl` entry, so it is not a torch.save checkpoint"
+    )]
     MissingPickle { path: PathBuf },
 
     #[error("malformed pickle at byte {offset}: {reason}")]

@@ -25,7 +25,8 @@ fn zip_with(entries: &[(&str, &[u8])]) -> Vec<u8> {
     let mut buf = std::io::Cursor::new(Vec::new());
     let mut z = zip::ZipWriter::new(&mut buf);
     for (name, data) in entries {
-        z.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+        z.start_file(*name, zip::write::SimpleFileOptions::default())
+            .unwrap();
         z.write_all(data).unwrap();
     }
     z.finish().unwrap();
@@ -40,8 +41,22 @@ fn fixture_layout_is_understood() {
     assert_eq!((c.size, c.style_dim, c.n_mlp, c.num_ws()), (128, 64, 8, 12));
     let dims: Vec<usize> = c.stages.iter().map(|s| s.dim).collect();
     assert_eq!(dims, vec![64, 64, 64, 64, 32, 16]);
-    let dil: Vec<Vec<usize>> = c.stages.iter().map(|s| s.groups.iter().map(|g| g.dilation).collect()).collect();
-    assert_eq!(dil, vec![vec![1], vec![1, 1], vec![1, 2], vec![1, 4], vec![1, 8], vec![1, 16]]);
+    let dil: Vec<Vec<usize>> = c
+        .stages
+        .iter()
+        .map(|s| s.groups.iter().map(|g| g.dilation).collect())
+        .collect();
+    assert_eq!(
+        dil,
+        vec![
+            vec![1],
+            vec![1, 1],
+            vec![1, 2],
+            vec![1, 4],
+            vec![1, 8],
+            vec![1, 16]
+        ]
+    );
     assert!(c.stages[0].is_full_attention());
     let params: usize = g
         .weights
@@ -63,15 +78,35 @@ fn native_format_round_trips_exactly() {
     assert_eq!(back.config, g.config);
     assert_eq!(back.weights, g.weights);
     // And it generates the fixture image.
-    let e = Engine::load(&path, &ConfigSource::Checkpoint, Backend::init(BackendKind::Cpu).unwrap()).unwrap();
-    let out = e.synthesize(&npy(small("wplus_in_wplus.npy")), 1, |_| {}).unwrap();
-    assert_close("native wplus", &out, &npy(small("wplus_out_img.npy")), 1e-3, 1e-4);
+    let e = Engine::load(
+        &path,
+        &ConfigSource::Checkpoint,
+        Backend::init(BackendKind::Cpu).unwrap(),
+    )
+    .unwrap();
+    let out = e
+        .synthesize(&npy(small("wplus_in_wplus.npy")), 1, |_| {})
+        .unwrap();
+    assert_close(
+        "native wplus",
+        &out,
+        &npy(small("wplus_out_img.npy")),
+        1e-3,
+        1e-4,
+    );
 }
 
 #[test]
 fn random_bytes_are_not_a_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let p = write_tmp(&dir, "noise.pt", &random_vec(4096, 3).iter().map(|x| x.to_bits() as u8).collect::<Vec<_>>());
+    let p = write_tmp(
+        &dir,
+        "noise.pt",
+        &random_vec(4096, 3)
+            .iter()
+            .map(|x| x.to_bits() as u8)
+            .collect::<Vec<_>>(),
+    );
     let e = checkpoint::load(&p, &ConfigSource::Checkpoint).unwrap_err();
     assert!(matches!(e, Error::NotAZip { .. }), "{e}");
     assert!(e.to_string().contains("not a PyTorch checkpoint"), "{e}");
@@ -106,7 +141,10 @@ fn disallowed_class_is_refused_not_executed() {
     let dir = tempfile::tempdir().unwrap();
     let p = write_tmp(&dir, "evil.pt", &zip_with(&[("archive/data.pkl", &pkl)]));
     let e = checkpoint::load(&p, &ConfigSource::Checkpoint).unwrap_err();
-    assert!(matches!(&e, Error::DisallowedClass { module, name } if module == "posix" && name == "system"), "{e}");
+    assert!(
+        matches!(&e, Error::DisallowedClass { module, name } if module == "posix" && name == "system"),
+        "{e}"
+    );
     assert!(e.to_string().contains("posix.system"), "{e}");
     assert!(!marker.exists(), "the payload ran");
 }
@@ -120,9 +158,16 @@ fn wrong_tensor_shape_names_the_tensor_and_both_shapes() {
     t.data.truncate(128 * 128);
     let e = Generator::from_loaded(&g, &burn::tensor::Device::flex()).unwrap_err();
     match &e {
-        Error::ShapeMismatch { name: n, expected, actual } => {
+        Error::ShapeMismatch {
+            name: n,
+            expected,
+            actual,
+        } => {
             assert_eq!(n, name);
-            assert_eq!((expected.as_slice(), actual.as_slice()), (&[256usize, 64][..], &[128usize, 128][..]));
+            assert_eq!(
+                (expected.as_slice(), actual.as_slice()),
+                (&[256usize, 64][..], &[128usize, 128][..])
+            );
         }
         other => panic!("expected ShapeMismatch, got {other}"),
     }
@@ -134,7 +179,10 @@ fn missing_tensor_is_named() {
     let mut g = load_fixture();
     g.weights.remove("layers.3.upsample.alpha");
     let e = Generator::from_loaded(&g, &burn::tensor::Device::flex()).unwrap_err();
-    assert!(matches!(&e, Error::MissingTensor { name } if name == "layers.3.upsample.alpha"), "{e}");
+    assert!(
+        matches!(&e, Error::MissingTensor { name } if name == "layers.3.upsample.alpha"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -150,16 +198,26 @@ fn unexpected_tensor_is_refused() {
 fn unknown_dilation_is_a_config_error() {
     // A checkpoint without args: dilations cannot be known.
     let e = HyperParams::resolve(None, &ConfigSource::Checkpoint).unwrap_err();
-    assert!(matches!(e, Error::Config(_)) && e.to_string().contains("--preset"), "{e}");
+    assert!(
+        matches!(e, Error::Config(_)) && e.to_string().contains("--preset"),
+        "{e}"
+    );
     // A config whose dilation does not fit the map: kernel 7 × dilation 32 > 128.
     let dir = tempfile::tempdir().unwrap();
     let cfg = r#"{"size": 128, "style_dim": 64, "channel_base": 64, "channel_multiplier": 1,
         "kernels": [[3],[7],[7],[7],[7],[7]], "dilations": [[1],[1],[1,2],[1,4],[1,8],[1,32]]}"#;
     let p = write_tmp(&dir, "cfg.json", cfg.as_bytes());
     let e = checkpoint::load(&small("checkpoint.pt"), &ConfigSource::File(p)).unwrap_err();
-    assert!(matches!(e, Error::Config(_)) && e.to_string().contains("dilation 32"), "{e}");
+    assert!(
+        matches!(e, Error::Config(_)) && e.to_string().contains("dilation 32"),
+        "{e}"
+    );
     // An unknown preset.
-    let e = checkpoint::load(&small("checkpoint.pt"), &ConfigSource::Preset("ffhq-512".into())).unwrap_err();
+    let e = checkpoint::load(
+        &small("checkpoint.pt"),
+        &ConfigSource::Preset("ffhq-512".into()),
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("unknown preset"), "{e}");
 }
 
@@ -169,12 +227,27 @@ fn user_config_file_reproduces_the_checkpoint_args() {
     let cfg = r#"{"size": 128, "style_dim": 64, "channel_base": 64, "channel_multiplier": 1,
         "kernels": [[3],[7],[7],[7],[7],[7]], "dilations": [[1],[1],[1,2],[1,4],[1,8],[1,16]]}"#;
     let p = write_tmp(&dir, "cfg.json", cfg.as_bytes());
-    let from_file = checkpoint::load(&small("checkpoint.pt"), &ConfigSource::File(p.clone())).unwrap();
+    let from_file =
+        checkpoint::load(&small("checkpoint.pt"), &ConfigSource::File(p.clone())).unwrap();
     assert_eq!(from_file.config, load_fixture().config);
     // The same file describes the architecture for random weights too (same shapes).
-    let preset = stylenat::checkpoint::presets::Preset::from_file(&p).unwrap().to_config().unwrap();
-    assert_eq!(preset.stages.iter().map(|s| (s.dim, s.num_heads(), s.out_dim)).collect::<Vec<_>>(),
-        from_file.config.stages.iter().map(|s| (s.dim, s.num_heads(), s.out_dim)).collect::<Vec<_>>());
+    let preset = stylenat::checkpoint::presets::Preset::from_file(&p)
+        .unwrap()
+        .to_config()
+        .unwrap();
+    assert_eq!(
+        preset
+            .stages
+            .iter()
+            .map(|s| (s.dim, s.num_heads(), s.out_dim))
+            .collect::<Vec<_>>(),
+        from_file
+            .config
+            .stages
+            .iter()
+            .map(|s| (s.dim, s.num_heads(), s.out_dim))
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -196,13 +269,18 @@ fn corrupted_files_never_panic() {
             }
         }
         let p = write_tmp(&dir, "c.pt", &b);
-        let r = std::panic::catch_unwind(|| checkpoint::load(&p, &ConfigSource::Checkpoint).map(|_| ()));
+        let r = std::panic::catch_unwind(|| {
+            checkpoint::load(&p, &ConfigSource::Checkpoint).map(|_| ())
+        });
         match r {
             Ok(Ok(())) => {}
             Ok(Err(_)) => errors += 1,
             Err(_) => panic!("case {i} panicked"),
         }
     }
-    println!("{errors} of {} corrupted files rejected with an error", noise.len());
+    println!(
+        "{errors} of {} corrupted files rejected with an error",
+        noise.len()
+    );
     assert!(errors >= noise.len() / 2);
 }

@@ -22,7 +22,11 @@ enum Py {
     Str(String),
     None,
     /// `_rebuild_tensor_v2` of a float storage `data/<key>`.
-    Tensor { key: String, numel: usize, shape: Vec<usize> },
+    Tensor {
+        key: String,
+        numel: usize,
+        shape: Vec<usize>,
+    },
 }
 
 fn put_str(out: &mut Vec<u8>, s: &str) {
@@ -108,30 +112,63 @@ fn pickle(v: &Py) -> Vec<u8> {
 }
 
 fn usize_lists(v: &[&[usize]]) -> Py {
-    Py::List(v.iter().map(|l| Py::List(l.iter().map(|&x| Py::Int(x as i64)).collect())).collect())
+    Py::List(
+        v.iter()
+            .map(|l| Py::List(l.iter().map(|&x| Py::Int(x as i64)).collect()))
+            .collect(),
+    )
 }
 
 /// Writes a `.pt` zip with the given tensors (name → shape, data) under `state_dicts.g_ema`.
-fn write_hydra(path: &std::path::Path, size: i64, tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>, generator_args: Py) {
+fn write_hydra(
+    path: &std::path::Path,
+    size: i64,
+    tensors: &BTreeMap<String, (Vec<usize>, Vec<f32>)>,
+    generator_args: Py,
+) {
     let mut file = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
-    let opts = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
     let mut entries = Vec::new();
     for (i, (name, (shape, data))) in tensors.iter().enumerate() {
         let key = i.to_string();
-        file.start_file(format!("archive/data/{key}"), opts).unwrap();
-        file.write_all(&data.iter().flat_map(|f| f.to_le_bytes()).collect::<Vec<u8>>()).unwrap();
-        entries.push((name.clone(), Py::Tensor { key, numel: data.len(), shape: shape.clone() }));
+        file.start_file(format!("archive/data/{key}"), opts)
+            .unwrap();
+        file.write_all(
+            &data
+                .iter()
+                .flat_map(|f| f.to_le_bytes())
+                .collect::<Vec<u8>>(),
+        )
+        .unwrap();
+        entries.push((
+            name.clone(),
+            Py::Tensor {
+                key,
+                numel: data.len(),
+                shape: shape.clone(),
+            },
+        ));
     }
     let root = Py::Dict(vec![
-        ("state_dicts".into(), Py::Dict(vec![("g_ema".into(), Py::OrderedDict(entries))])),
+        (
+            "state_dicts".into(),
+            Py::Dict(vec![("g_ema".into(), Py::OrderedDict(entries))]),
+        ),
         (
             "args".into(),
             Py::Dict(vec![(
                 "runs".into(),
-                Py::Dict(vec![("size".into(), Py::Int(size)), ("generator".into(), generator_args)]),
+                Py::Dict(vec![
+                    ("size".into(), Py::Int(size)),
+                    ("generator".into(), generator_args),
+                ]),
             )]),
         ),
-        ("eval_info".into(), Py::Dict(vec![("fid".into(), Py::Float(12.5))])),
+        (
+            "eval_info".into(),
+            Py::Dict(vec![("fid".into(), Py::Float(12.5))]),
+        ),
     ]);
     file.start_file("archive/data.pkl", opts).unwrap();
     file.write_all(&pickle(&root)).unwrap();
@@ -142,22 +179,39 @@ fn write_hydra(path: &std::path::Path, size: i64, tensors: &BTreeMap<String, (Ve
 
 /// The fixture's g_ema as name → (shape, data), read through our own pickle reader.
 fn fixture_tensors() -> BTreeMap<String, (Vec<usize>, Vec<f32>)> {
-    let mut zip = zip::ZipArchive::new(std::fs::File::open(small("checkpoint.pt")).unwrap()).unwrap();
+    let mut zip =
+        zip::ZipArchive::new(std::fs::File::open(small("checkpoint.pt")).unwrap()).unwrap();
     let mut pkl = Vec::new();
-    zip.by_name("checkpoint/data.pkl").unwrap().read_to_end(&mut pkl).unwrap();
+    zip.by_name("checkpoint/data.pkl")
+        .unwrap()
+        .read_to_end(&mut pkl)
+        .unwrap();
     let root = unpickle(&pkl).unwrap();
-    let Some(Value::Dict(sd)) = root.get("g_ema") else { panic!("no g_ema") };
+    let Some(Value::Dict(sd)) = root.get("g_ema") else {
+        panic!("no g_ema")
+    };
     let mut out = BTreeMap::new();
     for (k, v) in sd {
-        let (Value::Str(name), Value::Tensor(t)) = (k, v) else { continue };
+        let (Value::Str(name), Value::Tensor(t)) = (k, v) else {
+            continue;
+        };
         let mut raw = Vec::new();
-        zip.by_name(&format!("checkpoint/data/{}", t.storage.key)).unwrap().read_to_end(&mut raw).unwrap();
+        zip.by_name(&format!("checkpoint/data/{}", t.storage.key))
+            .unwrap()
+            .read_to_end(&mut raw)
+            .unwrap();
         if t.storage.dtype != stylenat::checkpoint::pickle::StorageDType::F32 {
             continue; // the int64 relative_position_index: recomputed by the loader, optional
         }
-        let all: Vec<f32> = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let all: Vec<f32> = raw
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
         let n: usize = t.shape.iter().product();
-        out.insert(name.clone(), (t.shape.clone(), all[t.offset..t.offset + n].to_vec()));
+        out.insert(
+            name.clone(),
+            (t.shape.clone(), all[t.offset..t.offset + n].to_vec()),
+        );
     }
     out
 }
@@ -169,8 +223,14 @@ fn fixture_generator_args() -> Py {
         ("lr_mlp".into(), Py::Float(0.01)),
         ("qk_scale".into(), Py::None),
         ("block_type".into(), Py::Str("nat".into())),
-        ("kernels".into(), usize_lists(&[&[3], &[7], &[7], &[7], &[7], &[7]])),
-        ("dilations".into(), usize_lists(&[&[1], &[1], &[1, 2], &[1, 4], &[1, 8], &[1, 16]])),
+        (
+            "kernels".into(),
+            usize_lists(&[&[3], &[7], &[7], &[7], &[7], &[7]]),
+        ),
+        (
+            "dilations".into(),
+            usize_lists(&[&[1], &[1], &[1, 2], &[1, 4], &[1, 8], &[1, 16]]),
+        ),
     ])
 }
 
@@ -199,12 +259,30 @@ fn hydra_layout_loads_and_matches_the_fixture() {
 
     let loaded = checkpoint::load(&path, &ConfigSource::Checkpoint).unwrap();
     assert_eq!(loaded.format, CheckpointFormat::TorchHydra);
-    let groups: Vec<usize> = loaded.config.stages.iter().map(|s| s.groups.len()).collect();
+    let groups: Vec<usize> = loaded
+        .config
+        .stages
+        .iter()
+        .map(|s| s.groups.len())
+        .collect();
     assert_eq!(groups, vec![1, 1, 2, 2, 2, 2]);
-    let e = Engine::load(&path, &ConfigSource::Checkpoint, Backend::init(BackendKind::Cpu).unwrap()).unwrap();
+    let e = Engine::load(
+        &path,
+        &ConfigSource::Checkpoint,
+        Backend::init(BackendKind::Cpu).unwrap(),
+    )
+    .unwrap();
     for case in ["wplus", "mix"] {
-        let out = e.synthesize(&npy(small(&format!("{case}_in_wplus.npy"))), 2, |_| {}).unwrap();
-        assert_close(&format!("hydra {case}"), &out, &npy(small(&format!("{case}_out_img.npy"))), 1e-3, 1e-4);
+        let out = e
+            .synthesize(&npy(small(&format!("{case}_in_wplus.npy"))), 2, |_| {})
+            .unwrap();
+        assert_close(
+            &format!("hydra {case}"),
+            &out,
+            &npy(small(&format!("{case}_out_img.npy"))),
+            1e-3,
+            1e-4,
+        );
     }
 }
 
@@ -212,11 +290,15 @@ fn hydra_layout_loads_and_matches_the_fixture() {
 fn uneven_head_groups_follow_the_official_split() {
     // 4 heads over 3 kernels: the official Hydra code gives [1, 1, 2] (extra heads to the end).
     let cfg_json = r#"{"size": 32, "style_dim": 32, "channel_base": 128, "channel_multiplier": 1,
-        "kernels": [[3],[3,5,3],[3,5,7]], "dilations": [[1],[1,1,2],[1,2,1]]}"#;
+        "kernels": [[3],[3,5,3],[3,5,7],[3,5,7]], "dilations": [[1],[1,1,2],[1,2,1],[1,2,4]]}"#;
     let preset: stylenat::checkpoint::presets::Preset = serde_json::from_str(cfg_json).unwrap();
     let config = preset.to_config().unwrap();
-    let heads: Vec<Vec<usize>> = config.stages.iter().map(|s| s.groups.iter().map(|g| g.heads).collect()).collect();
-    assert_eq!(heads, vec![vec![4], vec![1, 1, 2], vec![1, 1, 2]]);
+    let heads: Vec<Vec<usize>> = config
+        .stages
+        .iter()
+        .map(|s| s.groups.iter().map(|g| g.heads).collect())
+        .collect();
+    assert_eq!(heads, vec![vec![4], vec![1, 1, 2], vec![1, 1, 2], vec![1, 1, 2]]);
     // A checkpoint with that architecture (random weights) round-trips through the Hydra layout.
     let random = Engine::random(&config, 3, Backend::init(BackendKind::Cpu).unwrap()).unwrap();
     let tensors = random
@@ -226,8 +308,14 @@ fn uneven_head_groups_follow_the_official_split() {
         .map(|(k, t)| (k.clone(), (t.shape.clone(), t.data.clone())))
         .collect();
     let args = Py::Dict(vec![
-        ("kernels".into(), usize_lists(&[&[3], &[3, 5, 3], &[3, 5, 7]])),
-        ("dilations".into(), usize_lists(&[&[1], &[1, 1, 2], &[1, 2, 1]])),
+        (
+            "kernels".into(),
+            usize_lists(&[&[3], &[3, 5, 3], &[3, 5, 7], &[3, 5, 7]]),
+        ),
+        (
+            "dilations".into(),
+            usize_lists(&[&[1], &[1, 1, 2], &[1, 2, 1], &[1, 2, 4]]),
+        ),
     ]);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("uneven.pt");

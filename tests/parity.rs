@@ -2,13 +2,13 @@
 //! on the CPU backend (fast NA kernel) and with the plain-tensor NA.
 
 mod common;
+use burn::tensor::{Tensor, TensorData};
 use common::*;
 use stylenat::backend::{Backend, BackendKind};
 use stylenat::checkpoint::{ConfigSource, HostTensor};
 use stylenat::engine::Engine;
 use stylenat::kernels::KernelPath;
 use stylenat::model::Trace;
-use burn::tensor::{Tensor, TensorData};
 
 const MAX_ABS: f32 = 1e-3;
 const REL_L2: f32 = 1e-4;
@@ -21,7 +21,13 @@ fn engine() -> Engine {
 fn check_wplus_case(engine: &Engine, case: &str) {
     let wplus = npy(small(&format!("{case}_in_wplus.npy")));
     let out = engine.synthesize(&wplus, 2, |_| {}).unwrap();
-    assert_close(case, &out, &npy(small(&format!("{case}_out_img.npy"))), MAX_ABS, REL_L2);
+    assert_close(
+        case,
+        &out,
+        &npy(small(&format!("{case}_out_img.npy"))),
+        MAX_ABS,
+        REL_L2,
+    );
 }
 
 #[test]
@@ -29,9 +35,21 @@ fn z_plain_matches_official_forward() {
     let e = engine();
     let z = npy(small("z_plain_in_z.npy"));
     let w = e.map(&z).unwrap();
-    assert_close("z_plain mapping w", &w, &npy(small("z_plain_w.npy")), 1e-4, 1e-5);
+    assert_close(
+        "z_plain mapping w",
+        &w,
+        &npy(small("z_plain_w.npy")),
+        1e-4,
+        1e-5,
+    );
     let out = e.synthesize(&e.broadcast(&w), 2, |_| {}).unwrap();
-    assert_close("z_plain", &out, &npy(small("z_plain_out_img.npy")), MAX_ABS, REL_L2);
+    assert_close(
+        "z_plain",
+        &out,
+        &npy(small("z_plain_out_img.npy")),
+        MAX_ABS,
+        REL_L2,
+    );
 }
 
 #[test]
@@ -48,26 +66,46 @@ fn intermediates_match() {
     let z = npy(small("z_plain_in_z.npy"));
     let z0 = HostTensor::new(vec![1, z.shape[1]], z.data[..z.shape[1]].to_vec());
     let w = e.map(&z0).unwrap();
-    assert_close("mapping_w", &w, &npy(small("intermediates/z_plain0_mapping_w.npy")), 1e-4, 1e-5);
+    assert_close(
+        "mapping_w",
+        &w,
+        &npy(small("intermediates/z_plain0_mapping_w.npy")),
+        1e-4,
+        1e-5,
+    );
     let wplus = e.broadcast(&w);
-    let t = Tensor::<3>::from_data(TensorData::new(wplus.data.clone(), wplus.shape.clone()), &e.backend.device);
+    let t = Tensor::<3>::from_data(
+        TensorData::new(wplus.data.clone(), wplus.shape.clone()),
+        &e.backend.device,
+    );
     let mut trace = Trace::on();
     e.generator.synthesize(t, &mut trace).unwrap();
     let dir = small("intermediates");
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        let name = path.file_stem().unwrap().to_str().unwrap().trim_start_matches("z_plain0_").to_string();
+        let name = path
+            .file_stem()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .trim_start_matches("z_plain0_")
+            .to_string();
         if name == "mapping_w" {
             continue;
         }
-        let got = trace.get(&name).unwrap_or_else(|| panic!("no traced tensor named {name}"));
+        let got = trace
+            .get(&name)
+            .unwrap_or_else(|| panic!("no traced tensor named {name}"));
         let want = npy(path.clone());
         let got = HostTensor::new(want.shape.clone(), got.data.clone());
         assert_close(&name, &got, &want, MAX_ABS, REL_L2);
         checked += 1;
     }
-    assert_eq!(checked, 35, "expected 35 intermediate activations besides mapping_w");
+    assert_eq!(
+        checked, 35,
+        "expected 35 intermediate activations besides mapping_w"
+    );
 }
 
 #[test]
@@ -114,10 +152,16 @@ fn mixing_recipe_reproduces_fixture_wplus() {
     let z = npy(small("z_plain_in_z.npy"));
     let w = e.map(&z).unwrap();
     let d = w.shape[1];
-    let row = |i: usize| e.broadcast(&HostTensor::new(vec![1, d], w.data[i * d..(i + 1) * d].to_vec()));
+    let row = |i: usize| {
+        e.broadcast(&HostTensor::new(
+            vec![1, d],
+            w.data[i * d..(i + 1) * d].to_vec(),
+        ))
+    };
     let (mut a, b) = (row(0), row(1));
     let recipe = stylenat::engine::LatentRecipe::default();
-    e.apply_recipe(&mut a, Some(&(b, (5..12).collect())), &recipe).unwrap();
+    e.apply_recipe(&mut a, Some(&(b, (5..12).collect())), &recipe)
+        .unwrap();
     let want = npy(small("mix_in_wplus.npy"));
     let want0 = HostTensor::new(a.shape.clone(), want.data[..a.data.len()].to_vec());
     assert_close("mix W+ row 0", &a, &want0, 1e-4, 1e-5);

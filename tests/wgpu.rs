@@ -7,17 +7,31 @@ use stylenat::checkpoint::ConfigSource;
 use stylenat::engine::Engine;
 
 fn wgpu_backend() -> Backend {
-    let b = Backend::init(BackendKind::Wgpu)
-        .unwrap_or_else(|e| panic!("no wgpu adapter: {e} (install mesa-vulkan-drivers + libvulkan1 for lavapipe)"));
+    let b = Backend::init(BackendKind::Wgpu).unwrap_or_else(|e| {
+        panic!("no wgpu adapter: {e} (install mesa-vulkan-drivers + libvulkan1 for lavapipe)")
+    });
     println!("adapter: {}", b.description);
     b
 }
 
 #[test]
 fn wgpu_generator_matches_the_fixture() {
-    let e = Engine::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint, wgpu_backend()).unwrap();
+    let e = Engine::load(
+        &small("checkpoint.pt"),
+        &ConfigSource::Checkpoint,
+        wgpu_backend(),
+    )
+    .unwrap();
     for case in ["wplus", "mix"] {
-        let out = e.synthesize(&npy(small(&format!("{case}_in_wplus.npy"))), 2, |_| {}).unwrap();
-        assert_close(&format!("wgpu {case}"), &out, &npy(small(&format!("{case}_out_img.npy"))), 1e-3, 1e-4);
+        let out = e
+            .synthesize(&npy(small(&format!("{case}_in_wplus.npy"))), 2, |_| {})
+            .unwrap();
+        assert_close(
+            &format!("wgpu {case}"),
+            &out,
+            &npy(small(&format!("{case}_out_img.npy"))),
+            1e-3,
+            1e-4,
+        );
     }
 }

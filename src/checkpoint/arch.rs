@@ -84,7 +84,12 @@ impl HyperParams {
 
 /// `[[3], [7], [7, 7]]` or `[3, 7, 7]` → per-stage lists.
 fn nested_usizes(v: &Value) -> Result<Vec<Vec<usize>>> {
-    let bad = || Error::Config(format!("expected a list of per-stage lists, got {}", v.kind()));
+    let bad = || {
+        Error::Config(format!(
+            "expected a list of per-stage lists, got {}",
+            v.kind()
+        ))
+    };
     let outer = v.as_seq().ok_or_else(bad)?;
     outer
         .iter()
@@ -139,7 +144,7 @@ pub fn infer_config(w: &WeightMap, hp: &HyperParams) -> Result<GeneratorConfig> 
         let mlp_hidden = shape(w, &format!("{p}.blocks.0.mlp.fc1.weight"))?[0];
         let tables: Vec<(usize, usize)> = (0..)
             .map_while(|g| w.get(&format!("{p}.blocks.0.attn.rpb.{g}")))
-            .map(|t| (t.shape[0], (t.shape.get(1).copied().unwrap_or(1) + 1) / 2))
+            .map(|t| (t.shape[0], t.shape.get(1).copied().unwrap_or(1).div_ceil(2)))
             .collect();
         if tables.is_empty() {
             return Err(Error::MissingTensor {
@@ -184,10 +189,9 @@ pub fn infer_config(w: &WeightMap, hp: &HyperParams) -> Result<GeneratorConfig> 
                 })
                 .collect()
         };
-        let out_dim = match w.get(&format!("{p}.upsample.reduction.weight")) {
-            Some(t) => Some(t.shape[0]),
-            None => None,
-        };
+        let out_dim = w
+            .get(&format!("{p}.upsample.reduction.weight"))
+            .map(|t| t.shape[0]);
         stages.push(StageConfig {
             resolution,
             dim,

@@ -87,7 +87,9 @@ pub fn load_torch(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator>
     let mut file = torch_zip::TorchFile::open(path)?;
     let root = std::mem::replace(&mut file.root, Value::None);
     if pickle::depth(&root) > 64 {
-        return Err(Error::UnknownFormat("the pickle is nested absurdly deep".into()));
+        return Err(Error::UnknownFormat(
+            "the pickle is nested absurdly deep".into(),
+        ));
     }
     let (format, state, args) = split_root(&root)?;
     let mut weights = WeightMap::new();
@@ -136,9 +138,9 @@ fn split_root(root: &Value) -> Result<(CheckpointFormat, &Value, Option<&Value>)
         )));
     }
     if let Some(sd) = root.get("state_dicts") {
-        let g = sd.get("g_ema").ok_or_else(|| {
-            Error::UnknownFormat("`state_dicts` has no `g_ema` entry".into())
-        })?;
+        let g = sd
+            .get("g_ema")
+            .ok_or_else(|| Error::UnknownFormat("`state_dicts` has no `g_ema` entry".into()))?;
         return Ok((CheckpointFormat::TorchHydra, g, root.get("args")));
     }
     if let Some(g) = root.get("g_ema") {

@@ -42,7 +42,10 @@ pub fn load(path: &Path) -> Result<LoadedGenerator> {
     let mut weights = WeightMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(fmt_err(format!("tensor `{name}` is {:?}, expected F32", view.dtype())));
+            return Err(fmt_err(format!(
+                "tensor `{name}` is {:?}, expected F32",
+                view.dtype()
+            )));
         }
         let data = view
             .data()
@@ -62,7 +65,13 @@ pub fn load(path: &Path) -> Result<LoadedGenerator> {
 pub fn to_bytes(config: &GeneratorConfig, weights: &WeightMap) -> Result<Vec<u8>> {
     let raw: Vec<(String, Vec<u8>, Vec<usize>)> = weights
         .iter()
-        .map(|(n, t)| (n.clone(), bytemuck::cast_slice(&t.data).to_vec(), t.shape.clone()))
+        .map(|(n, t)| {
+            (
+                n.clone(),
+                bytemuck::cast_slice(&t.data).to_vec(),
+                t.shape.clone(),
+            )
+        })
         .collect();
     let views = raw
         .iter()

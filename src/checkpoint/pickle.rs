@@ -370,7 +370,9 @@ impl<'a> Machine<'a> {
                 b'.' => return self.pop(),
                 b'(' => self.stack.push(Item::Mark),
                 b'0' => {
-                    self.stack.pop().ok_or_else(|| self.err("POP on empty stack"))?;
+                    self.stack
+                        .pop()
+                        .ok_or_else(|| self.err("POP on empty stack"))?;
                 }
                 b'1' => {
                     self.pop_mark()?;
@@ -445,7 +447,8 @@ impl<'a> Machine<'a> {
                     self.push(Value::Str(s))?
                 }
                 0x8d => {
-                    let n = usize::try_from(self.u64()?).map_err(|_| self.err("string too long"))?;
+                    let n =
+                        usize::try_from(self.u64()?).map_err(|_| self.err("string too long"))?;
                     let s = self.utf8(n)?;
                     self.push(Value::Str(s))?
                 }
@@ -533,7 +536,10 @@ impl<'a> Machine<'a> {
                     self.memo_put(id)?
                 }
                 b'p' => {
-                    let id = self.line()?.parse().map_err(|_| self.err("bad PUT index"))?;
+                    let id = self
+                        .line()?
+                        .parse()
+                        .map_err(|_| self.err("bad PUT index"))?;
                     self.memo_put(id)?
                 }
                 0x94 => {
@@ -550,7 +556,10 @@ impl<'a> Machine<'a> {
                     self.memo_get(id)?
                 }
                 b'g' => {
-                    let id = self.line()?.parse().map_err(|_| self.err("bad GET index"))?;
+                    let id = self
+                        .line()?
+                        .parse()
+                        .map_err(|_| self.err("bad GET index"))?;
                     self.memo_get(id)?
                 }
                 b'c' => {
@@ -633,13 +642,21 @@ impl<'a> Machine<'a> {
         };
         let args = match args {
             Value::Tuple(a) | Value::List(a) => a,
-            other => return Err(self.err(format!("call arguments must be a tuple, got {}", other.kind()))),
+            other => {
+                return Err(self.err(format!(
+                    "call arguments must be a tuple, got {}",
+                    other.kind()
+                )));
+            }
         };
         match g {
             Global::OrderedDict => Ok(Value::Dict(Vec::new())),
             Global::Namespace => Ok(Value::Namespace(Vec::new())),
             Global::Set => Ok(Value::List(
-                args.into_iter().next().and_then(|a| a.as_seq().map(|s| s.to_vec())).unwrap_or_default(),
+                args.into_iter()
+                    .next()
+                    .and_then(|a| a.as_seq().map(|s| s.to_vec()))
+                    .unwrap_or_default(),
             )),
             Global::TorchSize => Ok(args.into_iter().next().unwrap_or(Value::Tuple(Vec::new()))),
             Global::RebuildTensor => rebuild_tensor(args).map_err(|r| self.err(r)),
@@ -655,7 +672,7 @@ impl<'a> Machine<'a> {
 }
 
 fn pairs(items: Vec<Value>) -> std::result::Result<Vec<(Value, Value)>, String> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return Err("odd number of items for a dict".into());
     }
     let mut it = items.into_iter();
@@ -729,18 +746,25 @@ fn usizes(v: &Value, what: &str) -> std::result::Result<Vec<usize>, String> {
 fn persistent_load(pid: Value) -> std::result::Result<Value, String> {
     let t = match pid {
         Value::Tuple(t) => t,
-        other => return Err(format!("persistent id must be a tuple, got {}", other.kind())),
+        other => {
+            return Err(format!(
+                "persistent id must be a tuple, got {}",
+                other.kind()
+            ));
+        }
     };
     match t.as_slice() {
-        [Value::Str(tag), Value::Global(Global::StorageClass(dtype)), Value::Str(key), _loc, numel]
-            if tag == "storage" =>
-        {
-            Ok(Value::Storage(StorageRef {
-                key: key.clone(),
-                dtype: *dtype,
-                numel: usize_of(numel, "storage size")?,
-            }))
-        }
+        [
+            Value::Str(tag),
+            Value::Global(Global::StorageClass(dtype)),
+            Value::Str(key),
+            _loc,
+            numel,
+        ] if tag == "storage" => Ok(Value::Storage(StorageRef {
+            key: key.clone(),
+            dtype: *dtype,
+            numel: usize_of(numel, "storage size")?,
+        })),
         _ => Err("unsupported persistent id (expected a torch storage reference)".into()),
     }
 }
@@ -752,7 +776,12 @@ fn rebuild_tensor(args: Vec<Value>) -> std::result::Result<Value, String> {
     }
     let storage = match &args[0] {
         Value::Storage(s) => s.clone(),
-        other => return Err(format!("tensor storage must be a storage, got {}", other.kind())),
+        other => {
+            return Err(format!(
+                "tensor storage must be a storage, got {}",
+                other.kind()
+            ));
+        }
     };
     let offset = usize_of(&args[1], "storage offset")?;
     let shape = usizes(&args[2], "tensor size")?;
@@ -805,7 +834,11 @@ mod tests {
         // {'a': [1, 2.5, 'x'], 'b': <same list>}
         let data = b"\x80\x02}q\x00(X\x01\x00\x00\x00aq\x01]q\x02(K\x01G@\x04\x00\x00\x00\x00\x00\x00X\x01\x00\x00\x00xq\x03eX\x01\x00\x00\x00bq\x04h\x02u.";
         let v = unpickle(data).unwrap();
-        let expected = Value::List(vec![Value::Int(1), Value::Float(2.5), Value::Str("x".into())]);
+        let expected = Value::List(vec![
+            Value::Int(1),
+            Value::Float(2.5),
+            Value::Str("x".into()),
+        ]);
         assert_eq!(v.get("a"), Some(&expected));
         assert_eq!(v.get("b"), Some(&expected));
     }

@@ -78,7 +78,17 @@ fn official_schedule(size: usize) -> Preset {
         min_heads: 4,
         qkv_bias: true,
         qk_scale: None,
-        kernels: vec![vec![3], vec![7], vec![7], vec![7], vec![7], vec![7], vec![7], vec![7], vec![7]],
+        kernels: vec![
+            vec![3],
+            vec![7],
+            vec![7],
+            vec![7],
+            vec![7],
+            vec![7],
+            vec![7],
+            vec![7],
+            vec![7],
+        ],
         dilations: vec![
             vec![1],
             vec![1],
@@ -119,13 +129,29 @@ impl Preset {
     /// (Hydra head split: uneven head counts go to the last groups).
     pub fn to_config(&self) -> Result<GeneratorConfig> {
         if !self.size.is_power_of_two() || self.size < 4 {
-            return Err(Error::Config(format!("size {} is not a power of two ≥ 4", self.size)));
+            return Err(Error::Config(format!(
+                "size {} is not a power of two ≥ 4",
+                self.size
+            )));
         }
         let n_stages = self.size.trailing_zeros() as usize - 1;
         let cm = self.channel_multiplier;
-        let base = [512, 512, 512, 512, 256 * cm, 128 * cm, 64 * cm, 32 * cm, 16 * cm];
+        let base = [
+            512,
+            512,
+            512,
+            512,
+            256 * cm,
+            128 * cm,
+            64 * cm,
+            32 * cm,
+            16 * cm,
+        ];
         if n_stages > base.len() {
-            return Err(Error::Config(format!("size {} is larger than 1024", self.size)));
+            return Err(Error::Config(format!(
+                "size {} is larger than 1024",
+                self.size
+            )));
         }
         let width = |i: usize| base[i] * self.channel_base / 512;
         let mut stages = Vec::with_capacity(n_stages);

@@ -44,7 +44,10 @@ impl TorchFile {
         if entry.size() > MAX_PICKLE_BYTES {
             return Err(Error::Format {
                 path: path.to_path_buf(),
-                reason: format!("data.pkl is {} bytes, more than any checkpoint needs", entry.size()),
+                reason: format!(
+                    "data.pkl is {} bytes, more than any checkpoint needs",
+                    entry.size()
+                ),
             });
         }
         let mut pkl = Vec::with_capacity(entry.size() as usize);
@@ -119,7 +122,9 @@ impl TorchFile {
                 .shape
                 .iter()
                 .zip(&t.stride)
-                .try_fold(t.offset, |a, (&d, &st)| a.checked_add((d - 1).checked_mul(st)?));
+                .try_fold(t.offset, |a, (&d, &st)| {
+                    a.checked_add((d - 1).checked_mul(st)?)
+                });
             if last.is_none_or(|l| l >= s.numel) {
                 return Err(Error::Storage {
                     key: s.key.clone(),
@@ -130,7 +135,12 @@ impl TorchFile {
         let mut data = Vec::with_capacity(numel);
         let mut index = vec![0usize; t.shape.len()];
         for _ in 0..numel {
-            let off = t.offset + index.iter().zip(&t.stride).map(|(i, s)| i * s).sum::<usize>();
+            let off = t.offset
+                + index
+                    .iter()
+                    .zip(&t.stride)
+                    .map(|(i, s)| i * s)
+                    .sum::<usize>();
             data.push(read_elem(bytes, s.dtype, off));
             for d in (0..index.len()).rev() {
                 index[d] += 1;

@@ -17,7 +17,12 @@ use std::time::Instant;
 #[derive(Args, Debug)]
 pub struct BenchArgs {
     /// Checkpoint to time.
-    #[arg(long, value_name = "FILE", required_unless_present = "preset", conflicts_with = "preset")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "preset",
+        conflicts_with = "preset"
+    )]
     pub ckpt: Option<PathBuf>,
     /// Time a released architecture with random weights instead (ffhq256, ffhq1024, church256).
     #[arg(long, value_name = "NAME")]
@@ -63,12 +68,16 @@ pub fn run(a: BenchArgs) -> Result<()> {
     let backend = a.backend.init()?;
     let (engine, model) = match (&a.ckpt, &a.preset) {
         (Some(c), _) => (
-            Engine::load(c, &ConfigSource::Checkpoint, backend).with_context(|| format!("loading {}", c.display()))?,
+            Engine::load(c, &ConfigSource::Checkpoint, backend)
+                .with_context(|| format!("loading {}", c.display()))?,
             c.display().to_string(),
         ),
         (None, Some(p)) => {
             let cfg = Preset::named(p)?.to_config()?;
-            (Engine::random(&cfg, 0, backend)?, format!("{p} (random weights)"))
+            (
+                Engine::random(&cfg, 0, backend)?,
+                format!("{p} (random weights)"),
+            )
         }
         _ => anyhow::bail!("pass --ckpt or --preset"),
     };
@@ -84,11 +93,20 @@ pub fn run(a: BenchArgs) -> Result<()> {
 
 fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<BenchResult> {
     let cfg = engine.config();
-    let Backend { device, description, .. } = &engine.backend;
+    let Backend {
+        device,
+        description,
+        ..
+    } = &engine.backend;
     let (num_ws, d) = (cfg.num_ws(), cfg.style_dim);
     let z = engine.z_for_seeds(&(0..batch as u64).collect::<Vec<_>>(), Default::default())?;
     let wplus = engine.broadcast(&engine.map(&z)?);
-    let input = || Tensor::<3>::from_data(TensorData::new(wplus.data.clone(), [batch, num_ws, d]), device);
+    let input = || {
+        Tensor::<3>::from_data(
+            TensorData::new(wplus.data.clone(), [batch, num_ws, d]),
+            device,
+        )
+    };
     // Warm-up (allocations, shader compilation), then timed runs, each read back to the host.
     to_host(engine.generator.synthesize(input(), &mut Trace::off())?)?;
     let mut totals = Vec::with_capacity(runs);
@@ -113,7 +131,12 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let ms = median(stage_runs.iter().map(|r| r.get(i).copied().unwrap_or(0.0)).collect()) / batch as f64;
+            let ms = median(
+                stage_runs
+                    .iter()
+                    .map(|r| r.get(i).copied().unwrap_or(0.0))
+                    .collect(),
+            ) / batch as f64;
             let gflop = flops[i] as f64 / 1e9;
             StageResult {
                 stage: i,
@@ -146,9 +169,15 @@ fn print_result(r: &BenchResult) {
         "per image  {:.2} ms median ({:.2} ms min) over {} runs of batch {}  →  {:.2} img/s",
         r.ms_per_image_median, r.ms_per_image_min, r.runs, r.batch, r.images_per_s
     );
-    println!("compute    {:.3} GFLOP/img  →  {:.2} GFLOP/s", r.gflop_per_image, r.gflops_per_s);
+    println!(
+        "compute    {:.3} GFLOP/img  →  {:.2} GFLOP/s",
+        r.gflop_per_image, r.gflops_per_s
+    );
     println!("stage   res        ms   GFLOP   GFLOP/s");
     for s in &r.stages {
-        println!("{:>5}  {:>4}  {:>8.2}  {:>6.3}  {:>8.2}", s.stage, s.resolution, s.ms, s.gflop, s.gflops_per_s);
+        println!(
+            "{:>5}  {:>4}  {:>8.2}  {:>6.3}  {:>8.2}",
+            s.stage, s.resolution, s.ms, s.gflop, s.gflops_per_s
+        );
     }
 }

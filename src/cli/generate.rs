@@ -94,7 +94,8 @@ pub struct GenerateArgs {
 
 pub fn run(a: GenerateArgs) -> Result<()> {
     let seeds = a.latent.seeds()?;
-    std::fs::create_dir_all(&a.outdir).with_context(|| format!("creating {}", a.outdir.display()))?;
+    std::fs::create_dir_all(&a.outdir)
+        .with_context(|| format!("creating {}", a.outdir.display()))?;
     let paths: Vec<PathBuf> = seeds
         .iter()
         .map(|s| {
@@ -118,9 +119,15 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     let per_image = 3 * size * size;
     let batch = a.batch as usize;
     let mut done = 0;
-    for chunk in wplus.data.chunks(batch * engine.config().num_ws() * engine.config().style_dim) {
+    for chunk in wplus
+        .data
+        .chunks(batch * engine.config().num_ws() * engine.config().style_dim)
+    {
         let n = chunk.len() / (engine.config().num_ws() * engine.config().style_dim);
-        let part = crate::checkpoint::HostTensor::new(vec![n, wplus.shape[1], wplus.shape[2]], chunk.to_vec());
+        let part = crate::checkpoint::HostTensor::new(
+            vec![n, wplus.shape[1], wplus.shape[2]],
+            chunk.to_vec(),
+        );
         let images = engine.synthesize(&part, batch, |_| {})?;
         for (img, path) in images.data.chunks(per_image).zip(&paths[done..]) {
             save_png(path, &to_rgb8(img, size, size), size, size)?;

@@ -25,8 +25,14 @@ pub fn run(a: InfoArgs) -> Result<()> {
         (None, Some(f)) => ConfigSource::File(f.clone()),
         (None, None) => ConfigSource::Checkpoint,
     };
-    let loaded = checkpoint::load(&a.ckpt, &source).with_context(|| format!("reading {}", a.ckpt.display()))?;
-    let params: usize = loaded.weights.iter().filter(|(n, _)| is_parameter(n)).map(|(_, t)| t.data.len()).sum();
+    let loaded = checkpoint::load(&a.ckpt, &source)
+        .with_context(|| format!("reading {}", a.ckpt.display()))?;
+    let params: usize = loaded
+        .weights
+        .iter()
+        .filter(|(n, _)| is_parameter(n))
+        .map(|(_, t)| t.data.len())
+        .sum();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&loaded.config)?);
         return Ok(());
@@ -51,9 +57,15 @@ pub fn describe(c: &GeneratorConfig, params: usize) -> String {
     };
     line(format!("params      {params}"));
     line(format!("resolution  {0}×{0}", c.size));
-    line(format!("style_dim   {} (mapping: {} layers, lr_mlp {})", c.style_dim, c.n_mlp, c.lr_mlp));
+    line(format!(
+        "style_dim   {} (mapping: {} layers, lr_mlp {})",
+        c.style_dim, c.n_mlp, c.lr_mlp
+    ));
     line(format!("W+ layers   {}", c.num_ws()));
-    line("stage  res   dim  heads  head_dim  groups (heads × kernel/dilation)       W+    out".into());
+    line(
+        "stage  res   dim  heads  head_dim  groups (heads × kernel/dilation)       W+    out"
+            .into(),
+    );
     for (i, st) in c.stages.iter().enumerate() {
         let groups = if st.is_full_attention() {
             format!("full attention ({} heads)", st.num_heads())

@@ -44,7 +44,10 @@ pub struct LatentsArgs {
 
 pub fn run(a: LatentsArgs) -> Result<()> {
     if a.out.exists() && !a.force {
-        bail!("{} already exists (use --force to overwrite)", a.out.display());
+        bail!(
+            "{} already exists (use --force to overwrite)",
+            a.out.display()
+        );
     }
     let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("");
     if !matches!(ext, "npy" | "npz") {

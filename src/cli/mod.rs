@@ -16,7 +16,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
-#[command(name = "stylenat", version, about = "Run and explore StyleNAT generators (burn: wgpu or CPU)")]
+#[command(
+    name = "stylenat",
+    version,
+    about = "Run and explore StyleNAT generators (burn: wgpu or CPU)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

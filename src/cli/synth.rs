@@ -14,7 +14,12 @@ pub struct SynthArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// W+ input `[N, num_ws, w_dim]` (.npy, or .npz key `w`).
-    #[arg(long, value_name = "FILE", conflicts_with = "z", required_unless_present = "z")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "z",
+        required_unless_present = "z"
+    )]
     pub wplus: Option<PathBuf>,
     /// z input `[N, z_dim]`; mapped, then broadcast to every W+ layer.
     #[arg(long, value_name = "FILE")]

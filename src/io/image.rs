@@ -25,7 +25,12 @@ pub fn to_rgb8(chw: &[f32], height: usize, width: usize) -> Vec<u8> {
 pub fn encode_png(rgb: &[u8], width: usize, height: usize) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(rgb, width as u32, height as u32, image::ExtendedColorType::Rgb8)
+        .write_image(
+            rgb,
+            width as u32,
+            height as u32,
+            image::ExtendedColorType::Rgb8,
+        )
         .map_err(|e| Error::Input(format!("PNG encoding failed: {e}")))?;
     Ok(bytes)
 }

@@ -14,23 +14,29 @@ fn fmt_err(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 fn decode(path: &Path, bytes: &[u8]) -> Result<HostTensor> {
-    let npy = npyz::NpyFile::new(bytes).map_err(|e| fmt_err(path, format!("not a .npy array: {e}")))?;
+    let npy =
+        npyz::NpyFile::new(bytes).map_err(|e| fmt_err(path, format!("not a .npy array: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     if npy.order() != npyz::Order::C {
         return Err(fmt_err(path, "Fortran-ordered arrays are not supported"));
     }
     let data: Vec<f32> = match npy.dtype() {
         npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
-            npy.into_vec::<f32>().map_err(|e| fmt_err(path, e.to_string()))?
+            npy.into_vec::<f32>()
+                .map_err(|e| fmt_err(path, e.to_string()))?
         }
-        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => npy
-            .into_vec::<f64>()
-            .map_err(|e| fmt_err(path, e.to_string()))?
-            .into_iter()
-            .map(|x| x as f32)
-            .collect(),
+        npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 8 => {
+            npy.into_vec::<f64>()
+                .map_err(|e| fmt_err(path, e.to_string()))?
+                .into_iter()
+                .map(|x| x as f32)
+                .collect()
+        }
         other => {
-            return Err(fmt_err(path, format!("array dtype {} is not float32/float64", other.descr())));
+            return Err(fmt_err(
+                path,
+                format!("array dtype {} is not float32/float64", other.descr()),
+            ));
         }
     };
     if data.len() != shape.iter().product::<usize>() {
@@ -66,7 +72,8 @@ fn encode(t: &HostTensor) -> Result<Vec<u8>> {
             .writer(&mut out)
             .begin_nd()
             .map_err(|e| Error::Input(e.to_string()))?;
-        w.extend(t.data.iter().copied()).map_err(|e| Error::Input(e.to_string()))?;
+        w.extend(t.data.iter().copied())
+            .map_err(|e| Error::Input(e.to_string()))?;
         w.finish().map_err(|e| Error::Input(e.to_string()))?;
     }
     Ok(out)
@@ -75,7 +82,9 @@ fn encode(t: &HostTensor) -> Result<Vec<u8>> {
 /// Writes a float32 array atomically: `.npz` (with the given key) or `.npy` by extension.
 pub fn write_array(path: &Path, key: &str, t: &HostTensor) -> Result<()> {
     let npy = encode(t)?;
-    let is_npz = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("npz"));
+    let is_npz = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
     let bytes = if is_npz {
         let mut buf = Cursor::new(Vec::new());
         {

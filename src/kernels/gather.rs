@@ -59,10 +59,19 @@ pub fn na2d(qkv: Tensor<4>, rpb: &[Tensor<3>], p: &NaProblem) -> Tensor<4> {
         for start in (0..n).step_by(chunk) {
             let len = chunk.min(n - start);
             let range = start * taps..(start + len) * taps;
-            let kidx = Tensor::<1, Int>::from_data(TensorData::new(key_idx[range.clone()].to_vec(), [len * taps]), &device);
-            let bidx = Tensor::<1, Int>::from_data(TensorData::new(bias_idx[range].to_vec(), [len * taps]), &device);
+            let kidx = Tensor::<1, Int>::from_data(
+                TensorData::new(key_idx[range.clone()].to_vec(), [len * taps]),
+                &device,
+            );
+            let bidx = Tensor::<1, Int>::from_data(
+                TensorData::new(bias_idx[range].to_vec(), [len * taps]),
+                &device,
+            );
             // [B, len, taps, gh, hd]
-            let k_nb = k.clone().select(1, kidx.clone()).reshape([b, len, taps, gh, hd]);
+            let k_nb = k
+                .clone()
+                .select(1, kidx.clone())
+                .reshape([b, len, taps, gh, hd]);
             let v_nb = v.clone().select(1, kidx).reshape([b, len, taps, gh, hd]);
             let q_c = q.clone().narrow(1, start, len).reshape([b, len, 1, gh, hd]);
             // [B, len, taps, gh]

@@ -12,7 +12,11 @@ pub fn primitive<const D: usize>(t: Tensor<D>) -> Result<FlexTensor> {
     let ft = t
         .try_into_primitive::<Flex>()
         .map_err(|e| Error::Backend(format!("expected a CPU tensor: {e:?}")))?;
-    Ok(if ft.as_slice::<f32>().is_some() { ft } else { ft.to_contiguous() })
+    Ok(if ft.as_slice::<f32>().is_some() {
+        ft
+    } else {
+        ft.to_contiguous()
+    })
 }
 
 /// The elements of a contiguous primitive.

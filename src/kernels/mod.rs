@@ -35,7 +35,12 @@ impl NaProblem {
     pub fn validate(&self) -> Result<()> {
         for g in &self.groups {
             let span = g.kernel * g.dilation;
-            if g.heads == 0 || g.kernel == 0 || g.dilation == 0 || span > self.height || span > self.width {
+            if g.heads == 0
+                || g.kernel == 0
+                || g.dilation == 0
+                || span > self.height
+                || span > self.width
+            {
                 return Err(Error::Input(format!(
                     "neighbourhood attention: kernel {} × dilation {} does not fit a {}×{} map",
                     g.kernel, g.dilation, self.height, self.width
@@ -50,7 +55,9 @@ impl NaProblem {
         let pixels = (self.batch * self.height * self.width) as u64;
         self.groups
             .iter()
-            .map(|g| pixels * g.heads as u64 * (g.kernel * g.kernel) as u64 * self.head_dim as u64 * 4)
+            .map(|g| {
+                pixels * g.heads as u64 * (g.kernel * g.kernel) as u64 * self.head_dim as u64 * 4
+            })
             .sum()
     }
 }
@@ -69,7 +76,11 @@ pub enum KernelPath {
 impl KernelPath {
     /// The best implementation for a device.
     pub fn for_device(device: &Device) -> Self {
-        if crate::backend::is_cpu(device) { KernelPath::Cpu } else { KernelPath::Tensor }
+        if crate::backend::is_cpu(device) {
+            KernelPath::Cpu
+        } else {
+            KernelPath::Tensor
+        }
     }
 }
 
@@ -85,7 +96,9 @@ pub fn neighborhood_attention(
     problem.validate()?;
     let [b, h, w, c3] = qkv.dims();
     let c = problem.heads() * problem.head_dim;
-    if [b, h, w, c3] != [problem.batch, problem.height, problem.width, 3 * c] || rpb.len() != problem.groups.len() {
+    if [b, h, w, c3] != [problem.batch, problem.height, problem.width, 3 * c]
+        || rpb.len() != problem.groups.len()
+    {
         return Err(Error::Input(format!(
             "neighbourhood attention got qkv {:?} and {} bias tables for {problem:?}",
             [b, h, w, c3],
@@ -95,16 +108,25 @@ pub fn neighborhood_attention(
     match which {
         KernelPath::Tensor => Ok(gather::na2d(qkv, rpb, problem)),
         KernelPath::Cpu => {
-            let tables = rpb.iter().map(|t| to_host(t.clone())).collect::<Result<Vec<_>>>()?;
+            let tables = rpb
+                .iter()
+                .map(|t| to_host(t.clone()))
+                .collect::<Result<Vec<_>>>()?;
             let qkv = host::primitive(qkv)?;
             let out = cpu::na2d(problem, host::slice(&qkv)?, &tables);
             Ok(host::tensor(out, [b, h, w, c]))
         }
         KernelPath::Reference => {
             let device = qkv.device();
-            let tables = rpb.iter().map(|t| to_host(t.clone())).collect::<Result<Vec<_>>>()?;
+            let tables = rpb
+                .iter()
+                .map(|t| to_host(t.clone()))
+                .collect::<Result<Vec<_>>>()?;
             let out = reference::na2d(problem, &to_host(qkv)?, &tables);
-            Ok(Tensor::from_data(TensorData::new(out, [b, h, w, c]), &device))
+            Ok(Tensor::from_data(
+                TensorData::new(out, [b, h, w, c]),
+                &device,
+            ))
         }
     }
 }

@@ -30,9 +30,14 @@ pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
                             for tx in 0..k {
                                 let (ky, kx) = (wy.key(ty), wx.key(tx));
                                 let dot: f64 = (0..p.head_dim)
-                                    .map(|e| at(b, y, x, 0, h, e) * p.scale as f64 * at(b, ky, kx, 1, h, e))
+                                    .map(|e| {
+                                        at(b, y, x, 0, h, e)
+                                            * p.scale as f64
+                                            * at(b, ky, kx, 1, h, e)
+                                    })
                                     .sum();
-                                let bias = rpb[g][(gh * table + wy.bias0 + ty) * table + wx.bias0 + tx];
+                                let bias =
+                                    rpb[g][(gh * table + wy.bias0 + ty) * table + wx.bias0 + tx];
                                 logits.push(dot + bias as f64);
                                 keys.push((ky, kx));
                             }
@@ -46,7 +51,8 @@ pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
                                 .zip(&exps)
                                 .map(|(&(ky, kx), a)| a / sum * at(b, ky, kx, 2, h, e))
                                 .sum();
-                            out[((b * p.height + y) * p.width + x) * c + h * p.head_dim + e] = v as f32;
+                            out[((b * p.height + y) * p.width + x) * c + h * p.head_dim + e] =
+                                v as f32;
                         }
                     }
                 }

@@ -39,7 +39,9 @@ impl AxisWindow {
 
     /// All windows of an axis.
     pub fn all(len: usize, kernel: usize, dilation: usize) -> Vec<Self> {
-        (0..len).map(|i| Self::new(i, len, kernel, dilation)).collect()
+        (0..len)
+            .map(|i| Self::new(i, len, kernel, dilation))
+            .collect()
     }
 }
 

@@ -84,6 +84,7 @@ fn torch_normal_fill_16(data: &mut [f32]) {
 
 /// `log256_ps` from `avx_mathfun.h` (Cephes polynomial), one lane, with the fused
 /// multiply–adds GCC forms from it when it builds torch's AVX2 kernels (`-mfma`).
+#[allow(clippy::excessive_precision)] // Cephes' constants as published
 fn avx_log(x: f32) -> f32 {
     const P: [f32; 9] = [
         7.037_683_6e-2,
@@ -161,7 +162,7 @@ fn torch_randn(seed: u64, n: usize) -> Vec<f32> {
         torch_normal_fill_16(&mut data[i..i + 16]);
         i += 16;
     }
-    if n % 16 != 0 {
+    if !n.is_multiple_of(16) {
         // torch redraws the last 16 values and transforms them again.
         let tail = &mut data[n - 16..];
         for v in tail.iter_mut() {
@@ -229,7 +230,9 @@ pub fn parse_seed_list(text: &str) -> Result<Vec<u64>> {
                 let a: u64 = a.trim().parse().map_err(|_| bad(part))?;
                 let b: u64 = b.trim().parse().map_err(|_| bad(part))?;
                 if b < a || b - a >= 1_000_000 {
-                    return Err(Error::Input(format!("seed range `{part}` is empty or too long")));
+                    return Err(Error::Input(format!(
+                        "seed range `{part}` is empty or too long"
+                    )));
                 }
                 seeds.extend(a..=b);
             }

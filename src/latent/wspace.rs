@@ -30,7 +30,10 @@ pub fn parse_layer_list(text: &str, num_ws: usize) -> Result<Vec<usize>> {
     let mut out = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (a, b) = match part.split_once('-') {
-            Some((a, b)) => (a.trim().parse().map_err(|_| bad(part))?, b.trim().parse().map_err(|_| bad(part))?),
+            Some((a, b)) => (
+                a.trim().parse().map_err(|_| bad(part))?,
+                b.trim().parse().map_err(|_| bad(part))?,
+            ),
             None => {
                 let v: usize = part.parse().map_err(|_| bad(part))?;
                 (v, v)

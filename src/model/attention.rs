@@ -33,7 +33,14 @@ impl Attention {
         device: &Device,
     ) -> Result<Self> {
         let dim = stage.dim;
-        let qkv = Linear::load(src, &format!("{prefix}.qkv"), dim, 3 * dim, stage.qkv_bias, device)?;
+        let qkv = Linear::load(
+            src,
+            &format!("{prefix}.qkv"),
+            dim,
+            3 * dim,
+            stage.qkv_bias,
+            device,
+        )?;
         let proj = Linear::load(src, &format!("{prefix}.proj"), dim, dim, true, device)?;
         let rpb = stage
             .groups
@@ -41,7 +48,10 @@ impl Attention {
             .enumerate()
             .map(|(g, grp)| {
                 let t = 2 * grp.kernel - 1;
-                Ok(param(src.take(&format!("{prefix}.rpb.{g}"), &[grp.heads, t, t])?, device))
+                Ok(param(
+                    src.take(&format!("{prefix}.rpb.{g}"), &[grp.heads, t, t])?,
+                    device,
+                ))
             })
             .collect::<Result<Vec<_>>>()?;
         if stage.is_full_attention() {
@@ -79,7 +89,11 @@ impl Attention {
 
 /// The 4×4 stage stores `relative_position_index`; we compute the same indexing from the
 /// rule, so check the checkpoint agrees rather than trusting either silently.
-fn check_full_attention_index(stage: &StageConfig, src: &mut dyn ParamSource, prefix: &str) -> Result<()> {
+fn check_full_attention_index(
+    stage: &StageConfig,
+    src: &mut dyn ParamSource,
+    prefix: &str,
+) -> Result<()> {
     let l = stage.resolution;
     let n = l * l;
     let name = format!("{prefix}.relative_position_index");

@@ -38,10 +38,20 @@ impl Block {
     }
 
     /// `x`: `[B, N, C]`, `w`: `[B, style_dim]`.
-    pub fn forward(&self, x: Tensor<3>, w: Tensor<2>, na: KernelPath, trace: &mut Trace, name: &str) -> Result<Tensor<3>> {
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        w: Tensor<2>,
+        na: KernelPath,
+        trace: &mut Trace,
+        name: &str,
+    ) -> Result<Tensor<3>> {
         let [b, n, c] = x.dims();
         let r = self.resolution;
-        let h = self.norm1.forward(x.clone(), w.clone()).reshape([b, r, r, c]);
+        let h = self
+            .norm1
+            .forward(x.clone(), w.clone())
+            .reshape([b, r, r, c]);
         let a = self.attn.forward(h, na)?;
         trace.record(&format!("{name}_attn_out"), &a);
         let x = x + a.reshape([b, n, c]);

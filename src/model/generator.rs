@@ -36,7 +36,11 @@ pub struct Generator {
 
 impl Generator {
     /// Builds a generator, taking every weight from `src`.
-    pub fn new(config: &GeneratorConfig, src: &mut dyn ParamSource, device: &Device) -> Result<Self> {
+    pub fn new(
+        config: &GeneratorConfig,
+        src: &mut dyn ParamSource,
+        device: &Device,
+    ) -> Result<Self> {
         config.validate().map_err(Error::Config)?;
         let style = Mapping::load(config, src, device)?;
         let c0 = config.stages[0].dim;
@@ -62,7 +66,13 @@ impl Generator {
             };
             layers.push(Stage { blocks, upsample });
             let rgb_dim = stage.out_dim.unwrap_or(stage.dim);
-            to_rgbs.push(ToRgb::load(src, &format!("to_rgbs.{i}"), rgb_dim, i < last, device)?);
+            to_rgbs.push(ToRgb::load(
+                src,
+                &format!("to_rgbs.{i}"),
+                rgb_dim,
+                i < last,
+                device,
+            )?);
         }
         Ok(Self {
             style,

@@ -99,7 +99,12 @@ pub struct LayerNorm {
 }
 
 impl LayerNorm {
-    pub fn load(src: &mut dyn ParamSource, prefix: &str, dim: usize, device: &Device) -> Result<Self> {
+    pub fn load(
+        src: &mut dyn ParamSource,
+        prefix: &str,
+        dim: usize,
+        device: &Device,
+    ) -> Result<Self> {
         Ok(Self {
             weight: param(src.take(&format!("{prefix}.weight"), &[dim])?, device),
             bias: param(src.take(&format!("{prefix}.bias"), &[dim])?, device),
@@ -129,7 +134,14 @@ impl AdaIn {
         device: &Device,
     ) -> Result<Self> {
         Ok(Self {
-            style: Linear::load_equal(src, &format!("{prefix}.style"), style_dim, 2 * dim, 1.0, device)?,
+            style: Linear::load_equal(
+                src,
+                &format!("{prefix}.style"),
+                style_dim,
+                2 * dim,
+                1.0,
+                device,
+            )?,
         })
     }
 

@@ -69,7 +69,8 @@ impl Trace {
         }
         let shape = t.dims().to_vec();
         if let Ok(data) = crate::kernels::to_host(t.clone()) {
-            self.records.push((name.to_string(), HostTensor::new(shape, data)));
+            self.records
+                .push((name.to_string(), HostTensor::new(shape, data)));
         }
     }
 

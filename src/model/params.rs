@@ -32,7 +32,11 @@ impl<'a> MapSource<'a> {
     /// Fails if the checkpoint holds tensors the architecture has no place for: a sign that
     /// the model differs (e.g. layer-scale parameters) and the output would be silently wrong.
     pub fn finish(self) -> Result<()> {
-        let unused: Vec<&String> = self.map.keys().filter(|k| !self.used.contains(*k)).collect();
+        let unused: Vec<&String> = self
+            .map
+            .keys()
+            .filter(|k| !self.used.contains(*k))
+            .collect();
         if unused.is_empty() {
             return Ok(());
         }
@@ -41,7 +45,11 @@ impl<'a> MapSource<'a> {
             "the checkpoint has {} tensor(s) this architecture does not use: {}{}",
             unused.len(),
             shown.join(", "),
-            if unused.len() > shown.len() { ", …" } else { "" }
+            if unused.len() > shown.len() {
+                ", …"
+            } else {
+                ""
+            }
         )))
     }
 }

@@ -43,16 +43,28 @@ impl ToRgb {
         // The conv weight is [3, C, 1, 1]; view it as a linear layer.
         let w = src.take(&format!("{prefix}.conv.weight"), &[3, dim, 1, 1])?;
         let b = src.take(&format!("{prefix}.conv.bias"), &[3])?;
-        let conv = Linear::from_pytorch(HostTensor::new(vec![3, dim], w.data), Some(b), (1.0, 1.0), device);
+        let conv = Linear::from_pytorch(
+            HostTensor::new(vec![3, dim], w.data),
+            Some(b),
+            (1.0, 1.0),
+            device,
+        );
         let bias = src.take(&format!("{prefix}.bias"), &[1, 3, 1, 1])?;
         let bias = param::<1>(HostTensor::new(vec![3], bias.data), device);
         let kernel = src.take_optional(&format!("{prefix}.upsample.kernel"), &[4, 4])?;
         let upsample = match (upsample, kernel) {
             (true, Some(k)) => Some(tensor(HostTensor::new(vec![1, 1, 4, 4], k.data), device)),
-            (true, None) => Some(tensor(HostTensor::new(vec![1, 1, 4, 4], blur_kernel()), device)),
+            (true, None) => Some(tensor(
+                HostTensor::new(vec![1, 1, 4, 4], blur_kernel()),
+                device,
+            )),
             (false, _) => None,
         };
-        Ok(Self { conv, bias, upsample })
+        Ok(Self {
+            conv,
+            bias,
+            upsample,
+        })
     }
 
     /// `x`: `[B, N, C]` at resolution `r` (N = r²); `skip`: `[B, 3, r/2, r/2]` or `[B, 3, r, r]`
@@ -77,5 +89,10 @@ impl ToRgb {
 fn upfirdn_up2(x: Tensor<4>, kernel: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let options = ConvTransposeOptions::new([2, 2], [1, 1], [0, 0], [1, 1], 1);
-    conv_transpose2d(x.reshape([b * c, 1, h, w]), kernel, None, options).reshape([b, c, 2 * h, 2 * w])
+    conv_transpose2d(x.reshape([b * c, 1, h, w]), kernel, None, options).reshape([
+        b,
+        c,
+        2 * h,
+        2 * w,
+    ])
 }

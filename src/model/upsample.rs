@@ -30,7 +30,14 @@ impl Upsample {
         let size = 2 * resolution;
         Ok(Self {
             norm: LayerNorm::load(src, &format!("{prefix}.norm"), dim, device)?,
-            reduction: Linear::load(src, &format!("{prefix}.reduction"), dim, out_dim, false, device)?,
+            reduction: Linear::load(
+                src,
+                &format!("{prefix}.reduction"),
+                dim,
+                out_dim,
+                false,
+                device,
+            )?,
             alpha: param(src.take(&format!("{prefix}.alpha"), &[1])?, device),
             spe: tensor(sinusoidal_grid(size, size, out_dim), device),
         })
@@ -75,7 +82,10 @@ pub fn sinusoidal_grid(height: usize, width: usize, dim: usize) -> HostTensor {
     let freqs: Vec<f32> = (0..half).map(|j| (j as f32 * -step).exp()).collect();
     let embed = |p: usize| -> Vec<f32> {
         let args = freqs.iter().map(|f| p as f32 * f);
-        args.clone().map(f32::sin).chain(args.map(f32::cos)).collect()
+        args.clone()
+            .map(f32::sin)
+            .chain(args.map(f32::cos))
+            .collect()
     };
     let cols: Vec<Vec<f32>> = (1..=width).map(embed).collect();
     let rows: Vec<Vec<f32>> = (1..=height).map(embed).collect();

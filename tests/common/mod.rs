@@ -6,8 +6,14 @@ use stylenat::checkpoint::HostTensor;
 
 /// `../shared/fixtures/<rel>` beside the repository (as CI lays it out).
 pub fn fixture(rel: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures").join(rel);
-    assert!(p.exists(), "fixture {} is missing: ../shared must sit beside the repository", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures")
+        .join(rel);
+    assert!(
+        p.exists(),
+        "fixture {} is missing: ../shared must sit beside the repository",
+        p.display()
+    );
     p
 }
 
@@ -37,7 +43,10 @@ pub fn assert_close(name: &str, got: &HostTensor, want: &HostTensor, max_abs: f3
     assert_eq!(got.shape, want.shape, "{name}: shape");
     let (m, r) = diff(&got.data, &want.data);
     println!("{name}: max|Δ| = {m:.3e}, rel-L2 = {r:.3e}");
-    assert!(m <= max_abs && r <= rel_l2, "{name}: max|Δ| = {m:.3e} (≤ {max_abs:e}), rel-L2 = {r:.3e} (≤ {rel_l2:e})");
+    assert!(
+        m <= max_abs && r <= rel_l2,
+        "{name}: max|Δ| = {m:.3e} (≤ {max_abs:e}), rel-L2 = {r:.3e} (≤ {rel_l2:e})"
+    );
 }
 
 /// Deterministic pseudo-random floats in [−1, 1).
