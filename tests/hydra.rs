@@ -272,18 +272,7 @@ fn hydra_layout_loads_and_matches_the_fixture() {
         Backend::init(BackendKind::Cpu).unwrap(),
     )
     .unwrap();
-    for case in ["wplus", "mix"] {
-        let out = e
-            .synthesize(&npy(small(&format!("{case}_in_wplus.npy"))), 2, |_| {})
-            .unwrap();
-        assert_close(
-            &format!("hydra {case}"),
-            &out,
-            &npy(small(&format!("{case}_out_img.npy"))),
-            1e-3,
-            1e-4,
-        );
-    }
+    assert_cases(&e, "hydra", &["wplus", "mix"]);
 }
 
 #[test]
@@ -298,7 +287,10 @@ fn uneven_head_groups_follow_the_official_split() {
         .iter()
         .map(|s| s.groups.iter().map(|g| g.heads).collect())
         .collect();
-    assert_eq!(heads, vec![vec![4], vec![1, 1, 2], vec![1, 1, 2], vec![1, 1, 2]]);
+    assert_eq!(
+        heads,
+        vec![vec![4], vec![1, 1, 2], vec![1, 1, 2], vec![1, 1, 2]]
+    );
     // A checkpoint with that architecture (random weights) round-trips through the Hydra layout.
     let random = Engine::random(&config, 3, Backend::init(BackendKind::Cpu).unwrap()).unwrap();
     let tensors = random

@@ -18,18 +18,6 @@ fn engine() -> Engine {
     Engine::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint, backend).unwrap()
 }
 
-fn check_wplus_case(engine: &Engine, case: &str) {
-    let wplus = npy(small(&format!("{case}_in_wplus.npy")));
-    let out = engine.synthesize(&wplus, 2, |_| {}).unwrap();
-    assert_close(
-        case,
-        &out,
-        &npy(small(&format!("{case}_out_img.npy"))),
-        MAX_ABS,
-        REL_L2,
-    );
-}
-
 #[test]
 fn z_plain_matches_official_forward() {
     let e = engine();
@@ -55,9 +43,7 @@ fn z_plain_matches_official_forward() {
 #[test]
 fn truncation_mixing_and_wplus_cases_match() {
     let e = engine();
-    for case in ["z_trunc", "mix", "wplus"] {
-        check_wplus_case(&e, case);
-    }
+    assert_cases(&e, "cpu", &["z_trunc", "mix", "wplus"]);
 }
 
 #[test]
@@ -112,7 +98,7 @@ fn intermediates_match() {
 fn plain_tensor_attention_matches_too() {
     let mut e = engine();
     e.generator.na = KernelPath::Tensor;
-    check_wplus_case(&e, "wplus");
+    assert_cases(&e, "cpu, tensor-op NA", &["wplus"]);
 }
 
 #[test]

@@ -22,16 +22,5 @@ fn wgpu_generator_matches_the_fixture() {
         wgpu_backend(),
     )
     .unwrap();
-    for case in ["wplus", "mix"] {
-        let out = e
-            .synthesize(&npy(small(&format!("{case}_in_wplus.npy"))), 2, |_| {})
-            .unwrap();
-        assert_close(
-            &format!("wgpu {case}"),
-            &out,
-            &npy(small(&format!("{case}_out_img.npy"))),
-            1e-3,
-            1e-4,
-        );
-    }
+    assert_cases(&e, "wgpu", &["wplus", "mix"]);
 }

@@ -1,6 +1,7 @@
 //! `stylenat info`: what a checkpoint contains.
 
-use crate::checkpoint::{self, ConfigSource};
+use super::ConfigArgs;
+use crate::checkpoint;
 use crate::model::GeneratorConfig;
 use anyhow::{Context, Result};
 use clap::Args;
@@ -10,21 +11,15 @@ use std::path::PathBuf;
 pub struct InfoArgs {
     /// Checkpoint file (.pt or .safetensors).
     pub ckpt: PathBuf,
-    #[arg(long, value_name = "NAME")]
-    pub preset: Option<String>,
-    #[arg(long, value_name = "FILE.json")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     /// Print the configuration as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
 }
 
 pub fn run(a: InfoArgs) -> Result<()> {
-    let source = match (&a.preset, &a.config) {
-        (Some(p), _) => ConfigSource::Preset(p.clone()),
-        (None, Some(f)) => ConfigSource::File(f.clone()),
-        (None, None) => ConfigSource::Checkpoint,
-    };
+    let source = a.config.source();
     let loaded = checkpoint::load(&a.ckpt, &source)
         .with_context(|| format!("reading {}", a.ckpt.display()))?;
     let params: usize = loaded

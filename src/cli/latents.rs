@@ -1,7 +1,7 @@
 //! `stylenat latents`: seeds → z / w / W+ arrays.
 
 use super::generate::LatentArgs;
-use super::{BackendArgs, ModelArgs};
+use super::{BackendArgs, ConfigArgs, ModelArgs};
 use crate::checkpoint::HostTensor;
 use crate::latent::{parse_seed_list, z_from_seed};
 use anyhow::{Result, bail};
@@ -23,10 +23,8 @@ pub struct LatentsArgs {
     /// z dimension when no checkpoint is given (z space only).
     #[arg(long, value_name = "D", conflicts_with = "ckpt")]
     pub dim: Option<usize>,
-    #[arg(long, value_name = "NAME")]
-    pub preset: Option<String>,
-    #[arg(long, value_name = "FILE.json")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
     #[command(flatten)]
@@ -68,7 +66,6 @@ pub fn run(a: LatentsArgs) -> Result<()> {
         (None, Some(ckpt)) => {
             let model = ModelArgs {
                 ckpt: ckpt.clone(),
-                preset: a.preset.clone(),
                 config: a.config.clone(),
                 backend: a.backend,
             };

@@ -40,12 +40,9 @@ enum Command {
     Bench(bench::BenchArgs),
 }
 
-/// Which checkpoint, how to interpret it, and where to run it.
-#[derive(Args, Debug, Clone)]
-pub struct ModelArgs {
-    /// Generator checkpoint: official PyTorch `.pt` or native `.safetensors`.
-    #[arg(long, value_name = "FILE")]
-    pub ckpt: PathBuf,
+/// Where hyper-parameters a checkpoint may lack (dilations, lr_mlp) come from.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigArgs {
     /// Use a built-in run config (ffhq256, ffhq1024, church256) for hyper-parameters the
     /// checkpoint does not carry (dilations, lr_mlp).
     #[arg(long, value_name = "NAME", conflicts_with = "config")]
@@ -54,6 +51,26 @@ pub struct ModelArgs {
     /// config plus `size`.
     #[arg(long, value_name = "FILE.json")]
     pub config: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    pub fn source(&self) -> ConfigSource {
+        match (&self.preset, &self.config) {
+            (Some(p), _) => ConfigSource::Preset(p.clone()),
+            (None, Some(f)) => ConfigSource::File(f.clone()),
+            (None, None) => ConfigSource::Checkpoint,
+        }
+    }
+}
+
+/// Which checkpoint, how to interpret it, and where to run it.
+#[derive(Args, Debug, Clone)]
+pub struct ModelArgs {
+    /// Generator checkpoint: official PyTorch `.pt` or native `.safetensors`.
+    #[arg(long, value_name = "FILE")]
+    pub ckpt: PathBuf,
+    #[command(flatten)]
+    pub config: ConfigArgs,
     #[command(flatten)]
     pub backend: BackendArgs,
 }
@@ -72,18 +89,10 @@ impl BackendArgs {
 }
 
 impl ModelArgs {
-    pub fn source(&self) -> ConfigSource {
-        match (&self.preset, &self.config) {
-            (Some(p), _) => ConfigSource::Preset(p.clone()),
-            (None, Some(f)) => ConfigSource::File(f.clone()),
-            (None, None) => ConfigSource::Checkpoint,
-        }
-    }
-
     /// Loads the checkpoint onto the chosen backend.
     pub fn engine(&self) -> Result<Engine> {
         let backend = self.backend.init()?;
-        Engine::load(&self.ckpt, &self.source(), backend)
+        Engine::load(&self.ckpt, &self.config.source(), backend)
             .with_context(|| format!("loading {}", self.ckpt.display()))
     }
 }

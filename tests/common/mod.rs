@@ -49,6 +49,16 @@ pub fn assert_close(name: &str, got: &HostTensor, want: &HostTensor, max_abs: f3
     );
 }
 
+/// Runs the synthesis network on each fixture case's W+ and checks the official output.
+pub fn assert_cases(engine: &stylenat::engine::Engine, label: &str, cases: &[&str]) {
+    for case in cases {
+        let wplus = npy(small(&format!("{case}_in_wplus.npy")));
+        let out = engine.synthesize(&wplus, 2, |_| {}).unwrap();
+        let want = npy(small(&format!("{case}_out_img.npy")));
+        assert_close(&format!("{label} {case}"), &out, &want, 1e-3, 1e-4);
+    }
+}
+
 /// Deterministic pseudo-random floats in [−1, 1).
 pub fn random_vec(n: usize, seed: u64) -> Vec<f32> {
     let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
