@@ -103,6 +103,14 @@ impl GeneratorConfig {
                     ));
                 }
             }
+            if let Some(out) = s.out_dim
+                && (out < 8 || out % 4 != 0)
+            {
+                return Err(format!(
+                    "stage {i}: the upsample's {out} channels cannot hold the 2-D sinusoidal \
+                     embedding (needs a multiple of 4, at least 8)"
+                ));
+            }
             if (i == last) != s.out_dim.is_none() {
                 return Err(format!("stage {i}: only the last stage has no upsample"));
             }

@@ -1,0 +1,157 @@
+//! The real `stylenat` binary, as a user runs it.
+
+mod common;
+use common::*;
+use std::process::{Command, Output};
+
+fn stylenat(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stylenat"))
+        .args(args)
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("stylenat-test-cache"),
+        )
+        .output()
+        .expect("the binary runs")
+}
+
+fn ckpt() -> String {
+    small("checkpoint.pt").display().to_string()
+}
+
+#[test]
+fn generate_writes_decodable_pngs_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let args = [
+        "generate",
+        "--ckpt",
+        &ckpt(),
+        "--seeds",
+        "3,1-2",
+        "--trunc",
+        "0.7",
+        "--mix-seed",
+        "9",
+        "--mix-layers",
+        "6-11",
+        "--naming",
+        "nvlabs",
+        "--outdir",
+        &out,
+    ];
+    let r = stylenat(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    for s in ["seed0001", "seed0002", "seed0003"] {
+        let img = image::open(dir.path().join(format!("{s}.png")))
+            .unwrap()
+            .to_rgb8();
+        assert_eq!(img.dimensions(), (128, 128));
+        let first = img.get_pixel(0, 0);
+        assert!(img.pixels().any(|p| p != first), "{s} is a flat image");
+    }
+    let again = stylenat(&args);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
+}
+
+#[test]
+fn synth_contract_reproduces_the_fixture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("img.npy");
+    let wplus = small("wplus_in_wplus.npy").display().to_string();
+    let r = stylenat(&[
+        "synth",
+        "--ckpt",
+        &ckpt(),
+        "--wplus",
+        &wplus,
+        "--out-npy",
+        &out.display().to_string(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_close(
+        "synth --wplus",
+        &npy(out),
+        &npy(small("wplus_out_img.npy")),
+        1e-3,
+        1e-4,
+    );
+
+    let out = dir.path().join("trunc.npy");
+    let z = small("z_plain_in_z.npy").display().to_string();
+    let mean = small("mean_latent.npy").display().to_string();
+    let r = stylenat(&[
+        "synth",
+        "--ckpt",
+        &ckpt(),
+        "--z",
+        &z,
+        "--trunc",
+        "0.7",
+        "--trunc-mean",
+        &mean,
+        "--out-npy",
+        &out.display().to_string(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_close(
+        "synth --z --trunc",
+        &npy(out),
+        &npy(small("z_trunc_out_img.npy")),
+        1e-3,
+        1e-4,
+    );
+}
+
+#[test]
+fn info_describes_the_architecture() {
+    let r = stylenat(&["info", &ckpt()]);
+    assert!(r.status.success());
+    let text = String::from_utf8_lossy(&r.stdout);
+    for needle in [
+        "legacy",
+        "645177",
+        "128×128",
+        "W+ layers   12",
+        "2×k7/d1, 2×k7/d16",
+        "full attention (4 heads)",
+    ] {
+        assert!(text.contains(needle), "`{needle}` missing from:\n{text}");
+    }
+}
+
+#[test]
+fn latents_write_the_interchange_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("w.npz");
+    let r = stylenat(&[
+        "latents",
+        "--ckpt",
+        &ckpt(),
+        "--seeds",
+        "0-4",
+        "--space",
+        "wplus",
+        "--out",
+        &out.display().to_string(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let w = stylenat::io::npy::read_array(&out, Some("w")).unwrap();
+    assert_eq!(w.shape, vec![5, 12, 64]);
+}
+
+#[test]
+fn bad_checkpoint_is_a_clean_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pt");
+    std::fs::write(&bad, b"definitely not a checkpoint").unwrap();
+    let r = stylenat(&["info", &bad.display().to_string()]);
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.starts_with("error: ") && err.contains("not a PyTorch checkpoint"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
