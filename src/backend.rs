@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use burn::tensor::Device;
+use std::sync::OnceLock;
 
 /// User-facing backend choice.
 #[derive(
@@ -42,17 +43,27 @@ impl Backend {
                 description: format!("CPU (flex, {} threads)", rayon::current_num_threads()),
             }),
             BackendKind::Wgpu => {
-                let (device, setup) = Device::wgpu_options()
-                    .init_with_setup()
-                    .map_err(|e| Error::Backend(format!("no usable wgpu adapter: {e}")))?;
-                let info = setup.adapter.get_info();
+                // The wgpu runtime can be registered once per process; later calls reuse it.
+                static WGPU: OnceLock<std::result::Result<(Device, String), String>> =
+                    OnceLock::new();
+                let (device, description) = WGPU
+                    .get_or_init(|| {
+                        let (device, setup) = Device::wgpu_options()
+                            .init_with_setup()
+                            .map_err(|e| format!("no usable wgpu adapter: {e}"))?;
+                        let info = setup.adapter.get_info();
+                        let description = format!(
+                            "wgpu: {} ({:?}, {:?})",
+                            info.name, info.backend, info.device_type
+                        );
+                        Ok((device, description))
+                    })
+                    .clone()
+                    .map_err(Error::Backend)?;
                 Ok(Self {
                     kind,
                     device,
-                    description: format!(
-                        "wgpu: {} ({:?}, {:?})",
-                        info.name, info.backend, info.device_type
-                    ),
+                    description,
                 })
             }
         }

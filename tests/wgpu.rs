@@ -15,6 +15,25 @@ fn wgpu_backend() -> Backend {
 }
 
 #[test]
+fn wgsl_na_kernel_equals_the_oracle() {
+    let backend = wgpu_backend();
+    for (i, p) in na_problems().iter().enumerate() {
+        let (qkv, rpb) = na_inputs(p, i as u64 + 200);
+        let want = stylenat::kernels::reference::na2d(p, &qkv, &rpb);
+        let got = run_na(
+            &backend.device,
+            p,
+            &qkv,
+            &rpb,
+            stylenat::kernels::KernelPath::Wgsl,
+        );
+        let (max, _) = diff(&got, &want);
+        println!("problem {i}: wgsl max|Δ| = {max:.2e}");
+        assert!(max <= 1e-4, "problem {i} {p:?}: max|Δ| = {max}");
+    }
+}
+
+#[test]
 fn wgpu_generator_matches_the_fixture() {
     let e = Engine::load(
         &small("checkpoint.pt"),
@@ -22,5 +41,8 @@ fn wgpu_generator_matches_the_fixture() {
         wgpu_backend(),
     )
     .unwrap();
-    assert_cases(&e, "wgpu", &["wplus", "mix"]);
+    assert_cases(&e, "wgpu", &["z_trunc", "mix", "wplus"]);
+    let z = npy(small("z_plain_in_z.npy"));
+    let out = e.synthesize(&e.broadcast(&e.map(&z).unwrap()), 2, |_| {}).unwrap();
+    assert_close("wgpu z_plain", &out, &npy(small("z_plain_out_img.npy")), 1e-3, 1e-4);
 }

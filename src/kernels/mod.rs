@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod gather;
 pub mod host;
 pub mod reference;
+pub mod wgsl;
 pub mod window;
 
 use crate::error::{Error, Result};
@@ -62,13 +63,15 @@ impl NaProblem {
     }
 }
 
-/// Which implementation runs NA.
+/// Which implementation runs NA (and GELU).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KernelPath {
-    /// The fused rayon kernel on host memory (the CPU backend's default).
+    /// Fused rayon kernels on host memory (the CPU backend's default).
     Cpu,
-    /// Plain burn tensor ops (gather + reductions); runs on any backend.
+    /// Plain burn tensor ops (gather + reductions for NA); runs on any backend.
     Tensor,
+    /// The hand-written WGSL kernels in `shaders/` (wgpu devices).
+    Wgsl,
     /// The f64 oracle (tests only; very slow).
     Reference,
 }
@@ -79,7 +82,7 @@ impl KernelPath {
         if crate::backend::is_cpu(device) {
             KernelPath::Cpu
         } else {
-            KernelPath::Tensor
+            KernelPath::Wgsl
         }
     }
 }
@@ -107,6 +110,7 @@ pub fn neighborhood_attention(
     }
     match which {
         KernelPath::Tensor => Ok(gather::na2d(qkv, rpb, problem)),
+        KernelPath::Wgsl => wgsl::na2d(qkv, rpb, problem),
         KernelPath::Cpu => {
             let tables = rpb
                 .iter()

@@ -1,8 +1,11 @@
 //! Shared helpers for integration tests: fixture paths, arrays, comparisons.
 #![allow(dead_code)]
 
+use burn::tensor::{Device, Tensor, TensorData};
 use std::path::PathBuf;
 use stylenat::checkpoint::HostTensor;
+use stylenat::kernels::{KernelPath, NaProblem, neighborhood_attention, to_host};
+use stylenat::model::HeadGroup;
 
 /// `../shared/fixtures/<rel>` beside the repository (as CI lays it out).
 pub fn fixture(rel: &str) -> PathBuf {
@@ -70,4 +73,69 @@ pub fn random_vec(n: usize, seed: u64) -> Vec<f32> {
             ((s >> 40) as f32 / (1u64 << 23) as f32) - 1.0
         })
         .collect()
+}
+
+pub fn na_problems() -> Vec<NaProblem> {
+    let g = |heads, kernel, dilation| HeadGroup {
+        heads,
+        kernel,
+        dilation,
+    };
+    let p = |batch, height, width, head_dim, groups: Vec<HeadGroup>| NaProblem {
+        batch,
+        height,
+        width,
+        head_dim,
+        scale: (head_dim as f32).powf(-0.5),
+        groups,
+    };
+    vec![
+        p(1, 7, 7, 4, vec![g(2, 7, 1)]),                           // L = k
+        p(2, 9, 13, 8, vec![g(1, 3, 1), g(2, 3, 3)]),              // odd, non-square, uneven groups
+        p(1, 16, 16, 4, vec![g(2, 7, 1), g(2, 7, 2)]),             // k·d = 14 < 16
+        p(1, 14, 15, 5, vec![g(1, 7, 2), g(1, 5, 1), g(2, 3, 4)]), // k·d = L (rows), L not divisible by d (cols)
+        p(1, 13, 13, 3, vec![g(1, 13, 1), g(1, 11, 1)]),           // large kernels, L = k
+        p(3, 10, 12, 6, vec![g(3, 5, 2)]),                         // batch 3
+        p(1, 4, 4, 16, vec![g(4, 4, 1)]),                          // 4×4 full attention
+    ]
+}
+
+pub fn na_inputs(p: &NaProblem, seed: u64) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let c = p.heads() * p.head_dim;
+    let qkv: Vec<f32> = random_vec(p.batch * p.height * p.width * 3 * c, seed)
+        .iter()
+        .map(|x| x * 2.0)
+        .collect();
+    let rpb = p
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| random_vec(g.heads * (2 * g.kernel - 1).pow(2), seed + 100 + i as u64))
+        .collect();
+    (qkv, rpb)
+}
+
+pub fn run_na(
+    device: &Device,
+    p: &NaProblem,
+    qkv: &[f32],
+    rpb: &[Vec<f32>],
+    which: KernelPath,
+) -> Vec<f32> {
+    let device = device.clone();
+    let c = p.heads() * p.head_dim;
+    let q = Tensor::<4>::from_data(
+        TensorData::new(qkv.to_vec(), [p.batch, p.height, p.width, 3 * c]),
+        &device,
+    );
+    let tables: Vec<Tensor<3>> = p
+        .groups
+        .iter()
+        .zip(rpb)
+        .map(|(g, t)| {
+            let n = 2 * g.kernel - 1;
+            Tensor::from_data(TensorData::new(t.clone(), [g.heads, n, n]), &device)
+        })
+        .collect();
+    to_host(neighborhood_attention(q, &tables, p, which).unwrap()).unwrap()
 }

@@ -1,0 +1,106 @@
+//! Launching the hand-written WGSL kernels of `shaders/` on burn-wgpu tensors.
+//!
+//! All version-sensitive burn / cubecl glue for the GPU lives here: tensors are unwrapped to
+//! their `CubeTensor` primitives, the kernel is launched through burn's template-kernel path
+//! (`KernelSource` + `SourceKernel`, compiled by wgpu's WGSL front end) on the same client and
+//! queue, and the output is wrapped back, so data never leaves the GPU.
+
+use super::NaProblem;
+use crate::error::{Error, Result};
+use burn::backend::Wgpu;
+use burn::backend::wgpu::{
+    CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
+};
+use burn::tensor::{DType, Shape, Tensor};
+use cubecl::CubeCount;
+use cubecl::prelude::KernelId;
+use cubecl::server::KernelArguments;
+
+/// Invocations per workgroup.
+const WORKGROUP: u32 = 64;
+/// Most workgroups along one dispatch axis (WebGPU's guaranteed limit).
+const MAX_GROUPS_X: u32 = 65_535;
+
+/// `shaders/na2d.wgsl`, specialised to one head dimension.
+struct Na2dKernel {
+    head_dim: u32,
+}
+
+impl KernelSource for Na2dKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(include_str!("../../shaders/na2d.wgsl"))
+            .register("head_dim", self.head_dim.to_string())
+            .register("workgroup_size", WORKGROUP.to_string())
+    }
+
+    fn id(&self) -> KernelId {
+        // Every template parameter is part of the pipeline-cache key.
+        KernelId::new::<Self>().info((self.head_dim, WORKGROUP))
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+fn primitive<const D: usize>(t: Tensor<D>) -> Result<CubeTensor> {
+    t.try_into_primitive::<Wgpu>()
+        .map(into_contiguous)
+        .map_err(|e| Error::Backend(format!("expected a wgpu tensor: {e:?}")))
+}
+
+/// Same contract as [`super::neighborhood_attention`], on a wgpu device.
+pub fn na2d(qkv: Tensor<4>, rpb: &[Tensor<3>], p: &NaProblem) -> Result<Tensor<4>> {
+    let c = p.heads() * p.head_dim;
+    let tables: Vec<Tensor<1>> = rpb.iter().map(|t| t.clone().flatten(0, 2)).collect();
+    let mut info = vec![p.batch, p.height, p.width, p.heads(), 0, p.groups.len()]
+        .into_iter()
+        .map(|v| v as u32)
+        .collect::<Vec<u32>>();
+    info[4] = p.scale.to_bits();
+    let (mut head0, mut offset) = (0u32, 0u32);
+    for g in &p.groups {
+        info.extend([
+            head0,
+            g.heads as u32,
+            g.kernel as u32,
+            g.dilation as u32,
+            offset,
+        ]);
+        head0 += g.heads as u32;
+        offset += (g.heads * (2 * g.kernel - 1).pow(2)) as u32;
+    }
+    let qkv = primitive(qkv)?;
+    let rpb = primitive(Tensor::cat(tables, 0))?;
+    let client = qkv.client.clone();
+    let out_len = p.batch * p.height * p.width * c;
+    let out = client.empty(out_len * size_of::<f32>());
+    let info = client.create_from_slice(bytemuck::cast_slice(&info));
+    let invocations = (p.batch * p.height * p.width * p.heads()) as u32;
+    let groups = invocations.div_ceil(WORKGROUP);
+    let (gx, gy) = (groups.min(MAX_GROUPS_X), groups.div_ceil(MAX_GROUPS_X));
+    let kernel = SourceKernel::new(
+        Na2dKernel {
+            head_dim: p.head_dim as u32,
+        },
+        CubeDim::new_1d(WORKGROUP),
+    );
+    client.launch(
+        Box::new(kernel),
+        CubeCount::Static(gx, gy, 1),
+        KernelArguments::new().with_buffers(vec![
+            qkv.handle.clone().binding(),
+            rpb.handle.clone().binding(),
+            out.clone().binding(),
+            info.binding(),
+        ]),
+    );
+    let out = CubeTensor::new_contiguous(
+        client,
+        qkv.device.clone(),
+        Shape::new([p.batch, p.height, p.width, c]),
+        out,
+        DType::F32,
+    );
+    Ok(Tensor::from_primitive::<Wgpu>(out))
+}
