@@ -43,6 +43,14 @@ fn wgpu_generator_matches_the_fixture() {
     .unwrap();
     assert_cases(&e, "wgpu", &["z_trunc", "mix", "wplus"]);
     let z = npy(small("z_plain_in_z.npy"));
-    let out = e.synthesize(&e.broadcast(&e.map(&z).unwrap()), 2, |_| {}).unwrap();
-    assert_close("wgpu z_plain", &out, &npy(small("z_plain_out_img.npy")), 1e-3, 1e-4);
+    let out = e
+        .synthesize(&e.broadcast(&e.map(&z).unwrap()), 2, |_| {})
+        .unwrap();
+    assert_close(
+        "wgpu z_plain",
+        &out,
+        &npy(small("z_plain_out_img.npy")),
+        1e-3,
+        1e-4,
+    );
 }

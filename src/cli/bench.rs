@@ -38,6 +38,10 @@ pub struct BenchArgs {
     /// Also write the results as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Time only the neighbourhood-attention layers of the model's stages: the backend's own
+    /// kernel (WGSL on wgpu, fused Rust on CPU) against NA built from plain tensor ops.
+    #[arg(long)]
+    pub na: bool,
 }
 
 #[derive(Serialize)]
@@ -81,10 +85,16 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         _ => anyhow::bail!("pass --ckpt or --preset"),
     };
-    let result = measure(&engine, &model, a.batch.max(1), a.runs.max(1))?;
-    print_result(&result);
+    let text = if a.na {
+        let result = super::bench_na::measure(&engine, &model, a.batch.max(1), a.runs.max(1))?;
+        super::bench_na::print(&result);
+        serde_json::to_string_pretty(&result)?
+    } else {
+        let result = measure(&engine, &model, a.batch.max(1), a.runs.max(1))?;
+        print_result(&result);
+        serde_json::to_string_pretty(&result)?
+    };
     if let Some(path) = &a.json {
-        let text = serde_json::to_string_pretty(&result)?;
         crate::io::write_atomic(path, text.as_bytes())?;
         eprintln!("wrote {}", path.display());
     }

@@ -1,6 +1,7 @@
 //! The `stylenat` command line: argument types shared by subcommands and the dispatcher.
 
 mod bench;
+mod bench_na;
 mod generate;
 mod info;
 mod latents;
