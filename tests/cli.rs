@@ -155,3 +155,36 @@ fn bad_checkpoint_is_a_clean_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn convert_writes_a_native_file_that_generates_the_same_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let st = dir.path().join("small.safetensors");
+    let r = stylenat(&[
+        "convert",
+        "--ckpt",
+        &ckpt(),
+        "--out",
+        &st.display().to_string(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let out = dir.path().join("img.npy");
+    let wplus = small("mix_in_wplus.npy").display().to_string();
+    let r = stylenat(&[
+        "synth",
+        "--ckpt",
+        &st.display().to_string(),
+        "--wplus",
+        &wplus,
+        "--out-npy",
+        &out.display().to_string(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_close(
+        "native synth",
+        &npy(out),
+        &npy(small("mix_out_img.npy")),
+        1e-3,
+        1e-4,
+    );
+}

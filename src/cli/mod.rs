@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_na;
+mod convert;
 mod generate;
 mod info;
 mod latents;
@@ -39,6 +40,8 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Measure generation speed (ms/img, img/s, GFLOP/s, per-stage times).
     Bench(bench::BenchArgs),
+    /// Convert a checkpoint to the native safetensors format (config embedded).
+    Convert(convert::ConvertArgs),
 }
 
 /// Where hyper-parameters a checkpoint may lack (dilations, lr_mlp) come from.
@@ -119,6 +122,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Info(a) => info::run(a),
         Command::Synth(a) => synth::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Convert(a) => convert::run(a),
     }?;
     Ok(ExitCode::SUCCESS)
 }
