@@ -3,11 +3,13 @@
 //! plus a flat map of `f32` tensors named like the official `g_ema.state_dict()` (with the
 //! relative-position-bias tables renamed to one scheme, `attn.rpb.<group>`).
 
+pub mod allow_list;
 pub mod arch;
 pub mod native;
 pub mod pickle;
 pub mod presets;
 pub mod torch_zip;
+pub mod value;
 
 use crate::error::{Error, Result};
 use crate::model::GeneratorConfig;
