@@ -55,52 +55,33 @@ fn generate_writes_decodable_pngs_and_refuses_to_overwrite() {
     assert!(String::from_utf8_lossy(&again.stderr).contains("already exists"));
 }
 
-#[test]
-fn synth_contract_reproduces_the_fixture() {
+/// Runs `stylenat synth --ckpt <ckpt> <input…>` and checks the output against `<case>_out_img`.
+fn synth_matches(ckpt: &str, input: &[&str], case: &str) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("img.npy");
-    let wplus = small("wplus_in_wplus.npy").display().to_string();
-    let r = stylenat(&[
-        "synth",
-        "--ckpt",
-        &ckpt(),
-        "--wplus",
-        &wplus,
-        "--out-npy",
-        &out.display().to_string(),
-    ]);
+    let out_arg = out.display().to_string();
+    let mut args = vec!["synth", "--ckpt", ckpt];
+    args.extend_from_slice(input);
+    args.extend_from_slice(&["--out-npy", &out_arg]);
+    let r = stylenat(&args);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    assert_close(
-        "synth --wplus",
-        &npy(out),
-        &npy(small("wplus_out_img.npy")),
-        1e-3,
-        1e-4,
-    );
+    let want = npy(small(&format!("{case}_out_img.npy")));
+    assert_close(&format!("synth {input:?}"), &npy(out), &want, 1e-3, 1e-4);
+}
 
-    let out = dir.path().join("trunc.npy");
-    let z = small("z_plain_in_z.npy").display().to_string();
-    let mean = small("mean_latent.npy").display().to_string();
-    let r = stylenat(&[
-        "synth",
-        "--ckpt",
+fn path(rel: &str) -> String {
+    small(rel).display().to_string()
+}
+
+#[test]
+fn synth_contract_reproduces_the_fixture() {
+    synth_matches(&ckpt(), &["--wplus", &path("wplus_in_wplus.npy")], "wplus");
+    let z = path("z_plain_in_z.npy");
+    let mean = path("mean_latent.npy");
+    synth_matches(
         &ckpt(),
-        "--z",
-        &z,
-        "--trunc",
-        "0.7",
-        "--trunc-mean",
-        &mean,
-        "--out-npy",
-        &out.display().to_string(),
-    ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    assert_close(
-        "synth --z --trunc",
-        &npy(out),
-        &npy(small("z_trunc_out_img.npy")),
-        1e-3,
-        1e-4,
+        &["--z", &z, "--trunc", "0.7", "--trunc-mean", &mean],
+        "z_trunc",
     );
 }
 
@@ -159,32 +140,8 @@ fn bad_checkpoint_is_a_clean_error() {
 #[test]
 fn convert_writes_a_native_file_that_generates_the_same_image() {
     let dir = tempfile::tempdir().unwrap();
-    let st = dir.path().join("small.safetensors");
-    let r = stylenat(&[
-        "convert",
-        "--ckpt",
-        &ckpt(),
-        "--out",
-        &st.display().to_string(),
-    ]);
+    let st = dir.path().join("small.safetensors").display().to_string();
+    let r = stylenat(&["convert", "--ckpt", &ckpt(), "--out", &st]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    let out = dir.path().join("img.npy");
-    let wplus = small("mix_in_wplus.npy").display().to_string();
-    let r = stylenat(&[
-        "synth",
-        "--ckpt",
-        &st.display().to_string(),
-        "--wplus",
-        &wplus,
-        "--out-npy",
-        &out.display().to_string(),
-    ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-    assert_close(
-        "native synth",
-        &npy(out),
-        &npy(small("mix_out_img.npy")),
-        1e-3,
-        1e-4,
-    );
+    synth_matches(&st, &["--wplus", &path("mix_in_wplus.npy")], "mix");
 }
