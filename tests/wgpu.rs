@@ -5,6 +5,7 @@ use common::*;
 use stylenat::backend::{Backend, BackendKind};
 use stylenat::checkpoint::ConfigSource;
 use stylenat::engine::Engine;
+use stylenat::kernels::KernelPath;
 
 fn wgpu_backend() -> Backend {
     let b = Backend::init(BackendKind::Wgpu).unwrap_or_else(|e| {
@@ -20,16 +21,12 @@ fn wgsl_na_kernel_equals_the_oracle() {
     for (i, p) in na_problems().iter().enumerate() {
         let (qkv, rpb) = na_inputs(p, i as u64 + 200);
         let want = stylenat::kernels::reference::na2d(p, &qkv, &rpb);
-        let got = run_na(
-            &backend.device,
-            p,
-            &qkv,
-            &rpb,
-            stylenat::kernels::KernelPath::Wgsl,
-        );
-        let (max, _) = diff(&got, &want);
-        println!("problem {i}: wgsl max|Δ| = {max:.2e}");
-        assert!(max <= 1e-4, "problem {i} {p:?}: max|Δ| = {max}");
+        for path in [KernelPath::Wgsl, KernelPath::WgslTiled] {
+            let got = run_na(&backend.device, p, &qkv, &rpb, path);
+            let (max, _) = diff(&got, &want);
+            println!("problem {i}: {path:?} max|Δ| = {max:.2e}");
+            assert!(max <= 1e-4, "{path:?}, problem {i} {p:?}: max|Δ| = {max}");
+        }
     }
 }
 

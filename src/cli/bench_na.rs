@@ -14,6 +14,8 @@ pub struct NaStage {
     groups: String,
     gflop: f64,
     kernel_ms: f64,
+    /// The workgroup-memory WGSL variant (wgpu only).
+    tiled_kernel_ms: Option<f64>,
     tensor_ops_ms: f64,
     speedup: f64,
     kernel_gflops_per_s: f64,
@@ -82,6 +84,10 @@ pub fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Resul
             move || Ok(neighborhood_attention(qkv.clone(), rpb, problem, path)?)
         };
         let kernel_ms = time(device, runs, run(native))?;
+        let tiled_kernel_ms = match native {
+            KernelPath::Wgsl => Some(time(device, runs, run(KernelPath::WgslTiled))?),
+            _ => None,
+        };
         let tensor_ops_ms = time(device, runs, run(KernelPath::Tensor))?;
         let gflop = problem.flops() as f64 / 1e9;
         stages.push(NaStage {
@@ -94,6 +100,7 @@ pub fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Resul
                 .join(" "),
             gflop,
             kernel_ms,
+            tiled_kernel_ms,
             tensor_ops_ms,
             speedup: tensor_ops_ms / kernel_ms,
             kernel_gflops_per_s: gflop / (kernel_ms / 1e3),
@@ -116,15 +123,19 @@ pub fn print(r: &NaResult) {
         r.backend, r.kernel, r.batch, r.runs
     );
     println!(
-        "  res  groups                     GFLOP   kernel ms  tensor-op ms  speed-up  kernel GFLOP/s"
+        "  res  groups                     GFLOP   kernel ms  tiled ms  tensor-op ms  speed-up  kernel GFLOP/s"
     );
     for s in &r.stages {
+        let tiled = s
+            .tiled_kernel_ms
+            .map_or("-".to_string(), |t| format!("{t:.2}"));
         println!(
-            "{:>5}  {:<24} {:>7.3}  {:>10.2}  {:>12.2}  {:>7.1}×  {:>14.2}",
+            "{:>5}  {:<24} {:>7.3}  {:>10.2}  {:>8}  {:>12.2}  {:>7.1}×  {:>14.2}",
             s.resolution,
             s.groups,
             s.gflop,
             s.kernel_ms,
+            tiled,
             s.tensor_ops_ms,
             s.speedup,
             s.kernel_gflops_per_s

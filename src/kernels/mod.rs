@@ -70,8 +70,10 @@ pub enum KernelPath {
     Cpu,
     /// Plain burn tensor ops (gather + reductions for NA); runs on any backend.
     Tensor,
-    /// The hand-written WGSL kernels in `shaders/` (wgpu devices).
+    /// The hand-written WGSL kernel `shaders/na2d.wgsl` (wgpu devices).
     Wgsl,
+    /// The workgroup-memory variant `shaders/na2d_tiled.wgsl` (wgpu devices; for measuring).
+    WgslTiled,
     /// The f64 oracle (tests only; very slow).
     Reference,
 }
@@ -110,7 +112,8 @@ pub fn neighborhood_attention(
     }
     match which {
         KernelPath::Tensor => Ok(gather::na2d(qkv, rpb, problem)),
-        KernelPath::Wgsl => wgsl::na2d(qkv, rpb, problem),
+        KernelPath::Wgsl => wgsl::na2d(qkv, rpb, problem, wgsl::Variant::PerQuery),
+        KernelPath::WgslTiled => wgsl::na2d(qkv, rpb, problem, wgsl::Variant::Tiled),
         KernelPath::Cpu => {
             let tables = rpb
                 .iter()

@@ -16,26 +16,51 @@ use cubecl::CubeCount;
 use cubecl::prelude::KernelId;
 use cubecl::server::KernelArguments;
 
-/// Invocations per workgroup.
+/// Invocations per workgroup of the per-query kernel.
 const WORKGROUP: u32 = 64;
+/// Queries per workgroup of the tiled kernel.
+const TILE: u32 = 16;
 /// Most workgroups along one dispatch axis (WebGPU's guaranteed limit).
 const MAX_GROUPS_X: u32 = 65_535;
 
-/// `shaders/na2d.wgsl`, specialised to one head dimension.
+/// Which WGSL kernel runs NA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Variant {
+    /// `shaders/na2d.wgsl`: one invocation per (query, head), keys read from global memory.
+    /// Fastest on lavapipe.
+    PerQuery,
+    /// `shaders/na2d_tiled.wgsl`: 16 queries of a row per workgroup share each window row's
+    /// keys/values through workgroup memory. ~3× slower on lavapipe (barriers are costly on a
+    /// CPU); kept to be measured on GPU hardware with `stylenat bench --na`.
+    Tiled,
+}
+
 struct Na2dKernel {
+    variant: Variant,
     head_dim: u32,
+    max_kernel: u32,
 }
 
 impl KernelSource for Na2dKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(include_str!("../../shaders/na2d.wgsl"))
-            .register("head_dim", self.head_dim.to_string())
-            .register("workgroup_size", WORKGROUP.to_string())
+        match self.variant {
+            Variant::PerQuery => SourceTemplate::new(include_str!("../../shaders/na2d.wgsl"))
+                .register("head_dim", self.head_dim.to_string())
+                .register("workgroup_size", WORKGROUP.to_string()),
+            Variant::Tiled => {
+                let band = TILE + self.max_kernel - 1;
+                SourceTemplate::new(include_str!("../../shaders/na2d_tiled.wgsl"))
+                    .register("head_dim", self.head_dim.to_string())
+                    .register("tile", TILE.to_string())
+                    .register("band", band.to_string())
+                    .register("band_floats", (band * self.head_dim).to_string())
+            }
+        }
     }
 
     fn id(&self) -> KernelId {
         // Every template parameter is part of the pipeline-cache key.
-        KernelId::new::<Self>().info((self.head_dim, WORKGROUP))
+        KernelId::new::<Self>().info((self.variant, self.head_dim, self.max_kernel))
     }
 
     fn lang(&self) -> &'static str {
@@ -50,13 +75,26 @@ fn primitive<const D: usize>(t: Tensor<D>) -> Result<CubeTensor> {
 }
 
 /// Same contract as [`super::neighborhood_attention`], on a wgpu device.
-pub fn na2d(qkv: Tensor<4>, rpb: &[Tensor<3>], p: &NaProblem) -> Result<Tensor<4>> {
+pub fn na2d(
+    qkv: Tensor<4>,
+    rpb: &[Tensor<3>],
+    p: &NaProblem,
+    variant: Variant,
+) -> Result<Tensor<4>> {
     let c = p.heads() * p.head_dim;
     let tables: Vec<Tensor<1>> = rpb.iter().map(|t| t.clone().flatten(0, 2)).collect();
-    let mut info = vec![p.batch, p.height, p.width, p.heads(), 0, p.groups.len()]
-        .into_iter()
-        .map(|v| v as u32)
-        .collect::<Vec<u32>>();
+    // Tiled kernel: column tiles per (row, head); each dilation residue is tiled separately.
+    let tiles_x = p
+        .groups
+        .iter()
+        .map(|g| g.dilation * p.width.div_ceil(g.dilation).div_ceil(TILE as usize))
+        .max()
+        .unwrap_or(1);
+    let mut info = vec![p.batch, p.height, p.width, p.heads(), 0, p.groups.len()];
+    if variant == Variant::Tiled {
+        info.push(tiles_x);
+    }
+    let mut info: Vec<u32> = info.into_iter().map(|v| v as u32).collect();
     info[4] = p.scale.to_bits();
     let (mut head0, mut offset) = (0u32, 0u32);
     for g in &p.groups {
@@ -76,14 +114,25 @@ pub fn na2d(qkv: Tensor<4>, rpb: &[Tensor<3>], p: &NaProblem) -> Result<Tensor<4
     let out_len = p.batch * p.height * p.width * c;
     let out = client.empty(out_len * size_of::<f32>());
     let info = client.create_from_slice(bytemuck::cast_slice(&info));
-    let invocations = (p.batch * p.height * p.width * p.heads()) as u32;
-    let groups = invocations.div_ceil(WORKGROUP);
-    let (gx, gy) = (groups.min(MAX_GROUPS_X), groups.div_ceil(MAX_GROUPS_X));
+    let (workgroups, size) = match variant {
+        Variant::PerQuery => (
+            ((p.batch * p.height * p.width * p.heads()) as u32).div_ceil(WORKGROUP),
+            WORKGROUP,
+        ),
+        Variant::Tiled => ((tiles_x * p.height * p.heads() * p.batch) as u32, TILE),
+    };
+    let (gx, gy) = (
+        workgroups.min(MAX_GROUPS_X),
+        workgroups.div_ceil(MAX_GROUPS_X),
+    );
+    let max_kernel = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1) as u32;
     let kernel = SourceKernel::new(
         Na2dKernel {
+            variant,
             head_dim: p.head_dim as u32,
+            max_kernel,
         },
-        CubeDim::new_1d(WORKGROUP),
+        CubeDim::new_1d(size),
     );
     client.launch(
         Box::new(kernel),
