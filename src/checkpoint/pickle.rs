@@ -11,9 +11,14 @@ pub use super::value::{Global, StorageDType, StorageRef, TensorRef, Value, depth
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 
-/// Upper bounds that keep a hostile file from exhausting memory or time.
-const MAX_STACK: usize = 1 << 20;
+/// Upper bounds that keep a hostile file from exhausting memory, time or the call stack.
+/// torch pickles keep at most ~2000 items on the stack (batches of 1000) and nest a few levels.
+const MAX_STACK: usize = 20_000;
 const MAX_MEMO: usize = 1 << 22;
+const MAX_NESTING: usize = 64;
+/// Values copied by memo and DUP operations, in nodes per byte of pickle (plus a floor):
+/// stops quadratic blow-ups from a small file that re-reads one large value many times.
+const COPY_BUDGET_PER_BYTE: usize = 16;
 
 /// Decodes `data` into a [`Value`]; storages come back as references (`BINPERSID`).
 pub fn unpickle(data: &[u8]) -> Result<Value> {
@@ -30,6 +35,8 @@ struct Machine<'a> {
     pos: usize,
     stack: Vec<Item>,
     memo: HashMap<u32, Value>,
+    /// Nodes that memo/DUP copies may still make.
+    copy_budget: usize,
 }
 
 impl<'a> Machine<'a> {
@@ -39,6 +46,7 @@ impl<'a> Machine<'a> {
             pos: 0,
             stack: Vec::new(),
             memo: HashMap::new(),
+            copy_budget: data.len().saturating_mul(COPY_BUDGET_PER_BYTE).max(1 << 20),
         }
     }
 
@@ -123,6 +131,30 @@ impl<'a> Machine<'a> {
             .collect())
     }
 
+    /// Charges a copy of `v` to the copy budget, refusing values nested too deeply.
+    fn charge(pos: usize, budget: &mut usize, v: &Value) -> Result<()> {
+        let mut nodes = 0usize;
+        let mut todo = vec![(v, 0usize)];
+        while let Some((v, depth)) = todo.pop() {
+            if depth > MAX_NESTING {
+                return Err(Error::pickle(pos, "values are nested too deeply"));
+            }
+            nodes += 1;
+            match v {
+                Value::List(x) | Value::Tuple(x) => todo.extend(x.iter().map(|c| (c, depth + 1))),
+                Value::Dict(x) => {
+                    todo.extend(x.iter().flat_map(|(k, c)| [(k, depth + 1), (c, depth + 1)]))
+                }
+                Value::Namespace(x) => todo.extend(x.iter().map(|(_, c)| (c, depth + 1))),
+                _ => {}
+            }
+        }
+        *budget = budget.checked_sub(nodes).ok_or_else(|| {
+            Error::pickle(pos, "the pickle copies more data than its size allows")
+        })?;
+        Ok(())
+    }
+
     /// Mutates the top value in place and keeps a memoised copy in sync.
     fn modify_top(&mut self, f: impl FnOnce(&mut Value) -> Result<()>) -> Result<()> {
         let pos = self.pos;
@@ -130,6 +162,7 @@ impl<'a> Machine<'a> {
             Some(Item::Val(v, memo_id)) => {
                 f(v)?;
                 if let Some(id) = memo_id {
+                    Self::charge(pos, &mut self.copy_budget, v)?;
                     self.memo.insert(*id, v.clone());
                 }
                 Ok(())
@@ -145,6 +178,7 @@ impl<'a> Machine<'a> {
         let pos = self.pos;
         match self.stack.last_mut() {
             Some(Item::Val(v, memo_id)) => {
+                Self::charge(pos, &mut self.copy_budget, v)?;
                 *memo_id = Some(id);
                 self.memo.insert(id, v.clone());
                 Ok(())
@@ -154,11 +188,13 @@ impl<'a> Machine<'a> {
     }
 
     fn memo_get(&mut self, id: u32) -> Result<()> {
+        let pos = self.pos;
         let v = self
             .memo
             .get(&id)
-            .cloned()
             .ok_or_else(|| self.err(format!("memo key {id} was never stored")))?;
+        Self::charge(pos, &mut self.copy_budget, v)?;
+        let v = v.clone();
         self.push(v)
     }
 
@@ -188,8 +224,12 @@ impl<'a> Machine<'a> {
                     self.pop_mark()?;
                 }
                 b'2' => {
+                    let pos = self.pos;
                     let top = match self.stack.last() {
-                        Some(Item::Val(v, _)) => v.clone(),
+                        Some(Item::Val(v, _)) => {
+                            Self::charge(pos, &mut self.copy_budget, v)?;
+                            v.clone()
+                        }
                         _ => return Err(self.err("DUP on empty stack")),
                     };
                     self.push(top)?;
@@ -566,6 +606,35 @@ mod tests {
         ]);
         assert_eq!(v.get("a"), Some(&expected));
         assert_eq!(v.get("b"), Some(&expected));
+    }
+
+    #[test]
+    fn deep_nesting_and_copy_bombs_are_refused_quickly() {
+        // x = []; repeat: x = [x] via memo (PUT 0 / GET 0): nesting grows without stack growth.
+        let mut deep = b"\x80\x02]q\x00".to_vec();
+        for _ in 0..100_000 {
+            deep.extend(b"]h\x00aq\x00");
+        }
+        deep.push(b'.');
+        let t = std::time::Instant::now();
+        assert!(matches!(unpickle(&deep), Err(Error::Pickle { .. })));
+        // A 1000-element list re-read from the memo many times.
+        let mut wide = b"\x80\x02](".to_vec();
+        for _ in 0..1000 {
+            wide.extend(b"K\x01");
+        }
+        wide.extend(b"eq\x00](");
+        for _ in 0..200_000 {
+            wide.extend(b"h\x00");
+        }
+        wide.extend(b"e.");
+        assert!(matches!(unpickle(&wide), Err(Error::Pickle { .. })));
+        // Nesting on the stack alone is bounded by the stack limit.
+        let mut stacked = b"\x80\x02".to_vec();
+        stacked.extend(std::iter::repeat_n(b']', 30_000));
+        stacked.push(b'.');
+        assert!(matches!(unpickle(&stacked), Err(Error::Pickle { .. })));
+        assert!(t.elapsed().as_secs() < 5, "took {:?}", t.elapsed());
     }
 
     #[test]
