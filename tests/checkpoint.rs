@@ -284,3 +284,18 @@ fn corrupted_files_never_panic() {
     );
     assert!(errors >= noise.len() / 2);
 }
+
+#[test]
+fn tensors_of_the_wrong_rank_are_errors_not_panics() {
+    let hp = HyperParams::resolve(None, &ConfigSource::Preset("ffhq256".into())).unwrap();
+    for name in [
+        "style.1.weight",
+        "layers.0.blocks.0.attn.qkv.weight",
+        "layers.1.blocks.0.attn.rpb.0",
+    ] {
+        let mut w = load_fixture().weights;
+        w.get_mut(name).unwrap().shape = vec![7];
+        let e = checkpoint::arch::infer_config(&w, &hp).unwrap_err();
+        assert!(e.to_string().contains(name), "{e}");
+    }
+}

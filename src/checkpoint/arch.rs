@@ -104,10 +104,17 @@ fn as_count(v: &Value) -> Option<usize> {
     v.as_i64().and_then(|i| usize::try_from(i).ok())
 }
 
-fn shape<'a>(w: &'a WeightMap, name: &str) -> Result<&'a [usize]> {
-    w.get(name)
-        .map(|t| t.shape.as_slice())
-        .ok_or_else(|| Error::MissingTensor { name: name.into() })
+/// The shape of tensor `name`, which must have `rank` dimensions.
+fn dims<const R: usize>(w: &WeightMap, name: &str) -> Result<[usize; R]> {
+    let t = w
+        .get(name)
+        .ok_or_else(|| Error::MissingTensor { name: name.into() })?;
+    t.shape.as_slice().try_into().map_err(|_| {
+        Error::Config(format!(
+            "tensor `{name}` has shape {:?}, expected {R} dimensions",
+            t.shape
+        ))
+    })
 }
 
 /// Expands a per-stage list to one value per head group, like the official code does
@@ -124,7 +131,7 @@ fn per_group(list: &[usize], groups: usize, what: &str, stage: usize) -> Result<
 
 /// Builds the generator configuration from tensor shapes plus hyper-parameters.
 pub fn infer_config(w: &WeightMap, hp: &HyperParams) -> Result<GeneratorConfig> {
-    let style_dim = shape(w, "style.1.weight")?[0];
+    let [style_dim, _] = dims::<2>(w, "style.1.weight")?;
     let n_mlp = (1..)
         .take_while(|i| w.contains_key(&format!("style.{i}.weight")))
         .count();
@@ -140,12 +147,14 @@ pub fn infer_config(w: &WeightMap, hp: &HyperParams) -> Result<GeneratorConfig> 
     for i in 0..n_stages {
         let resolution = 4usize << i;
         let p = format!("layers.{i}");
-        let dim = shape(w, &format!("{p}.blocks.0.attn.qkv.weight"))?[1];
-        let mlp_hidden = shape(w, &format!("{p}.blocks.0.mlp.fc1.weight"))?[0];
-        let tables: Vec<(usize, usize)> = (0..)
-            .map_while(|g| w.get(&format!("{p}.blocks.0.attn.rpb.{g}")))
-            .map(|t| (t.shape[0], t.shape.get(1).copied().unwrap_or(1).div_ceil(2)))
-            .collect();
+        let [_, dim] = dims::<2>(w, &format!("{p}.blocks.0.attn.qkv.weight"))?;
+        let [mlp_hidden, _] = dims::<2>(w, &format!("{p}.blocks.0.mlp.fc1.weight"))?;
+        // Each bias table is [heads, 2k−1, 2k−1].
+        let tables = (0..)
+            .map(|g| format!("{p}.blocks.0.attn.rpb.{g}"))
+            .take_while(|name| w.contains_key(name))
+            .map(|name| dims::<3>(w, &name).map(|[heads, t, _]| (heads, t.div_ceil(2))))
+            .collect::<Result<Vec<(usize, usize)>>>()?;
         if tables.is_empty() {
             return Err(Error::MissingTensor {
                 name: format!("{p}.blocks.0.attn.rpb"),
@@ -189,9 +198,11 @@ pub fn infer_config(w: &WeightMap, hp: &HyperParams) -> Result<GeneratorConfig> 
                 })
                 .collect()
         };
-        let out_dim = w
-            .get(&format!("{p}.upsample.reduction.weight"))
-            .map(|t| t.shape[0]);
+        let reduction = format!("{p}.upsample.reduction.weight");
+        let out_dim = match w.contains_key(&reduction) {
+            true => Some(dims::<2>(w, &reduction)?[0]),
+            false => None,
+        };
         stages.push(StageConfig {
             resolution,
             dim,

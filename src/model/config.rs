@@ -84,6 +84,9 @@ impl GeneratorConfig {
                     s.resolution
                 ));
             }
+            if s.dim == 0 || s.mlp_hidden == 0 {
+                return Err(format!("stage {i} has zero width"));
+            }
             if s.groups.is_empty() || s.num_heads() == 0 || s.dim % s.num_heads() != 0 {
                 return Err(format!(
                     "stage {i}: {} channels cannot be split into {} heads",
