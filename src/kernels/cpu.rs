@@ -167,6 +167,42 @@ fn na_row<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
     }
 }
 
+/// Instance norm over tokens then `gamma·x + beta`, per image and channel (AdaIN).
+/// `x`: `[B, N, C]`; `style`: `[B, 2C]` (`gamma` first). Two passes, images in parallel.
+pub fn adain(x: &[f32], style: &[f32], n: usize, c: usize) -> Vec<f32> {
+    let mut out = vec![0f32; x.len()];
+    out.par_chunks_mut(n * c)
+        .zip(x.par_chunks(n * c))
+        .zip(style.par_chunks(2 * c))
+        .for_each(|((out, x), style)| {
+            // Mean and biased variance per channel, accumulated in f64 over the tokens.
+            let mut sum = vec![0f64; c];
+            let mut sq = vec![0f64; c];
+            for row in x.chunks_exact(c) {
+                for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
+                    *s += v as f64;
+                    *q += (v as f64) * (v as f64);
+                }
+            }
+            let (gamma, beta) = style.split_at(c);
+            let mut scale = vec![0f32; c];
+            let mut shift = vec![0f32; c];
+            for ch in 0..c {
+                let mean = sum[ch] / n as f64;
+                let var = (sq[ch] / n as f64 - mean * mean).max(0.0);
+                let inv = 1.0 / (var + 1e-5).sqrt();
+                scale[ch] = (gamma[ch] as f64 * inv) as f32;
+                shift[ch] = (beta[ch] as f64 - gamma[ch] as f64 * mean * inv) as f32;
+            }
+            for (o, xi) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+                for ch in 0..c {
+                    o[ch] = xi[ch] * scale[ch] + shift[ch];
+                }
+            }
+        });
+    out
+}
+
 /// Dot product of two `HD`-long slices (`HD = 0`: any length).
 #[inline(always)]
 fn dot<const HD: usize>(a: &[f32], b: &[f32]) -> f32 {

@@ -146,6 +146,21 @@ pub fn gelu<const D: usize>(x: Tensor<D>, path: KernelPath) -> Result<Tensor<D>>
     }
 }
 
+/// AdaIN's normalisation: per image and channel, instance-normalise `x` (`[B, N, C]`) over the
+/// tokens (eps 1e-5, biased variance) and apply `gamma·x + beta` from `style` (`[B, 2C]`).
+pub fn adain(x: Tensor<3>, style: Tensor<2>, path: KernelPath) -> Result<Tensor<3>> {
+    let [b, n, c] = x.dims();
+    if path == KernelPath::Cpu {
+        let (x, style) = (host::primitive(x)?, host::primitive(style)?);
+        let out = cpu::adain(host::slice(&x)?, host::slice(&style)?, n, c);
+        return Ok(host::tensor(out, [b, n, c]));
+    }
+    let gamma = style.clone().narrow(1, 0, c).unsqueeze_dim::<3>(1); // [B, 1, C]
+    let beta = style.narrow(1, c, c).unsqueeze_dim::<3>(1);
+    let (var, mean) = x.clone().var_mean_bias(1); // over tokens
+    Ok(gamma * ((x - mean) / (var + 1e-5).sqrt()) + beta)
+}
+
 /// Reads a float tensor back to host memory as `f32`.
 pub fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.try_into_data()

@@ -50,12 +50,12 @@ impl Block {
         let r = self.resolution;
         let h = self
             .norm1
-            .forward(x.clone(), w.clone())
+            .forward(x.clone(), w.clone(), na)?
             .reshape([b, r, r, c]);
         let a = self.attn.forward(h, na)?;
         trace.record(&format!("{name}_attn_out"), &a);
         let x = x + a.reshape([b, n, c]);
-        let x = x.clone() + self.mlp.forward(self.norm2.forward(x, w), na)?;
+        let x = x.clone() + self.mlp.forward(self.norm2.forward(x, w, na)?, na)?;
         trace.record(&format!("{name}_out"), &x);
         Ok(x)
     }

@@ -3,7 +3,7 @@
 use super::params::{ParamSource, param};
 use crate::checkpoint::HostTensor;
 use crate::error::Result;
-use crate::kernels::{KernelPath, gelu};
+use crate::kernels::{KernelPath, adain, gelu};
 use burn::module::{Module, Param};
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor};
@@ -146,14 +146,8 @@ impl AdaIn {
     }
 
     /// `x`: `[B, N, C]` tokens, `w`: `[B, style_dim]`.
-    pub fn forward(&self, x: Tensor<3>, w: Tensor<2>) -> Tensor<3> {
-        let c = x.dims()[2];
-        let style = self.style.forward(w); // [B, 2C]
-        let gamma = style.clone().narrow(1, 0, c).unsqueeze_dim::<3>(1); // [B, 1, C]
-        let beta = style.narrow(1, c, c).unsqueeze_dim::<3>(1);
-        let (var, mean) = x.clone().var_mean_bias(1); // over tokens
-        let norm = (x - mean) / (var + 1e-5).sqrt();
-        gamma * norm + beta
+    pub fn forward(&self, x: Tensor<3>, w: Tensor<2>, path: KernelPath) -> Result<Tensor<3>> {
+        adain(x, self.style.forward(w), path) // style: [B, 2C], gamma first
     }
 }
 
