@@ -145,3 +145,62 @@ fn convert_writes_a_native_file_that_generates_the_same_image() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     synth_matches(&st, &["--wplus", &path("mix_in_wplus.npy")], "mix");
 }
+
+#[test]
+fn pngs_carry_their_recipe_and_wplus_files_generate_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let r = stylenat(&[
+        "generate",
+        "--ckpt",
+        &ckpt(),
+        "--seeds",
+        "7",
+        "--trunc",
+        "0.6",
+        "--mix-seed",
+        "3",
+        "--mix-layers",
+        "8-11",
+        "--outdir",
+        &out,
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let png = dir.path().join("7.png").display().to_string();
+    let r = stylenat(&["info", &png]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let p: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(p["seed"], 7);
+    assert_eq!(p["psi"].as_f64().map(|v| (v * 10.0).round()), Some(6.0));
+    assert_eq!(p["mix_seed"], 3);
+    assert_eq!(p["mix_layers"], serde_json::json!([8, 9, 10, 11]));
+    assert_eq!(p["checkpoint"], "checkpoint.pt");
+    // The fixture manifest's sha256 of checkpoint.pt.
+    assert_eq!(
+        p["checkpoint_sha256"],
+        "300ab99e18d5b41cae6b35d5530bdc4dcd6b805a02906dce6a18436ddae8811d"
+    );
+
+    // --wplus: the fixture's W+ gives the fixture's image (compared in pixel space).
+    let wdir = dir.path().join("w");
+    let r = stylenat(&[
+        "generate",
+        "--ckpt",
+        &ckpt(),
+        "--wplus",
+        &path("wplus_in_wplus.npy"),
+        "--outdir",
+        &wdir.display().to_string(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let got = image::open(wdir.join("wplus0000.png")).unwrap().to_rgb8();
+    let want = npy(small("wplus_out_img.npy"));
+    let want = stylenat::io::image::to_rgb8(&want.data, 128, 128);
+    let worst = got
+        .as_raw()
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (*a as i32 - *b as i32).abs())
+        .max();
+    assert!(worst <= Some(1), "pixels differ by {worst:?}");
+}

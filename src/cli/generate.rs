@@ -1,8 +1,10 @@
 //! `stylenat generate`: seeds → PNG files.
 
 use super::{ModelArgs, progress};
+use crate::checkpoint::HostTensor;
 use crate::engine::{Engine, LatentRecipe};
 use crate::io::image::{save_png, to_rgb8};
+use crate::io::provenance::{Provenance, sha256_file};
 use crate::latent::{SeedMode, parse_layer_list, parse_seed_list};
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
@@ -13,7 +15,7 @@ use std::path::PathBuf;
 pub struct LatentArgs {
     /// Seeds, e.g. `0-9,42`.
     #[arg(long, value_name = "LIST")]
-    pub seeds: String,
+    pub seeds: Option<String>,
     /// Seed convention: StyleNAT (torch.randn) or NVlabs (numpy RandomState).
     #[arg(long, value_enum, default_value_t = SeedMode::Stylenat)]
     pub seed_mode: SeedMode,
@@ -36,7 +38,10 @@ pub struct LatentArgs {
 
 impl LatentArgs {
     pub fn seeds(&self) -> Result<Vec<u64>> {
-        Ok(parse_seed_list(&self.seeds)?)
+        match &self.seeds {
+            Some(list) => Ok(parse_seed_list(list)?),
+            None => bail!("pass --seeds (e.g. --seeds 0-9)"),
+        }
     }
 
     pub fn recipe(&self, engine: &Engine) -> Result<LatentRecipe> {
@@ -84,6 +89,10 @@ pub struct GenerateArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub batch: u32,
+    /// Generate from W+ latents instead of seeds: `.npz` (key `w`) or `.npy`,
+    /// `[N, num_ws, w_dim]`; files are named `wplus0000.png`, … (truncation/mixing not applied).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "trunc", "mix_seed"])]
+    pub wplus: Option<PathBuf>,
     /// Output folder (created if missing).
     #[arg(long, value_name = "DIR")]
     pub outdir: PathBuf,
@@ -93,49 +102,91 @@ pub struct GenerateArgs {
 }
 
 pub fn run(a: GenerateArgs) -> Result<()> {
-    let seeds = a.latent.seeds()?;
+    let mut engine = a.model.engine()?;
+    eprintln!("{}", engine.backend.description);
+    // One entry per image: file name, W+ row source, provenance.
+    let (wplus, names, seeds): (HostTensor, Vec<String>, Vec<Option<u64>>) = match &a.wplus {
+        Some(path) => {
+            let w = crate::io::npy::read_array(path, Some("w"))?;
+            if w.shape.len() != 3 {
+                bail!(
+                    "{}: W+ must be [N, num_ws, w_dim], got {:?}",
+                    path.display(),
+                    w.shape
+                );
+            }
+            let n = w.shape[0];
+            let names = (0..n).map(|i| format!("wplus{i:04}.png")).collect();
+            (w, names, vec![None; n])
+        }
+        None => {
+            let seeds = a.latent.seeds()?;
+            let recipe = a.latent.recipe(&engine)?;
+            let w = engine.wplus_for_seeds(&seeds, &recipe)?;
+            let names = seeds
+                .iter()
+                .map(|s| match a.naming {
+                    Naming::Stylenat => format!("{s}.png"),
+                    Naming::Nvlabs => format!("seed{s:04}.png"),
+                })
+                .collect();
+            (w, names, seeds.into_iter().map(Some).collect())
+        }
+    };
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("creating {}", a.outdir.display()))?;
-    let paths: Vec<PathBuf> = seeds
-        .iter()
-        .map(|s| {
-            a.outdir.join(match a.naming {
-                Naming::Stylenat => format!("{s}.png"),
-                Naming::Nvlabs => format!("seed{s:04}.png"),
-            })
-        })
-        .collect();
+    let paths: Vec<PathBuf> = names.iter().map(|n| a.outdir.join(n)).collect();
     if !a.force
         && let Some(p) = paths.iter().find(|p| p.exists())
     {
         bail!("{} already exists (use --force to overwrite)", p.display());
     }
-    let mut engine = a.model.engine()?;
-    eprintln!("{}", engine.backend.description);
-    let recipe = a.latent.recipe(&engine)?;
-    let wplus = engine.wplus_for_seeds(&seeds, &recipe)?;
+    let base = Provenance {
+        app: Provenance::app(),
+        checkpoint: a
+            .model
+            .ckpt
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+        checkpoint_sha256: Some(sha256_file(&a.model.ckpt)?),
+        seed_mode: a.latent.seed_mode,
+        seed: None,
+        wplus_index: None,
+        psi: a.latent.trunc,
+        trunc_cutoff: a.latent.trunc_cutoff,
+        mix_seed: a.latent.mix_seed,
+        mix_layers: match &a.latent.mix_layers {
+            Some(l) => parse_layer_list(l, engine.config().num_ws())?,
+            None => Vec::new(),
+        },
+    };
     let size = engine.config().size;
-    let bar = progress(seeds.len(), "generating");
-    let per_image = 3 * size * size;
+    let per_image = wplus.shape[1..].iter().product::<usize>();
     let batch = a.batch as usize;
-    let mut done = 0;
-    for chunk in wplus
-        .data
-        .chunks(batch * engine.config().num_ws() * engine.config().style_dim)
-    {
-        let n = chunk.len() / (engine.config().num_ws() * engine.config().style_dim);
-        let part = crate::checkpoint::HostTensor::new(
-            vec![n, wplus.shape[1], wplus.shape[2]],
-            chunk.to_vec(),
-        );
+    let bar = progress(paths.len(), "generating");
+    // Synthesise and write batch by batch, so memory stays bounded for long seed lists.
+    for (chunk_index, chunk) in wplus.data.chunks(batch * per_image).enumerate() {
+        let n = chunk.len() / per_image;
+        let part = HostTensor::new(vec![n, wplus.shape[1], wplus.shape[2]], chunk.to_vec());
         let images = engine.synthesize(&part, batch, |_| {})?;
-        for (img, path) in images.data.chunks(per_image).zip(&paths[done..]) {
-            save_png(path, &to_rgb8(img, size, size), size, size)?;
+        for (j, img) in images.data.chunks(3 * size * size).enumerate() {
+            let i = chunk_index * batch + j;
+            let provenance = Provenance {
+                seed: seeds[i],
+                wplus_index: seeds[i].is_none().then_some(i),
+                ..base.clone()
+            };
+            save_png(
+                &paths[i],
+                &to_rgb8(img, size, size),
+                size,
+                size,
+                Some(&provenance),
+            )?;
             bar.inc(1);
         }
-        done += n;
     }
     bar.finish_and_clear();
-    eprintln!("wrote {} image(s) to {}", seeds.len(), a.outdir.display());
+    eprintln!("wrote {} image(s) to {}", paths.len(), a.outdir.display());
     Ok(())
 }

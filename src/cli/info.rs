@@ -9,7 +9,8 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
-    /// Checkpoint file (.pt or .safetensors).
+    /// Checkpoint file (.pt or .safetensors), or a PNG made by `stylenat generate` (prints the
+    /// checkpoint and latent recipe stored in it).
     pub ckpt: PathBuf,
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -19,6 +20,15 @@ pub struct InfoArgs {
 }
 
 pub fn run(a: InfoArgs) -> Result<()> {
+    if crate::io::provenance::is_png(&a.ckpt) {
+        return match crate::io::provenance::read_png(&a.ckpt)? {
+            Some(p) => {
+                println!("{}", serde_json::to_string_pretty(&p)?);
+                Ok(())
+            }
+            None => anyhow::bail!("{} has no StyleNAT provenance record", a.ckpt.display()),
+        };
+    }
     let source = a.config.source();
     let loaded = checkpoint::load(&a.ckpt, &source)
         .with_context(|| format!("reading {}", a.ckpt.display()))?;

@@ -3,7 +3,7 @@
 use super::generate::LatentArgs;
 use super::{BackendArgs, ConfigArgs, ModelArgs};
 use crate::checkpoint::HostTensor;
-use crate::latent::{parse_seed_list, z_from_seed};
+use crate::latent::z_from_seed;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -56,7 +56,7 @@ pub fn run(a: LatentsArgs) -> Result<()> {
             if a.space != Space::Z {
                 bail!("--dim only works with --space z; pass --ckpt for w / wplus");
             }
-            let seeds = parse_seed_list(&a.latent.seeds)?;
+            let seeds = a.latent.seeds()?;
             let mut data = Vec::new();
             for &s in &seeds {
                 data.extend(z_from_seed(s, dim, a.latent.seed_mode)?);

@@ -1,6 +1,6 @@
 //! Generator output → 8-bit pixels → PNG, like the official `src/inference.py`.
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use std::path::Path;
 
 /// ImageNet normalisation the generator's output space is expressed in.
@@ -21,23 +21,16 @@ pub fn to_rgb8(chw: &[f32], height: usize, width: usize) -> Vec<u8> {
     out
 }
 
-/// Encodes RGB8 pixels as PNG bytes.
-pub fn encode_png(rgb: &[u8], width: usize, height: usize) -> Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    image::codecs::png::PngEncoder::new(&mut bytes)
-        .write_image(
-            rgb,
-            width as u32,
-            height as u32,
-            image::ExtendedColorType::Rgb8,
-        )
-        .map_err(|e| Error::Input(format!("PNG encoding failed: {e}")))?;
-    Ok(bytes)
+/// Writes RGB8 pixels as a PNG file, atomically, with an optional provenance record.
+pub fn save_png(
+    path: &Path,
+    rgb: &[u8],
+    width: usize,
+    height: usize,
+    provenance: Option<&super::provenance::Provenance>,
+) -> Result<()> {
+    super::write_atomic(
+        path,
+        &super::provenance::encode_png(rgb, width, height, provenance)?,
+    )
 }
-
-/// Writes RGB8 pixels as a PNG file, atomically.
-pub fn save_png(path: &Path, rgb: &[u8], width: usize, height: usize) -> Result<()> {
-    super::write_atomic(path, &encode_png(rgb, width, height)?)
-}
-
-use image::ImageEncoder as _;

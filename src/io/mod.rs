@@ -2,6 +2,7 @@
 
 pub mod image;
 pub mod npy;
+pub mod provenance;
 
 use crate::error::{Error, Result};
 use std::io::Write;
