@@ -89,6 +89,10 @@ pub struct GenerateArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub batch: u32,
+    /// Write one `grid.png` of COLSxROWS images (row-major, in seed order) instead of one file
+    /// per image, e.g. `--grid 4x2`.
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_grid)]
+    pub grid: Option<(usize, usize)>,
     /// Generate from W+ latents instead of seeds: `.npz` (key `w`) or `.npy`,
     /// `[N, num_ws, w_dim]`; files are named `wplus0000.png`, … (truncation/mixing not applied).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "trunc", "mix_seed"])]
@@ -99,6 +103,16 @@ pub struct GenerateArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
+}
+
+fn parse_grid(text: &str) -> std::result::Result<(usize, usize), String> {
+    let (c, r) = text
+        .split_once(['x', 'X'])
+        .ok_or("expected COLSxROWS, e.g. 4x2")?;
+    match (c.trim().parse::<usize>(), r.trim().parse::<usize>()) {
+        (Ok(c), Ok(r)) if c > 0 && r > 0 && c * r <= 10_000 => Ok((c, r)),
+        _ => Err(format!("`{text}` is not a grid size like 4x2")),
+    }
 }
 
 pub fn run(a: GenerateArgs) -> Result<()> {
@@ -135,7 +149,19 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     };
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("creating {}", a.outdir.display()))?;
-    let paths: Vec<PathBuf> = names.iter().map(|n| a.outdir.join(n)).collect();
+    let paths: Vec<PathBuf> = match a.grid {
+        Some((cols, rows)) => {
+            if names.len() != cols * rows {
+                bail!(
+                    "--grid {cols}x{rows} needs {} images, got {}",
+                    cols * rows,
+                    names.len()
+                );
+            }
+            vec![a.outdir.join("grid.png")]
+        }
+        None => names.iter().map(|n| a.outdir.join(n)).collect(),
+    };
     if !a.force
         && let Some(p) = paths.iter().find(|p| p.exists())
     {
@@ -163,7 +189,8 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     let size = engine.config().size;
     let per_image = wplus.shape[1..].iter().product::<usize>();
     let batch = a.batch as usize;
-    let bar = progress(paths.len(), "generating");
+    let bar = progress(names.len(), "generating");
+    let mut grid_cells: Vec<Vec<u8>> = Vec::new();
     // Synthesise and write batch by batch, so memory stays bounded for long seed lists.
     for (chunk_index, chunk) in wplus.data.chunks(batch * per_image).enumerate() {
         let n = chunk.len() / per_image;
@@ -176,17 +203,20 @@ pub fn run(a: GenerateArgs) -> Result<()> {
                 wplus_index: seeds[i].is_none().then_some(i),
                 ..base.clone()
             };
-            save_png(
-                &paths[i],
-                &to_rgb8(img, size, size),
-                size,
-                size,
-                Some(&provenance),
-            )?;
+            let rgb = to_rgb8(img, size, size);
+            match a.grid {
+                Some(_) => grid_cells.push(rgb),
+                None => save_png(&paths[i], &rgb, size, size, Some(&provenance))?,
+            }
             bar.inc(1);
         }
     }
     bar.finish_and_clear();
-    eprintln!("wrote {} image(s) to {}", paths.len(), a.outdir.display());
+    if let Some((cols, _)) = a.grid {
+        let cells: Vec<Option<&[u8]>> = grid_cells.iter().map(|c| Some(c.as_slice())).collect();
+        let (px, w, h) = crate::io::grid::tile(&cells, cols, size);
+        save_png(&paths[0], &px, w, h, None)?;
+    }
+    eprintln!("wrote {} image(s) to {}", names.len(), a.outdir.display());
     Ok(())
 }

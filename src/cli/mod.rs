@@ -6,6 +6,7 @@ mod convert;
 mod generate;
 mod info;
 mod latents;
+mod mix;
 mod synth;
 
 use crate::backend::{Backend, BackendKind};
@@ -40,6 +41,8 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Measure generation speed (ms/img, img/s, GFLOP/s, per-stage times).
     Bench(bench::BenchArgs),
+    /// Style-mixing grid: row seeds × column seeds, chosen W+ layers from the columns.
+    Mix(mix::MixArgs),
     /// Convert a checkpoint to the native safetensors format (config embedded).
     Convert(convert::ConvertArgs),
 }
@@ -123,6 +126,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Synth(a) => synth::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Convert(a) => convert::run(a),
+        Command::Mix(a) => mix::run(a),
     }?;
     Ok(ExitCode::SUCCESS)
 }

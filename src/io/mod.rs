@@ -1,5 +1,6 @@
 //! File output and array interchange: atomic writes, `.npy`/`.npz` arrays, images.
 
+pub mod grid;
 pub mod image;
 pub mod npy;
 pub mod provenance;
