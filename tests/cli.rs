@@ -268,3 +268,58 @@ fn seed_grid_and_style_mixing_grid() {
     assert_ne!(mixed, row_src);
     assert_ne!(mixed, col_src);
 }
+
+#[test]
+fn video_writes_a_looping_gif() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loop.gif");
+    let args = [
+        "video",
+        "--ckpt",
+        &ckpt(),
+        "--seeds",
+        "1,2,3",
+        "--loop",
+        "--frames-per-transition",
+        "4",
+        "--fps",
+        "25",
+        "--interp",
+        "cubic",
+        "--out",
+        &out.display().to_string(),
+    ];
+    let r = stylenat(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    // Decode it independently of our writer's settings.
+    let mut opts = gif::DecodeOptions::new();
+    opts.set_color_output(gif::ColorOutput::RGBA);
+    let mut dec = opts.read_info(std::fs::File::open(&out).unwrap()).unwrap();
+    assert_eq!((dec.width(), dec.height()), (128, 128));
+    let mut frames = Vec::new();
+    while let Some(f) = dec.read_next_frame().unwrap() {
+        assert_eq!(f.delay, 4, "25 fps = 4/100 s");
+        frames.push(f.buffer.to_vec());
+    }
+    assert_eq!(frames.len(), 12, "3 transitions × 4 frames");
+    for f in &frames {
+        assert!(f.chunks(4).any(|p| p != &f[..4]), "a flat frame");
+    }
+    assert!(
+        frames.windows(2).all(|w| w[0] != w[1]),
+        "consecutive frames should differ"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode & 0o044,
+            0o044,
+            "output should be readable by others, mode {mode:o}"
+        );
+    }
+    // Nothing left behind but the GIF (no temporary files), and no overwrite without --force.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    assert!(!stylenat(&args).status.success());
+}

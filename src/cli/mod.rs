@@ -8,6 +8,7 @@ mod info;
 mod latents;
 mod mix;
 mod synth;
+mod video;
 
 use crate::backend::{Backend, BackendKind};
 use crate::checkpoint::ConfigSource;
@@ -43,6 +44,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Style-mixing grid: row seeds × column seeds, chosen W+ layers from the columns.
     Mix(mix::MixArgs),
+    /// Animated GIF interpolating through seed keyframes in W space.
+    Video(video::VideoArgs),
     /// Convert a checkpoint to the native safetensors format (config embedded).
     Convert(convert::ConvertArgs),
 }
@@ -127,6 +130,7 @@ pub fn run() -> Result<ExitCode> {
         Command::Bench(a) => bench::run(a),
         Command::Convert(a) => convert::run(a),
         Command::Mix(a) => mix::run(a),
+        Command::Video(a) => video::run(a),
     }?;
     Ok(ExitCode::SUCCESS)
 }

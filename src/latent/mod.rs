@@ -1,5 +1,6 @@
 //! Latent codes: seeds → z (both conventions), W / W+ manipulation (truncation, mixing).
 
+pub mod interp;
 pub mod seeds;
 pub mod wspace;
 

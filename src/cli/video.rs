@@ -1,0 +1,117 @@
+//! `stylenat video`: an interpolation through seed keyframes in W space, as an animated GIF.
+
+use super::{ModelArgs, progress};
+use crate::checkpoint::HostTensor;
+use crate::engine::LatentRecipe;
+use crate::io::image::to_rgb8;
+use crate::io::video::GifWriter;
+use crate::latent::interp::{Interp, path};
+use crate::latent::{SeedMode, parse_layer_list, parse_seed_list};
+use anyhow::{Result, bail};
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct VideoArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Keyframe seeds, e.g. `1,2,3`.
+    #[arg(long, value_name = "LIST")]
+    pub seeds: String,
+    #[arg(long, value_enum, default_value_t = SeedMode::Stylenat)]
+    pub seed_mode: SeedMode,
+    /// Return to the first keyframe: a seamless loop.
+    #[arg(long = "loop")]
+    pub looping: bool,
+    /// Frames between two keyframes.
+    #[arg(long, default_value_t = 120, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub frames_per_transition: u32,
+    /// Frames per second (GIF stores 1/100 s delays: 60 plays at 50).
+    #[arg(long, default_value_t = 60.0)]
+    pub fps: f32,
+    /// Interpolation in W space.
+    #[arg(long, value_enum, default_value_t = Interp::Linear)]
+    pub interp: Interp,
+    /// Truncation ψ applied to every frame.
+    #[arg(long, value_name = "PSI")]
+    pub trunc: Option<f32>,
+    /// Style mixing applied to every frame: W+ layers from this seed…
+    #[arg(long, value_name = "SEED", requires = "mix_layers")]
+    pub mix_seed: Option<u64>,
+    /// …on these layers, e.g. `8-11`.
+    #[arg(long, value_name = "LIST", requires = "mix_seed")]
+    pub mix_layers: Option<String>,
+    /// Images per forward pass.
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    /// Output `.gif`.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(a: VideoArgs) -> Result<()> {
+    match a
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("gif") => {}
+        Some("mp4") => bail!("MP4 output is not implemented yet; write a .gif"),
+        _ => bail!("--out must end in .gif"),
+    }
+    if a.out.exists() && !a.force {
+        bail!(
+            "{} already exists (use --force to overwrite)",
+            a.out.display()
+        );
+    }
+    let seeds = parse_seed_list(&a.seeds)?;
+    let mut engine = a.model.engine()?;
+    eprintln!("{}", engine.backend.description);
+    let (num_ws, d, size) = (
+        engine.config().num_ws(),
+        engine.config().style_dim,
+        engine.config().size,
+    );
+    let keys = engine.map(&engine.z_for_seeds(&seeds, a.seed_mode)?)?;
+    let keys: Vec<Vec<f32>> = keys.data.chunks(d).map(<[f32]>::to_vec).collect();
+    let frames = path(&keys, a.frames_per_transition as usize, a.looping, a.interp);
+    let mix = match (&a.mix_seed, &a.mix_layers) {
+        (Some(s), Some(l)) => {
+            let w = engine.map(&engine.z_for_seeds(&[*s], a.seed_mode)?)?;
+            Some((engine.broadcast(&w), parse_layer_list(l, num_ws)?))
+        }
+        _ => None,
+    };
+    let recipe = LatentRecipe {
+        seed_mode: a.seed_mode,
+        psi: a.trunc,
+        ..Default::default()
+    };
+    let mut gif = GifWriter::new(size, size, a.fps, a.looping)?;
+    let bar = progress(frames.len(), "rendering");
+    for chunk in frames.chunks(a.batch.max(1)) {
+        let w = HostTensor::new(vec![chunk.len(), d], chunk.concat());
+        let mut wplus = engine.broadcast(&w);
+        engine.apply_recipe(&mut wplus, mix.as_ref(), &recipe)?;
+        let images = engine.synthesize(&wplus, a.batch.max(1), |_| {})?;
+        for img in images.data.chunks(3 * size * size) {
+            gif.push(&to_rgb8(img, size, size))?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    let fps = gif.effective_fps();
+    crate::io::write_atomic(&a.out, &gif.finish()?)?;
+    eprintln!(
+        "wrote {} frames at {fps} fps to {}",
+        frames.len(),
+        a.out.display()
+    );
+    Ok(())
+}

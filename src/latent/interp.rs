@@ -1,0 +1,104 @@
+//! Paths through W space between keyframes: linear, spherical (slerp) and Catmull–Rom cubic.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Interp {
+    #[default]
+    Linear,
+    Slerp,
+    Cubic,
+}
+
+fn lerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
+    a.iter().zip(b).map(|(x, y)| x + (y - x) * t).collect()
+}
+
+fn slerp(a: &[f32], b: &[f32], t: f32) -> Vec<f32> {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64) * (*y as f64))
+        .sum();
+    let na = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let nb = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    let cos = (dot / (na * nb).max(1e-12)).clamp(-1.0, 1.0);
+    let omega = cos.acos();
+    if omega.abs() < 1e-4 {
+        return lerp(a, b, t);
+    }
+    let (t, s) = (t as f64, omega.sin());
+    let (wa, wb) = (((1.0 - t) * omega).sin() / s, (t * omega).sin() / s);
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (wa * *x as f64 + wb * *y as f64) as f32)
+        .collect()
+}
+
+/// Catmull–Rom segment between `p1` and `p2`.
+fn cubic(p0: &[f32], p1: &[f32], p2: &[f32], p3: &[f32], t: f32) -> Vec<f32> {
+    let (t2, t3) = (t * t, t * t * t);
+    (0..p1.len())
+        .map(|i| {
+            0.5 * (2.0 * p1[i]
+                + (p2[i] - p0[i]) * t
+                + (2.0 * p0[i] - 5.0 * p1[i] + 4.0 * p2[i] - p3[i]) * t2
+                + (3.0 * p1[i] - p0[i] - 3.0 * p2[i] + p3[i]) * t3)
+        })
+        .collect()
+}
+
+/// Frames through `keys` (each a latent vector): `per_transition` frames per segment; with
+/// `closed` the path returns to the first key (a seamless loop, the first frame not repeated),
+/// otherwise it ends on the last key.
+pub fn path(keys: &[Vec<f32>], per_transition: usize, closed: bool, how: Interp) -> Vec<Vec<f32>> {
+    let n = keys.len();
+    if n < 2 || per_transition == 0 {
+        return keys.to_vec();
+    }
+    let key = |i: isize| -> &[f32] {
+        if closed {
+            &keys[i.rem_euclid(n as isize) as usize]
+        } else {
+            &keys[i.clamp(0, n as isize - 1) as usize]
+        }
+    };
+    let segments = if closed { n } else { n - 1 };
+    let mut frames = Vec::with_capacity(segments * per_transition + 1);
+    for s in 0..segments as isize {
+        for j in 0..per_transition {
+            let t = j as f32 / per_transition as f32;
+            frames.push(match how {
+                Interp::Linear => lerp(key(s), key(s + 1), t),
+                Interp::Slerp => slerp(key(s), key(s + 1), t),
+                Interp::Cubic => cubic(key(s - 1), key(s), key(s + 1), key(s + 2), t),
+            });
+        }
+    }
+    if !closed {
+        frames.push(keys[n - 1].clone());
+    }
+    frames
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_hit_their_keyframes() {
+        let keys = vec![vec![0.0, 1.0], vec![1.0, 0.0], vec![2.0, 2.0]];
+        for how in [Interp::Linear, Interp::Slerp, Interp::Cubic] {
+            let open = path(&keys, 4, false, how);
+            assert_eq!(open.len(), 9);
+            assert_eq!(
+                (open[0].clone(), open[4].clone(), open[8].clone()),
+                (keys[0].clone(), keys[1].clone(), keys[2].clone())
+            );
+            let closed = path(&keys, 4, true, how);
+            assert_eq!(closed.len(), 12);
+            assert_eq!(closed[8], keys[2]);
+        }
+    }
+}
