@@ -1,8 +1,9 @@
 //! StyleNAT Explorer: run official StyleNAT generators natively, on wgpu or the CPU.
 //!
 //! Data flows one way: [`checkpoint`] (files → config + weights) → [`model`] (burn modules,
-//! NA from [`kernels`]) → [`engine`] (latents → images) → front ends ([`cli`]).
+//! NA from [`kernels`]) → [`engine`] (latents → images) → front ends ([`cli`], [`app`]).
 
+pub mod app;
 pub mod backend;
 pub mod checkpoint;
 pub mod cli;

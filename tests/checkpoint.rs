@@ -58,12 +58,7 @@ fn fixture_layout_is_understood() {
         ]
     );
     assert!(c.stages[0].is_full_attention());
-    let params: usize = g
-        .weights
-        .iter()
-        .filter(|(n, _)| !n.ends_with("relative_position_index") && !n.ends_with("upsample.kernel"))
-        .map(|(_, t)| t.data.len())
-        .sum();
+    let params = g.num_params();
     assert_eq!(params, 645_177, "parameter count from the manifest");
 }
 

@@ -63,6 +63,20 @@ pub struct LoadedGenerator {
     pub weights: WeightMap,
 }
 
+impl LoadedGenerator {
+    /// Scalar parameters, not counting the buffers the official state dict stores beside them
+    /// (`relative_position_index`, the ToRGB blur kernels).
+    pub fn num_params(&self) -> usize {
+        self.weights
+            .iter()
+            .filter(|(n, _)| {
+                !n.ends_with("relative_position_index") && !n.ends_with("upsample.kernel")
+            })
+            .map(|(_, t)| t.data.len())
+            .sum()
+    }
+}
+
 /// Where the hyper-parameters that tensor shapes cannot tell (dilations, `lr_mlp`) come from
 /// when a checkpoint does not carry them.
 #[derive(Debug, Clone, Default)]

@@ -26,12 +26,20 @@ use std::process::ExitCode;
     about = "Run and explore StyleNAT generators (burn: wgpu or CPU)"
 )]
 struct Cli {
+    /// Without a subcommand, opens the explorer window.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Open the interactive explorer (the default).
+    Explore {
+        /// Checkpoint to open (otherwise the most recent one).
+        ckpt: Option<PathBuf>,
+        #[command(flatten)]
+        backend: BackendArgs,
+    },
     /// Generate PNG images for a list of seeds.
     Generate(generate::GenerateArgs),
     /// Write the latents (z, w or W+) for a list of seeds to .npy / .npz.
@@ -123,14 +131,16 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Generate(a) => generate::run(a),
-        Command::Latents(a) => latents::run(a),
-        Command::Info(a) => info::run(a),
-        Command::Synth(a) => synth::run(a),
-        Command::Bench(a) => bench::run(a),
-        Command::Convert(a) => convert::run(a),
-        Command::Mix(a) => mix::run(a),
-        Command::Video(a) => video::run(a),
-    }?;
+        None => crate::app::run(None, BackendKind::Cpu)?,
+        Some(Command::Explore { ckpt, backend }) => crate::app::run(ckpt, backend.backend)?,
+        Some(Command::Generate(a)) => generate::run(a)?,
+        Some(Command::Latents(a)) => latents::run(a)?,
+        Some(Command::Info(a)) => info::run(a)?,
+        Some(Command::Synth(a)) => synth::run(a)?,
+        Some(Command::Bench(a)) => bench::run(a)?,
+        Some(Command::Convert(a)) => convert::run(a)?,
+        Some(Command::Mix(a)) => mix::run(a)?,
+        Some(Command::Video(a)) => video::run(a)?,
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -172,3 +172,47 @@ impl GeneratorConfig {
             .collect()
     }
 }
+
+impl GeneratorConfig {
+    /// A human-readable architecture table (resolution, widths, head groups, W+ layers).
+    pub fn describe(&self) -> String {
+        let c = self;
+        let mut s = String::new();
+        let mut line = |t: String| {
+            s.push_str(&t);
+            s.push('\n');
+        };
+        line(format!("resolution  {0}×{0}", c.size));
+        line(format!(
+            "style_dim   {} (mapping: {} layers, lr_mlp {})",
+            c.style_dim, c.n_mlp, c.lr_mlp
+        ));
+        line(format!("W+ layers   {}", c.num_ws()));
+        line(
+            "stage  res   dim  heads  head_dim  groups (heads × kernel/dilation)       W+    out"
+                .into(),
+        );
+        for (i, st) in c.stages.iter().enumerate() {
+            let groups = if st.is_full_attention() {
+                format!("full attention ({} heads)", st.num_heads())
+            } else {
+                st.groups
+                    .iter()
+                    .map(|g| format!("{}×k{}/d{}", g.heads, g.kernel, g.dilation))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            line(format!(
+                "{i:>5}  {:>4}  {:>4}  {:>5}  {:>8}  {groups:<38} {:>2},{:<2}  {}",
+                st.resolution,
+                st.dim,
+                st.num_heads(),
+                st.head_dim(),
+                2 * i,
+                2 * i + 1,
+                st.out_dim.map_or("-".into(), |o| o.to_string()),
+            ));
+        }
+        s
+    }
+}

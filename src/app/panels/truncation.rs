@@ -1,0 +1,23 @@
+//! Truncation: ψ and the layer cutoff.
+
+use crate::app::state::RenderArgs;
+
+pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs, num_ws: usize) {
+    ui.add(
+        egui::Slider::new(&mut args.psi, -1.0..=2.0)
+            .text("ψ")
+            .step_by(0.01),
+    );
+    let mut all = args.trunc_cutoff.is_none();
+    ui.horizontal(|ui| {
+        ui.checkbox(&mut all, "all layers");
+        if !all {
+            let mut k = args.trunc_cutoff.unwrap_or(num_ws / 2);
+            ui.add(egui::Slider::new(&mut k, 0..=num_ws.max(1)).text("cutoff"));
+            args.trunc_cutoff = Some(k);
+        }
+    });
+    if all {
+        args.trunc_cutoff = None;
+    }
+}

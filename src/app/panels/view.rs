@@ -1,0 +1,24 @@
+//! View & performance: zoom, render time, UI frame time, backend.
+
+pub struct Stats<'a> {
+    pub render_ms: Option<f64>,
+    pub frame_ms: f32,
+    pub backend: Option<&'a str>,
+}
+
+pub fn show(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
+    ui.horizontal(|ui| {
+        ui.label("zoom");
+        ui.selectable_value(zoom, 0, "fit");
+        for z in 1..=4 {
+            ui.selectable_value(zoom, z, format!("{z}×"));
+        }
+    });
+    if let Some(ms) = stats.render_ms {
+        ui.label(format!("render {ms:.1} ms"));
+    }
+    ui.label(format!("UI frame {:.1} ms", stats.frame_ms));
+    if let Some(b) = stats.backend {
+        ui.label(egui::RichText::new(b).small());
+    }
+}
