@@ -193,15 +193,18 @@ impl Engine {
     pub fn wplus_for_seeds(&mut self, seeds: &[u64], recipe: &LatentRecipe) -> Result<HostTensor> {
         let w = self.map(&self.z_for_seeds(seeds, recipe.seed_mode)?)?;
         let mut wplus = self.broadcast(&w);
-        let other = match &recipe.mix {
-            Some((seed, layers)) => {
-                let w2 = self.map(&self.z_for_seeds(&[*seed], recipe.seed_mode)?)?;
-                Some((self.broadcast(&w2), layers.clone()))
-            }
-            None => None,
-        };
+        let other = self.mix_source(recipe)?;
         self.apply_recipe(&mut wplus, other.as_ref(), recipe)?;
         Ok(wplus)
+    }
+
+    /// The mixing source of a recipe: the W+ of its mix seed and the layers to take from it.
+    pub fn mix_source(&self, recipe: &LatentRecipe) -> Result<Option<(HostTensor, Vec<usize>)>> {
+        let Some((seed, layers)) = &recipe.mix else {
+            return Ok(None);
+        };
+        let w = self.map(&self.z_for_seeds(&[*seed], recipe.seed_mode)?)?;
+        Ok(Some((self.broadcast(&w), layers.clone())))
     }
 
     /// Truncates (if ψ ≠ 1) every image's W+ (and the mixing source), then mixes.

@@ -1,12 +1,11 @@
 //! `stylenat video`: an interpolation through seed keyframes in W space, as an animated GIF.
 
+use super::generate::LatentArgs;
 use super::{ModelArgs, progress};
 use crate::checkpoint::HostTensor;
-use crate::engine::LatentRecipe;
 use crate::io::image::to_rgb8;
 use crate::io::video::GifWriter;
 use crate::latent::interp::{Interp, path};
-use crate::latent::{SeedMode, parse_layer_list, parse_seed_list};
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -15,11 +14,9 @@ use std::path::PathBuf;
 pub struct VideoArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Keyframe seeds, e.g. `1,2,3`.
-    #[arg(long, value_name = "LIST")]
-    pub seeds: String,
-    #[arg(long, value_enum, default_value_t = SeedMode::Stylenat)]
-    pub seed_mode: SeedMode,
+    /// Keyframes (`--seeds 1,2,3`) and the truncation / mixing applied to every frame.
+    #[command(flatten)]
+    pub latent: LatentArgs,
     /// Return to the first keyframe: a seamless loop.
     #[arg(long = "loop")]
     pub looping: bool,
@@ -32,15 +29,6 @@ pub struct VideoArgs {
     /// Interpolation in W space.
     #[arg(long, value_enum, default_value_t = Interp::Linear)]
     pub interp: Interp,
-    /// Truncation ψ applied to every frame.
-    #[arg(long, value_name = "PSI")]
-    pub trunc: Option<f32>,
-    /// Style mixing applied to every frame: W+ layers from this seed…
-    #[arg(long, value_name = "SEED", requires = "mix_layers")]
-    pub mix_seed: Option<u64>,
-    /// …on these layers, e.g. `8-11`.
-    #[arg(long, value_name = "LIST", requires = "mix_seed")]
-    pub mix_layers: Option<String>,
     /// Images per forward pass.
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
@@ -70,29 +58,15 @@ pub fn run(a: VideoArgs) -> Result<()> {
             a.out.display()
         );
     }
-    let seeds = parse_seed_list(&a.seeds)?;
+    let seeds = a.latent.seeds()?;
     let mut engine = a.model.engine()?;
     eprintln!("{}", engine.backend.description);
-    let (num_ws, d, size) = (
-        engine.config().num_ws(),
-        engine.config().style_dim,
-        engine.config().size,
-    );
-    let keys = engine.map(&engine.z_for_seeds(&seeds, a.seed_mode)?)?;
+    let recipe = a.latent.recipe(&engine)?;
+    let (d, size) = (engine.config().style_dim, engine.config().size);
+    let keys = engine.map(&engine.z_for_seeds(&seeds, recipe.seed_mode)?)?;
     let keys: Vec<Vec<f32>> = keys.data.chunks(d).map(<[f32]>::to_vec).collect();
     let frames = path(&keys, a.frames_per_transition as usize, a.looping, a.interp);
-    let mix = match (&a.mix_seed, &a.mix_layers) {
-        (Some(s), Some(l)) => {
-            let w = engine.map(&engine.z_for_seeds(&[*s], a.seed_mode)?)?;
-            Some((engine.broadcast(&w), parse_layer_list(l, num_ws)?))
-        }
-        _ => None,
-    };
-    let recipe = LatentRecipe {
-        seed_mode: a.seed_mode,
-        psi: a.trunc,
-        ..Default::default()
-    };
+    let mix = engine.mix_source(&recipe)?;
     let mut gif = GifWriter::new(size, size, a.fps, a.looping)?;
     let bar = progress(frames.len(), "rendering");
     for chunk in frames.chunks(a.batch.max(1)) {
