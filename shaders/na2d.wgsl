@@ -4,32 +4,9 @@
 // ≤ 0.17 rule: windows shift inwards at borders, dilation groups by i mod d), + relative
 // position bias, online softmax, AV. Matches src/kernels/reference.rs.
 //
-// Every binding is read_write: cubecl sub-allocates tensors from shared wgpu buffers, and a
-// buffer bound both read-only and read-write in one dispatch is a validation error.
-//
-// Bindings: qkv [B, H, W, 3, heads, HD] · rpb (all groups' tables, concatenated) ·
-// out [B, H, W, heads, HD] · info (u32):
-//   0 batch, 1 height, 2 width, 3 heads, 4 scale (f32 bits), 5 group count,
-//   then per group: first head, heads, kernel, dilation, offset of its table in rpb.
+// Bindings, the info layout and the window rule: na2d_common.wgsl.
 
-@group(0) @binding(0) var<storage, read_write> qkv: array<f32>;
-@group(0) @binding(1) var<storage, read_write> rpb: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> info: array<u32>;
-
-const HD: u32 = {{ head_dim }}u;
 const WG: u32 = {{ workgroup_size }}u;
-
-// (index of the first key, bias-table index of the first key) along one axis.
-fn window(i: u32, len: u32, k: u32, d: u32) -> vec2<u32> {
-    let r = i % d;
-    let gi = i / d;
-    let group_len = (len - r + d - 1u) / d;
-    let half = k / 2u;
-    var start = select(0u, gi - half, gi >= half);
-    start = min(start, group_len - k);
-    return vec2<u32>(start * d + r, start + k - 1u - gi);
-}
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -38,7 +15,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let width = info[2];
     let heads = info[3];
     let scale = bitcast<f32>(info[4]);
-    let groups = info[5];
     let c = heads * HD;
 
     let id = gid.x + gid.y * nwg.x * WG;
@@ -51,21 +27,11 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let y = (pixel / width) % height;
     let b = pixel / (width * height);
 
-    // The head's group.
-    var g = 0u;
-    loop {
-        let base = 6u + 5u * g;
-        if (g + 1u >= groups || h < info[base] + info[base + 1u]) {
-            break;
-        }
-        g = g + 1u;
-    }
-    let gb = 6u + 5u * g;
-    let first_head = info[gb];
-    let k = info[gb + 2u];
-    let d = info[gb + 3u];
-    let table = 2u * k - 1u;
-    let bias_base = info[gb + 4u] + (h - first_head) * table * table;
+    let grp = head_group(h);
+    let k = grp.k;
+    let d = grp.d;
+    let table = grp.table;
+    let bias_base = grp.bias_base;
     let wy = window(y, height, k, d);
     let wx = window(x, width, k, d);
 

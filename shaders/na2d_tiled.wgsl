@@ -6,33 +6,13 @@
 // workgroup memory once, then every query reads its k taps from there. Online softmax keeps
 // one pass. NATTEN ≤ 0.17 neighbourhood rule, as in src/kernels/window.rs.
 //
-// Every binding is read_write: cubecl sub-allocates tensors from shared wgpu buffers, and a
-// buffer bound both read-only and read-write in one dispatch is a validation error.
-//
-// Bindings: qkv [B, H, W, 3, heads, HD] · rpb (all groups' tables, concatenated) ·
-// out [B, H, W, heads, HD] · info (u32):
-//   0 batch, 1 height, 2 width, 3 heads, 4 scale (f32 bits), 5 group count,
-//   6 column tiles per (row, head) — the largest over the groups,
-//   then per group: first head, heads, kernel, dilation, offset of its table in rpb.
+// Bindings, the info layout and the window rule: na2d_common.wgsl.
 
-@group(0) @binding(0) var<storage, read_write> qkv: array<f32>;
-@group(0) @binding(1) var<storage, read_write> rpb: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> info: array<u32>;
-
-const HD: u32 = {{ head_dim }}u;
 const TILE: u32 = {{ tile }}u;
 const BAND: u32 = {{ band }}u; // TILE + largest kernel − 1
 
 var<workgroup> keys: array<f32, {{ band_floats }}>;
 var<workgroup> values: array<f32, {{ band_floats }}>;
-
-// Window start (in dilation-group coordinates) of group member gi.
-fn start(gi: u32, group_len: u32, k: u32) -> u32 {
-    let half = k / 2u;
-    let s = select(0u, gi - half, gi >= half);
-    return min(s, group_len - k);
-}
 
 @compute @workgroup_size({{ tile }}, 1, 1)
 fn main(
@@ -45,7 +25,6 @@ fn main(
     let width = info[2];
     let heads = info[3];
     let scale = bitcast<f32>(info[4]);
-    let groups = info[5];
     let tiles_x = info[6];
     let c = heads * HD;
 
@@ -60,19 +39,11 @@ fn main(
     if (b >= batch) {
         return;
     }
-    var g = 0u;
-    loop {
-        let base = 7u + 5u * g;
-        if (g + 1u >= groups || h < info[base] + info[base + 1u]) {
-            break;
-        }
-        g = g + 1u;
-    }
-    let gb = 7u + 5u * g;
-    let k = info[gb + 2u];
-    let d = info[gb + 3u];
-    let table = 2u * k - 1u;
-    let bias_base = info[gb + 4u] + (h - info[gb]) * table * table;
+    let grp = head_group(h);
+    let k = grp.k;
+    let d = grp.d;
+    let table = grp.table;
+    let bias_base = grp.bias_base;
 
     let rx = xt % d;
     let g0 = (xt / d) * TILE;

@@ -23,6 +23,10 @@ const TILE: u32 = 16;
 /// Most workgroups along one dispatch axis (WebGPU's guaranteed limit).
 const MAX_GROUPS_X: u32 = 65_535;
 
+/// Bindings, info layout and the window rule, spliced in front of each kernel (WGSL has no
+/// includes).
+const COMMON: &str = include_str!("../../shaders/na2d_common.wgsl");
+
 /// Which WGSL kernel runs NA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Variant {
@@ -44,16 +48,20 @@ struct Na2dKernel {
 impl KernelSource for Na2dKernel {
     fn source(&self) -> SourceTemplate {
         match self.variant {
-            Variant::PerQuery => SourceTemplate::new(include_str!("../../shaders/na2d.wgsl"))
-                .register("head_dim", self.head_dim.to_string())
-                .register("workgroup_size", WORKGROUP.to_string()),
+            Variant::PerQuery => {
+                SourceTemplate::new([COMMON, include_str!("../../shaders/na2d.wgsl")].concat())
+                    .register("head_dim", self.head_dim.to_string())
+                    .register("workgroup_size", WORKGROUP.to_string())
+            }
             Variant::Tiled => {
                 let band = TILE + self.max_kernel - 1;
-                SourceTemplate::new(include_str!("../../shaders/na2d_tiled.wgsl"))
-                    .register("head_dim", self.head_dim.to_string())
-                    .register("tile", TILE.to_string())
-                    .register("band", band.to_string())
-                    .register("band_floats", (band * self.head_dim).to_string())
+                SourceTemplate::new(
+                    [COMMON, include_str!("../../shaders/na2d_tiled.wgsl")].concat(),
+                )
+                .register("head_dim", self.head_dim.to_string())
+                .register("tile", TILE.to_string())
+                .register("band", band.to_string())
+                .register("band_floats", (band * self.head_dim).to_string())
             }
         }
     }
@@ -90,10 +98,16 @@ pub fn na2d(
         .map(|g| g.dilation * p.width.div_ceil(g.dilation).div_ceil(TILE as usize))
         .max()
         .unwrap_or(1);
-    let mut info = vec![p.batch, p.height, p.width, p.heads(), 0, p.groups.len()];
-    if variant == Variant::Tiled {
-        info.push(tiles_x);
-    }
+    // Header layout: shaders/na2d_common.wgsl.
+    let info = vec![
+        p.batch,
+        p.height,
+        p.width,
+        p.heads(),
+        0,
+        p.groups.len(),
+        tiles_x,
+    ];
     let mut info: Vec<u32> = info.into_iter().map(|v| v as u32).collect();
     info[4] = p.scale.to_bits();
     let (mut head0, mut offset) = (0u32, 0u32);

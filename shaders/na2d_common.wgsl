@@ -1,0 +1,57 @@
+// Shared by na2d.wgsl and na2d_tiled.wgsl (spliced in front of each by src/kernels/wgsl.rs).
+//
+// Every binding is read_write: cubecl sub-allocates tensors from shared wgpu buffers, and a
+// buffer bound both read-only and read-write in one dispatch is a validation error.
+//
+// Bindings: qkv [B, H, W, 3, heads, HD] · rpb (all groups' tables, concatenated) ·
+// out [B, H, W, heads, HD] · info (u32):
+//   0 batch, 1 height, 2 width, 3 heads, 4 scale (f32 bits), 5 group count,
+//   6 column tiles per (row, head) (tiled kernel only),
+//   then per group: first head, heads, kernel, dilation, offset of its table in rpb.
+
+@group(0) @binding(0) var<storage, read_write> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read_write> rpb: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> info: array<u32>;
+
+const HD: u32 = {{ head_dim }}u;
+const GROUPS_AT: u32 = 7u;
+
+// The head group of head `h`: kernel, dilation, and where head h's bias table starts.
+struct HeadGroup {
+    k: u32,
+    d: u32,
+    table: u32,
+    bias_base: u32,
+}
+
+fn head_group(h: u32) -> HeadGroup {
+    let groups = info[5];
+    var g = 0u;
+    loop {
+        let base = GROUPS_AT + 5u * g;
+        if (g + 1u >= groups || h < info[base] + info[base + 1u]) {
+            break;
+        }
+        g = g + 1u;
+    }
+    let gb = GROUPS_AT + 5u * g;
+    let k = info[gb + 2u];
+    let table = 2u * k - 1u;
+    return HeadGroup(k, info[gb + 3u], table, info[gb + 4u] + (h - info[gb]) * table * table);
+}
+
+// NATTEN ≤ 0.17 rule (src/kernels/window.rs): window start of dilation-group member gi.
+fn start(gi: u32, group_len: u32, k: u32) -> u32 {
+    let half = k / 2u;
+    let s = select(0u, gi - half, gi >= half);
+    return min(s, group_len - k);
+}
+
+// (index of the first key, bias-table index of the first key) along one axis.
+fn window(i: u32, len: u32, k: u32, d: u32) -> vec2<u32> {
+    let r = i % d;
+    let gi = i / d;
+    let s = start(gi, (len - r + d - 1u) / d, k);
+    return vec2<u32>(s * d + r, s + k - 1u - gi);
+}
