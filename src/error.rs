@@ -12,6 +12,13 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
     #[error(
         "{path} is not a PyTorch checkpoint (expected a zip archive written by torch.save): {reason}"
     )]
@@ -56,6 +63,9 @@ pub enum Error {
     #[error("{path}: {reason}")]
     Format { path: PathBuf, reason: String },
 
+    #[error("cancelled")]
+    Cancelled,
+
     #[error("backend error: {0}")]
     Backend(String),
 }
@@ -66,6 +76,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn write(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Write {
             path: path.into(),
             source,
         }

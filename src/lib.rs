@@ -9,6 +9,7 @@ pub mod checkpoint;
 pub mod cli;
 pub mod engine;
 pub mod error;
+pub mod export;
 pub mod io;
 pub mod kernels;
 pub mod latent;

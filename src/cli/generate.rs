@@ -1,6 +1,6 @@
 //! `stylenat generate`: seeds → PNG files.
 
-use super::{ModelArgs, progress};
+use super::{ModelArgs, parse_grid, progress};
 use crate::checkpoint::HostTensor;
 use crate::engine::{Engine, LatentRecipe};
 use crate::io::image::{save_png, to_rgb8};
@@ -103,16 +103,6 @@ pub struct GenerateArgs {
     /// Overwrite existing files.
     #[arg(long)]
     pub force: bool,
-}
-
-fn parse_grid(text: &str) -> std::result::Result<(usize, usize), String> {
-    let (c, r) = text
-        .split_once(['x', 'X'])
-        .ok_or("expected COLSxROWS, e.g. 4x2")?;
-    match (c.trim().parse::<usize>(), r.trim().parse::<usize>()) {
-        (Ok(c), Ok(r)) if c > 0 && r > 0 && c * r <= 10_000 => Ok((c, r)),
-        _ => Err(format!("`{text}` is not a grid size like 4x2")),
-    }
 }
 
 pub fn run(a: GenerateArgs) -> Result<()> {

@@ -127,6 +127,17 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
     bar
 }
 
+/// Parses `COLSxROWS`, e.g. `4x2`.
+pub fn parse_grid(text: &str) -> std::result::Result<(usize, usize), String> {
+    let (c, r) = text
+        .split_once(['x', 'X'])
+        .ok_or("expected COLSxROWS, e.g. 4x2")?;
+    match (c.trim().parse::<usize>(), r.trim().parse::<usize>()) {
+        (Ok(c), Ok(r)) if c > 0 && r > 0 && c * r <= 10_000 => Ok((c, r)),
+        _ => Err(format!("`{text}` is not a grid size like 4x2")),
+    }
+}
+
 /// Parses the command line and runs the chosen subcommand.
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();

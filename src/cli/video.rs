@@ -1,11 +1,11 @@
-//! `stylenat video`: an interpolation through seed keyframes in W space, as an animated GIF.
+//! `stylenat video`: interpolation through keyframes (seeds or W+ latents) in W space, written
+//! as MP4 (H.264) or animated GIF in-process; optionally a grid of several loops.
 
 use super::generate::LatentArgs;
-use super::{ModelArgs, progress};
-use crate::checkpoint::HostTensor;
-use crate::io::image::to_rgb8;
-use crate::io::video::GifWriter;
-use crate::latent::interp::{Interp, path};
+use super::{ModelArgs, parse_grid, progress};
+use crate::export::video::{VideoSpec, render_video};
+use crate::io::video::{DEFAULT_QP, VideoFormat, VideoOptions};
+use crate::latent::interp::Interp;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -17,6 +17,10 @@ pub struct VideoArgs {
     /// Keyframes (`--seeds 1,2,3`) and the truncation / mixing applied to every frame.
     #[command(flatten)]
     pub latent: LatentArgs,
+    /// Keyframes from W+ latents instead of seeds: `.npz` (key `w`) or `.npy`,
+    /// `[N, num_ws, w_dim]`.
+    #[arg(long, value_name = "FILE", conflicts_with = "seeds")]
+    pub keyframes: Option<PathBuf>,
     /// Return to the first keyframe: a seamless loop.
     #[arg(long = "loop")]
     pub looping: bool,
@@ -29,10 +33,17 @@ pub struct VideoArgs {
     /// Interpolation in W space.
     #[arg(long, value_enum, default_value_t = Interp::Linear)]
     pub interp: Interp,
+    /// A grid of COLSxROWS loops; the keyframes are split evenly between the cells, in order
+    /// (`--seeds 0-11 --grid 3x2`: two keyframes per cell).
+    #[arg(long, value_name = "COLSxROWS", value_parser = parse_grid)]
+    pub grid: Option<(usize, usize)>,
+    /// MP4 quality: H.264 quantiser, 0 (best) … 51 (smallest file).
+    #[arg(long, value_name = "QP", default_value_t = DEFAULT_QP, value_parser = clap::value_parser!(u8).range(0..=51))]
+    pub quality: u8,
     /// Images per forward pass.
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
-    /// Output `.gif`.
+    /// Output `.mp4` or `.gif`.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Overwrite an existing file.
@@ -41,51 +52,78 @@ pub struct VideoArgs {
 }
 
 pub fn run(a: VideoArgs) -> Result<()> {
-    match a
-        .out
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .as_deref()
-    {
-        Some("gif") => {}
-        Some("mp4") => bail!("MP4 output is not implemented yet; write a .gif"),
-        _ => bail!("--out must end in .gif"),
-    }
+    VideoFormat::from_path(&a.out)?;
     if a.out.exists() && !a.force {
         bail!(
             "{} already exists (use --force to overwrite)",
             a.out.display()
         );
     }
-    let seeds = a.latent.seeds()?;
+    if !(a.fps.is_finite() && a.fps > 0.0) {
+        bail!("--fps must be positive");
+    }
     let mut engine = a.model.engine()?;
     eprintln!("{}", engine.backend.description);
     let recipe = a.latent.recipe(&engine)?;
-    let (d, size) = (engine.config().style_dim, engine.config().size);
-    let keys = engine.map(&engine.z_for_seeds(&seeds, recipe.seed_mode)?)?;
-    let keys: Vec<Vec<f32>> = keys.data.chunks(d).map(<[f32]>::to_vec).collect();
-    let frames = path(&keys, a.frames_per_transition as usize, a.looping, a.interp);
-    let mix = engine.mix_source(&recipe)?;
-    let mut gif = GifWriter::new(size, size, a.fps, a.looping)?;
-    let bar = progress(frames.len(), "rendering");
-    for chunk in frames.chunks(a.batch.max(1)) {
-        let w = HostTensor::new(vec![chunk.len(), d], chunk.concat());
-        let mut wplus = engine.broadcast(&w);
-        engine.apply_recipe(&mut wplus, mix.as_ref(), &recipe)?;
-        let images = engine.synthesize(&wplus, a.batch.max(1), |_| {})?;
-        for img in images.data.chunks(3 * size * size) {
-            gif.push(&to_rgb8(img, size, size))?;
-            bar.inc(1);
+    let per_image = engine.config().num_ws() * engine.config().style_dim;
+    let keys: Vec<Vec<f32>> = match &a.keyframes {
+        Some(path) => {
+            let w = crate::io::npy::read_array(path, Some("w"))?;
+            if w.shape.len() != 3 || w.shape[1] * w.shape[2] != per_image {
+                bail!(
+                    "{}: keyframes must be [N, {}, {}], got {:?}",
+                    path.display(),
+                    engine.config().num_ws(),
+                    engine.config().style_dim,
+                    w.shape
+                );
+            }
+            w.data.chunks(per_image).map(<[f32]>::to_vec).collect()
         }
+        None => {
+            let seeds = a.latent.seeds()?;
+            let w = engine.map(&engine.z_for_seeds(&seeds, recipe.seed_mode)?)?;
+            let wplus = engine.broadcast(&w);
+            wplus.data.chunks(per_image).map(<[f32]>::to_vec).collect()
+        }
+    };
+    let (cols, rows) = a.grid.unwrap_or((1, 1));
+    let cells = cols * rows;
+    if !keys.len().is_multiple_of(cells) {
+        bail!(
+            "{} keyframes cannot be split evenly over a {cols}x{rows} grid",
+            keys.len()
+        );
     }
+    let per_cell = keys.len() / cells;
+    let spec = VideoSpec {
+        cells: keys.chunks(per_cell).map(<[Vec<f32>]>::to_vec).collect(),
+        cols,
+        frames_per_transition: a.frames_per_transition as usize,
+        looping: a.looping,
+        interp: a.interp,
+        fps: a.fps,
+        batch: a.batch.max(1),
+        options: VideoOptions {
+            looping: a.looping,
+            quality: a.quality,
+        },
+    };
+    let bar = progress(spec.frame_count(), "rendering");
+    let stats = render_video(&mut engine, &spec, &recipe, &a.out, |done, _| {
+        bar.set_position(done as u64);
+        true
+    })?;
     bar.finish_and_clear();
-    let fps = gif.effective_fps();
-    crate::io::write_atomic(&a.out, &gif.finish()?)?;
     eprintln!(
-        "wrote {} frames at {fps} fps to {}",
-        frames.len(),
-        a.out.display()
+        "wrote {} frames ({}×{}) at {} fps to {} in {:.1} s ({:.1} frames/s)",
+        stats.frames,
+        stats.width,
+        stats.height,
+        stats.fps,
+        a.out.display(),
+        stats.seconds,
+        stats.frames as f64 / stats.seconds.max(1e-9)
     );
     Ok(())
 }

@@ -49,13 +49,27 @@ fn cubic(p0: &[f32], p1: &[f32], p2: &[f32], p3: &[f32], t: f32) -> Vec<f32> {
         .collect()
 }
 
-/// Frames through `keys` (each a latent vector): `per_transition` frames per segment; with
-/// `closed` the path returns to the first key (a seamless loop, the first frame not repeated),
-/// otherwise it ends on the last key.
-pub fn path(keys: &[Vec<f32>], per_transition: usize, closed: bool, how: Interp) -> Vec<Vec<f32>> {
+/// Number of frames of [`path`].
+pub fn path_len(keys: usize, per_transition: usize, closed: bool) -> usize {
+    match keys {
+        0 | 1 => keys,
+        _ if per_transition == 0 => keys,
+        n if closed => n * per_transition,
+        n => (n - 1) * per_transition + 1,
+    }
+}
+
+/// Frame `index` of [`path`], computed on its own (long videos never hold every frame).
+pub fn path_frame(
+    keys: &[Vec<f32>],
+    per_transition: usize,
+    closed: bool,
+    how: Interp,
+    index: usize,
+) -> Vec<f32> {
     let n = keys.len();
     if n < 2 || per_transition == 0 {
-        return keys.to_vec();
+        return keys[index].clone();
     }
     let key = |i: isize| -> &[f32] {
         if closed {
@@ -64,22 +78,25 @@ pub fn path(keys: &[Vec<f32>], per_transition: usize, closed: bool, how: Interp)
             &keys[i.clamp(0, n as isize - 1) as usize]
         }
     };
-    let segments = if closed { n } else { n - 1 };
-    let mut frames = Vec::with_capacity(segments * per_transition + 1);
-    for s in 0..segments as isize {
-        for j in 0..per_transition {
-            let t = j as f32 / per_transition as f32;
-            frames.push(match how {
-                Interp::Linear => lerp(key(s), key(s + 1), t),
-                Interp::Slerp => slerp(key(s), key(s + 1), t),
-                Interp::Cubic => cubic(key(s - 1), key(s), key(s + 1), key(s + 2), t),
-            });
-        }
+    let (s, j) = ((index / per_transition) as isize, index % per_transition);
+    if !closed && s as usize == n - 1 {
+        return keys[n - 1].clone();
     }
-    if !closed {
-        frames.push(keys[n - 1].clone());
+    let t = j as f32 / per_transition as f32;
+    match how {
+        Interp::Linear => lerp(key(s), key(s + 1), t),
+        Interp::Slerp => slerp(key(s), key(s + 1), t),
+        Interp::Cubic => cubic(key(s - 1), key(s), key(s + 1), key(s + 2), t),
     }
-    frames
+}
+
+/// Frames through `keys` (each a latent vector): `per_transition` frames per segment; with
+/// `closed` the path returns to the first key (a seamless loop, the first frame not repeated),
+/// otherwise it ends on the last key.
+pub fn path(keys: &[Vec<f32>], per_transition: usize, closed: bool, how: Interp) -> Vec<Vec<f32>> {
+    (0..path_len(keys.len(), per_transition, closed))
+        .map(|i| path_frame(keys, per_transition, closed, how, i))
+        .collect()
 }
 
 #[cfg(test)]
