@@ -70,6 +70,66 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// wgpu on the explorer window's own device and queue, so generated images never leave
+    /// the GPU. Registered once per process (a second window reuses the first registration).
+    pub fn from_render_state(rs: &eframe::egui_wgpu::RenderState) -> Result<Self> {
+        static SHARED: OnceLock<std::result::Result<(Device, String), String>> = OnceLock::new();
+        let (device, description) = SHARED
+            .get_or_init(|| {
+                use burn::tensor::wgpu::WgpuSetup;
+                let info = rs.adapter.get_info();
+                let setup = WgpuSetup {
+                    instance: rs.instance.clone(),
+                    adapter: rs.adapter.clone(),
+                    device: rs.device.clone(),
+                    queue: rs.queue.clone(),
+                    backend: info.backend,
+                };
+                let device = Device::wgpu_options()
+                    .setup(setup)
+                    .init()
+                    .map_err(|e| format!("cannot run on the window's wgpu device: {e}"))?;
+                Ok((
+                    device,
+                    format!(
+                        "wgpu: {} ({:?}, {:?}), shared with the window",
+                        info.name, info.backend, info.device_type
+                    ),
+                ))
+            })
+            .clone()
+            .map_err(Error::Backend)?;
+        Ok(Self {
+            kind: BackendKind::Wgpu,
+            device,
+            description,
+        })
+    }
+}
+
+/// eframe's wgpu settings: the device gets every adapter feature and limit (as burn's own
+/// device would), because the generator's kernels run on it too.
+pub fn egui_wgpu_options() -> eframe::egui_wgpu::WgpuConfiguration {
+    use eframe::egui_wgpu::{WgpuSetup, WgpuSetupCreateNew, wgpu};
+    let mut create = WgpuSetupCreateNew::without_display_handle();
+    create.device_descriptor = std::sync::Arc::new(|adapter: &wgpu::Adapter| {
+        wgpu::DeviceDescriptor {
+            label: Some("stylenat + egui"),
+            required_features: adapter
+                .features()
+                .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+            required_limits: adapter.limits(),
+            memory_hints: wgpu::MemoryHints::MemoryUsage,
+            ..Default::default()
+        }
+    });
+    eframe::egui_wgpu::WgpuConfiguration {
+        wgpu_setup: WgpuSetup::CreateNew(create),
+        ..Default::default()
+    }
+}
+
 /// Whether a device is the CPU (`flex`) backend, where host-memory kernels apply.
 pub fn is_cpu(device: &Device) -> bool {
     *device == Device::flex()

@@ -39,7 +39,11 @@ pub struct Engine {
 impl Engine {
     /// Loads a checkpoint file onto a backend.
     pub fn load(path: &Path, source: &ConfigSource, backend: Backend) -> Result<Self> {
-        let loaded = checkpoint::load(path, source)?;
+        Self::from_loaded(checkpoint::load(path, source)?, path, backend)
+    }
+
+    /// Builds the model of an already read checkpoint on a backend.
+    pub fn from_loaded(loaded: LoadedGenerator, path: &Path, backend: Backend) -> Result<Self> {
         let generator = Generator::from_loaded(&loaded, &backend.device)?;
         Ok(Self {
             backend,

@@ -24,7 +24,7 @@ fn wait(worker: &Worker, got: &mut Vec<Response>, done: impl Fn(&[Response]) -> 
 fn images(r: &[Response]) -> Vec<(u64, u64)> {
     r.iter()
         .filter_map(|r| match r {
-            Response::Image { stamp, args, .. } => Some((*stamp, args.seed)),
+            Response::Image(r) => Some((r.stamp, r.args.seed)),
             _ => None,
         })
         .collect()

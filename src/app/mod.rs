@@ -1,99 +1,418 @@
-//! The explorer: an eframe window whose side panel edits a [`RenderArgs`] and whose central
-//! panel shows the newest image the render thread produced. The UI thread never runs the model.
+//! The explorer: an eframe window whose side panel edits [`state::AppState`] and whose central
+//! panel shows the newest images the render thread produced. The UI thread never runs the model.
 
+pub mod action;
+pub mod canvas;
+pub mod compose;
+pub mod export;
+pub mod history;
+pub mod open;
 pub mod panels;
+pub mod session;
 pub mod state;
 pub mod worker;
 
 use crate::backend::BackendKind;
-use state::AppState;
+use action::Action;
+use history::History;
+use state::{AppState, RenderArgs};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 use worker::{ModelInfo, Request, Response, Worker};
 
 const STATE_KEY: &str = "stylenat-explorer";
 
+/// An export running on the render thread.
+struct ExportRun {
+    cancel: Arc<AtomicBool>,
+    done: usize,
+    total: usize,
+    started: Instant,
+}
+
 pub struct ExplorerApp {
-    state: AppState,
+    pub state: AppState,
     worker: Worker,
-    model: Option<ModelInfo>,
-    loading: bool,
-    /// Arguments of the last render request (to skip duplicates).
-    requested: Option<state::RenderArgs>,
-    texture: Option<egui::TextureHandle>,
-    image_size: usize,
+    pub model: Option<ModelInfo>,
+    /// Path, stage and start of a checkpoint load in progress.
+    loading: Option<(PathBuf, &'static str, Instant)>,
+    /// Arguments of the last render request (to skip duplicates) and when each was asked for.
+    requested: Option<RenderArgs>,
+    asked_at: BTreeMap<u64, Instant>,
+    pub canvas: canvas::Canvas,
+    /// The W+ of the shown mix.
+    pub shown_wplus: Option<Vec<f32>>,
+    /// Arguments of the shown image.
+    pub shown_args: Option<RenderArgs>,
     render_ms: Option<f64>,
-    errors: Vec<String>,
+    latency_ms: Option<f64>,
+    ui_ms: f32,
+    pub errors: Vec<String>,
+    pub status: Option<String>,
+    export: Option<ExportRun>,
+    history: History,
     /// `STYLENAT_SCREENSHOT`: save a screenshot once an image is shown, then quit.
     screenshot: Option<PathBuf>,
     frames_with_image: u32,
 }
 
 impl ExplorerApp {
+    /// The app on `worker`, with restored `state` (tests build it without a window).
+    pub fn with_worker(state: AppState, worker: Worker) -> Self {
+        Self {
+            history: History::new(&state.args),
+            state,
+            worker,
+            model: None,
+            loading: None,
+            requested: None,
+            asked_at: BTreeMap::new(),
+            canvas: canvas::Canvas::default(),
+            shown_wplus: None,
+            shown_args: None,
+            render_ms: None,
+            latency_ms: None,
+            ui_ms: 0.0,
+            errors: Vec::new(),
+            status: None,
+            export: None,
+            screenshot: None,
+            frames_with_image: 0,
+        }
+    }
+
     pub fn new(
         cc: &eframe::CreationContext<'_>,
         ckpt: Option<PathBuf>,
         backend: BackendKind,
     ) -> std::io::Result<Self> {
-        let state: AppState = cc
-            .storage
-            .and_then(|s| eframe::get_value(s, STATE_KEY))
-            .unwrap_or_default();
-        let ctx = cc.egui_ctx.clone();
-        let mut app = Self {
-            state,
-            worker: Worker::spawn(backend, move || ctx.request_repaint())?,
-            model: None,
-            loading: false,
-            requested: None,
-            texture: None,
-            image_size: 0,
-            render_ms: None,
-            errors: Vec::new(),
-            screenshot: std::env::var_os("STYLENAT_SCREENSHOT").map(PathBuf::from),
-            frames_with_image: 0,
+        let mut notices = Vec::new();
+        let state: AppState = match cc.storage.and_then(|s| s.get_string(STATE_KEY)) {
+            None => AppState::default(),
+            Some(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
+                notices.push(format!("saved settings were unreadable ({e}); starting fresh"));
+                AppState::default()
+            }),
         };
+        let ctx = cc.egui_ctx.clone();
+        let notify = move || ctx.request_repaint();
+        let worker = match (backend, cc.wgpu_render_state.clone()) {
+            // The generator shares the window's wgpu device.
+            (BackendKind::Wgpu, Some(rs)) => {
+                Worker::spawn_with(move || crate::backend::Backend::from_render_state(&rs), notify)?
+            }
+            _ => Worker::spawn(backend, notify)?,
+        };
+        let mut app = Self::with_worker(state, worker);
+        app.errors = notices;
+        app.screenshot = std::env::var_os("STYLENAT_SCREENSHOT").map(PathBuf::from);
         if let Some(p) = ckpt.or_else(|| app.state.recent.first().cloned()) {
-            app.open(p);
+            app.apply(Action::Open(p));
         }
         Ok(app)
     }
 
-    fn open(&mut self, path: PathBuf) {
-        self.loading = true;
-        self.requested = None;
-        self.worker.send(Request::Load(path));
+    /// Whether the render thread is busy with a load or an image is still on its way.
+    pub fn is_busy(&self) -> bool {
+        self.loading.is_some()
+            || self.export.is_some()
+            || (self.model.is_some() && self.shown_args.as_ref() != Some(&self.state.args))
     }
 
     fn receive(&mut self, ctx: &egui::Context) {
         for r in self.worker.take() {
             match r {
+                Response::Loading { path, stage } => {
+                    let started = self.loading.as_ref().map_or_else(Instant::now, |l| l.2);
+                    self.loading = Some((path, stage, started));
+                }
+                Response::LoadCancelled => {
+                    self.loading = None;
+                    self.status = Some("loading cancelled; the previous model stays".into());
+                }
                 Response::Loaded(info) => {
-                    self.loading = false;
+                    self.loading = None;
                     self.state.remember(info.path.clone());
+                    if let Some(c) = &self.state.args.custom
+                        && c.wplus.len() != info.num_ws * info.w_dim
+                    {
+                        self.state.args.custom = None; // a latent of another architecture
+                    }
+                    self.status = Some(format!("loaded {}", panels::model::file_name(&info.path)));
                     self.model = Some(info);
                     self.requested = None; // render the new model
                 }
-                Response::Image { rgb, size, ms, .. } => {
-                    let image = egui::ColorImage::from_rgb([size, size], &rgb);
-                    match &mut self.texture {
-                        Some(t) => t.set(image, egui::TextureOptions::NEAREST),
-                        None => {
-                            self.texture = Some(ctx.load_texture(
-                                "generated",
-                                image,
-                                egui::TextureOptions::NEAREST,
-                            ))
-                        }
+                Response::Image(r) => {
+                    if let Some(t) = self.asked_at.remove(&r.stamp) {
+                        self.latency_ms = Some(t.elapsed().as_secs_f64() * 1e3);
                     }
-                    self.image_size = size;
-                    self.render_ms = Some(ms);
+                    // Requests older than this one were dropped by the worker.
+                    self.asked_at = self.asked_at.split_off(&r.stamp);
+                    self.canvas.show_images(ctx, r.size, &r.images);
+                    self.render_ms = Some(r.ms);
+                    self.shown_wplus = Some(r.wplus);
+                    self.shown_args = Some(r.args);
+                }
+                Response::Progress { done, total } => {
+                    if let Some(e) = &mut self.export {
+                        (e.done, e.total) = (done, total);
+                    }
+                }
+                Response::Exported(msg) => {
+                    self.export = None;
+                    self.status = Some(msg);
+                }
+                Response::ExportCancelled => {
+                    self.export = None;
+                    self.status = Some("export cancelled; nothing was written".into());
                 }
                 Response::Error(e) => {
-                    self.loading = false;
+                    if e.starts_with("could not open") {
+                        self.loading = None;
+                    }
+                    if e.starts_with("export failed") {
+                        self.export = None;
+                    }
                     self.errors.push(e);
                 }
             }
+        }
+    }
+
+    /// Carries out what a panel asked for.
+    pub fn apply(&mut self, action: Action) {
+        match action {
+            Action::Open(path) => open::open(self, path),
+            Action::CancelLoad => {
+                self.worker.send(Request::CancelLoad);
+            }
+            Action::SaveImage(p) => self.start_export(export::ExportKind::Image, p),
+            Action::SaveLatent(p) => self.start_export(export::ExportKind::Latent, p),
+            Action::SaveVideo(p) => {
+                let settings = self.state.export.clone();
+                self.start_export(export::ExportKind::Video(settings), p)
+            }
+            Action::SaveSession(p) => {
+                let json = session::Session {
+                    app: crate::io::provenance::Provenance::app(),
+                    checkpoint: self.model.as_ref().map(|m| m.path.clone()),
+                    args: self.state.args.clone(),
+                    zoom: self.state.zoom,
+                }
+                .to_json();
+                self.start_export(export::ExportKind::Session { json }, p)
+            }
+            Action::CancelExport => {
+                if let Some(e) = &self.export {
+                    e.cancel.store(true, Ordering::Relaxed);
+                }
+            }
+            Action::ClearLatent => self.state.args.custom = None,
+            Action::Undo => self.history.undo(&mut self.state.args),
+            Action::Redo => self.history.redo(&mut self.state.args),
+        }
+    }
+
+    /// Asks the worker to load a checkpoint.
+    fn load_checkpoint(&mut self, path: PathBuf) {
+        self.loading = Some((path.clone(), "queued", Instant::now()));
+        self.requested = None;
+        self.worker.send(Request::Load(path));
+    }
+
+    fn start_export(&mut self, kind: export::ExportKind, path: PathBuf) {
+        if self.model.is_none() {
+            self.errors.push("open a model before exporting".into());
+            return;
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.export = Some(ExportRun {
+            cancel: cancel.clone(),
+            done: 0,
+            total: 0,
+            started: Instant::now(),
+        });
+        self.worker.send(Request::Export(export::ExportJob {
+            kind,
+            path,
+            args: self.state.args.clone(),
+            cancel,
+        }));
+    }
+
+    /// One frame of the whole window.
+    pub fn show(&mut self, ui: &mut egui::Ui) {
+        let t0 = Instant::now();
+        let ctx = ui.ctx().clone();
+        self.receive(&ctx);
+        let mut actions = Vec::new();
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        actions.extend(dropped.into_iter().map(Action::Open));
+        ctx.input_mut(|i| {
+            let undo = egui::KeyboardShortcut::new(egui::Modifiers::COMMAND, egui::Key::Z);
+            let redo = egui::KeyboardShortcut::new(
+                egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+                egui::Key::Z,
+            );
+            // Redo first: its shortcut contains undo's.
+            if i.consume_shortcut(&redo) {
+                actions.push(Action::Redo);
+            } else if i.consume_shortcut(&undo) {
+                actions.push(Action::Undo);
+            }
+        });
+
+        self.side_panel(ui, &mut actions);
+        egui::CentralPanel::default().show(ui, |ui| {
+            self.messages(ui);
+            let drag = self.canvas.ui(ui, self.state.zoom, self.model.is_some());
+            if drag != egui::Vec2::ZERO {
+                self.state.args.move_in_lattice(drag.x, drag.y);
+            }
+        });
+        for a in actions {
+            self.apply(a);
+        }
+
+        if self.state.animate != 0.0 && self.model.is_some() {
+            let dt = ctx.input(|i| i.stable_dt).min(0.1);
+            self.state.args.move_in_lattice(self.state.animate * dt, 0.0);
+            ctx.request_repaint();
+        }
+        let settling = ctx.input(|i| i.pointer.any_down()) || self.state.animate != 0.0;
+        self.history.observe(&self.state.args, settling);
+
+        // Ask for a new image when the arguments changed (the worker keeps only the newest).
+        if self.model.is_some()
+            && self.loading.is_none()
+            && self.requested.as_ref() != Some(&self.state.args)
+        {
+            let stamp = self.worker.send(Request::Render(self.state.args.clone()));
+            self.asked_at.insert(stamp, Instant::now());
+            self.requested = Some(self.state.args.clone());
+        }
+        if self.export.is_some() || self.loading.is_some() {
+            // Progress and elapsed time keep moving.
+            ctx.request_repaint_after(std::time::Duration::from_millis(100));
+        }
+        self.take_screenshot_when_ready(&ctx);
+        self.ui_ms = t0.elapsed().as_secs_f32() * 1e3;
+    }
+
+    fn side_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
+        let ctx = ui.ctx().clone();
+        egui::Panel::left("controls")
+            .resizable(true)
+            .default_size(340.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    ui.horizontal(|ui| {
+                        ui.heading("StyleNAT Explorer");
+                        if ui
+                            .add_enabled(self.history.can_undo(), egui::Button::new("⟲"))
+                            .on_hover_text("undo (Ctrl+Z)")
+                            .clicked()
+                        {
+                            actions.push(Action::Undo);
+                        }
+                        if ui
+                            .add_enabled(self.history.can_redo(), egui::Button::new("⟳"))
+                            .on_hover_text("redo (Ctrl+Shift+Z)")
+                            .clicked()
+                        {
+                            actions.push(Action::Redo);
+                        }
+                    });
+                    section(ui, "Model", true, |ui| {
+                        let loading = self.loading.as_ref().map(|(p, stage, t)| {
+                            panels::model::Loading {
+                                path: p,
+                                stage,
+                                seconds: t.elapsed().as_secs_f32(),
+                            }
+                        });
+                        panels::model::show(
+                            ui,
+                            &self.state.recent,
+                            self.model.as_ref(),
+                            loading,
+                            actions,
+                        );
+                    });
+                    let Some(model) = self.model.clone() else {
+                        return;
+                    };
+                    section(ui, "Latent", true, |ui| {
+                        panels::latent::show(ui, &mut self.state);
+                    });
+                    section(ui, "Truncation", true, |ui| {
+                        panels::truncation::show(ui, &mut self.state.args, model.num_ws);
+                    });
+                    section(ui, "Style mixing", false, |ui| {
+                        panels::mixing::show(ui, &mut self.state.args, &model.layer_res);
+                    });
+                    section(ui, "Style vector", false, |ui| {
+                        panels::style::show(
+                            ui,
+                            &mut self.state.args,
+                            &model,
+                            self.shown_wplus.as_deref(),
+                            actions,
+                        );
+                    });
+                    section(ui, "Export", false, |ui| {
+                        let progress = self.export.as_ref().map(|e| panels::export::Progress {
+                            done: e.done,
+                            total: e.total,
+                            seconds: e.started.elapsed().as_secs_f32(),
+                        });
+                        panels::export::show(
+                            ui,
+                            &mut self.state.export,
+                            progress.as_ref(),
+                            actions,
+                        );
+                    });
+                    section(ui, "View & performance", true, |ui| {
+                        let stats = panels::view::Stats {
+                            render_ms: self.render_ms,
+                            latency_ms: self.latency_ms,
+                            frame_ms: ctx.input(|i| i.stable_dt) * 1e3,
+                            ui_ms: self.ui_ms,
+                            backend: Some(model.backend.as_str()),
+                            texture_path: self.canvas.path_description(),
+                        };
+                        panels::view::show(ui, &mut self.state.zoom, &stats);
+                    });
+                });
+            });
+    }
+
+    fn messages(&mut self, ui: &mut egui::Ui) {
+        if let Some(s) = &self.status {
+            ui.label(egui::RichText::new(s).small());
+        }
+        let mut dismiss = None;
+        for (i, e) in self.errors.iter().enumerate() {
+            ui.horizontal(|ui| {
+                ui.colored_label(egui::Color32::LIGHT_RED, e);
+                if ui.small_button("✕").clicked() {
+                    dismiss = Some(i);
+                }
+            });
+        }
+        if let Some(i) = dismiss {
+            self.errors.remove(i);
         }
     }
 
@@ -101,15 +420,18 @@ impl ExplorerApp {
         let Some(path) = self.screenshot.clone() else {
             return;
         };
-        if self.texture.is_none() {
+        if !self.canvas.has_image() {
             return;
         }
         self.frames_with_image += 1;
         if self.frames_with_image == 3 {
             ctx.request_screenshot(move |image: Arc<egui::ColorImage>| {
                 let [w, h] = image.size;
-                let rgba: Vec<u8> = image.pixels.iter().flat_map(|c| c.to_array()).collect();
-                let rgb: Vec<u8> = rgba.chunks(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+                let rgb: Vec<u8> = image
+                    .pixels
+                    .iter()
+                    .flat_map(|c| [c.r(), c.g(), c.b()])
+                    .collect();
                 if let Err(e) = crate::io::image::save_png(&path, &rgb, w, h, None) {
                     eprintln!("screenshot: {e}");
                 }
@@ -122,109 +444,21 @@ impl ExplorerApp {
     }
 }
 
+fn section(ui: &mut egui::Ui, title: &str, open: bool, body: impl FnOnce(&mut egui::Ui)) {
+    egui::CollapsingHeader::new(title)
+        .default_open(open)
+        .show(ui, body);
+}
+
 impl eframe::App for ExplorerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        let ctx = ui.ctx().clone();
-        self.receive(&ctx);
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .collect()
-        });
-        if let Some(p) = dropped.into_iter().next() {
-            self.open(p);
-        }
-        let num_ws = self.model.as_ref().map_or(0, |m| m.num_ws);
-
-        egui::Panel::left("controls")
-            .resizable(true)
-            .default_size(330.0)
-            .show(ui, |ui| {
-                egui::ScrollArea::vertical().show(ui, |ui| {
-                    ui.heading("StyleNAT Explorer");
-                    egui::CollapsingHeader::new("Model")
-                        .default_open(true)
-                        .show(ui, |ui| {
-                            if let Some(p) = panels::model::show(
-                                ui,
-                                &self.state.recent,
-                                self.model.as_ref(),
-                                self.loading,
-                            ) {
-                                self.open(p);
-                            }
-                        });
-                    ui.add_enabled_ui(self.model.is_some(), |ui| {
-                        egui::CollapsingHeader::new("Latent")
-                            .default_open(true)
-                            .show(ui, |ui| {
-                                panels::latent::show(ui, &mut self.state.args);
-                            });
-                        egui::CollapsingHeader::new("Truncation")
-                            .default_open(true)
-                            .show(ui, |ui| {
-                                panels::truncation::show(ui, &mut self.state.args, num_ws);
-                            });
-                        egui::CollapsingHeader::new("Style mixing")
-                            .default_open(false)
-                            .show(ui, |ui| {
-                                panels::mixing::show(ui, &mut self.state.args, num_ws);
-                            });
-                    });
-                    egui::CollapsingHeader::new("View & performance")
-                        .default_open(true)
-                        .show(ui, |ui| {
-                            let stats = panels::view::Stats {
-                                render_ms: self.render_ms,
-                                frame_ms: ctx.input(|i| i.stable_dt) * 1e3,
-                                backend: self.model.as_ref().map(|m| m.backend.as_str()),
-                            };
-                            panels::view::show(ui, &mut self.state.zoom, &stats);
-                        });
-                });
-            });
-
-        egui::CentralPanel::default().show(ui, |ui| {
-            for (i, e) in self.errors.clone().iter().enumerate() {
-                ui.horizontal(|ui| {
-                    ui.colored_label(egui::Color32::LIGHT_RED, e);
-                    if ui.small_button("✕").clicked() {
-                        self.errors.remove(i);
-                    }
-                });
-            }
-            if let Some(t) = &self.texture {
-                let avail = ui.available_size();
-                let side = match self.state.zoom {
-                    0 => avail.x.min(avail.y).max(64.0),
-                    z => (self.image_size as u32 * z) as f32,
-                };
-                ui.centered_and_justified(|ui| {
-                    ui.add(egui::Image::new(egui::load::SizedTexture::new(
-                        t.id(),
-                        [side, side],
-                    )));
-                });
-            } else if self.model.is_some() {
-                ui.centered_and_justified(|ui| ui.spinner());
-            }
-        });
-
-        // Ask for a new image when the arguments changed (the worker keeps only the newest).
-        if self.model.is_some()
-            && !self.loading
-            && self.requested.as_ref() != Some(&self.state.args)
-        {
-            self.worker.send(Request::Render(self.state.args.clone()));
-            self.requested = Some(self.state.args.clone());
-        }
-        self.take_screenshot_when_ready(&ctx);
+        self.show(ui);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, STATE_KEY, &self.state);
+        if let Ok(text) = serde_json::to_string(&self.state) {
+            storage.set_string(STATE_KEY, text);
+        }
     }
 }
 
@@ -236,6 +470,7 @@ pub fn run(ckpt: Option<PathBuf>, backend: BackendKind) -> crate::Result<()> {
             .with_inner_size([1100.0, 760.0])
             .with_drag_and_drop(true),
         renderer: eframe::Renderer::Wgpu,
+        wgpu_options: crate::backend::egui_wgpu_options(),
         ..Default::default()
     };
     eframe::run_native(

@@ -175,6 +175,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
             Some(l) => parse_layer_list(l, engine.config().num_ws())?,
             None => Vec::new(),
         },
+        explorer: None,
     };
     let size = engine.config().size;
     let per_image = wplus.shape[1..].iter().product::<usize>();

@@ -27,6 +27,10 @@ pub struct Provenance {
     pub mix_seed: Option<u64>,
     #[serde(default)]
     pub mix_layers: Vec<usize>,
+    /// The explorer's full latent state (lattice position, loaded W+, nudge), so dropping the
+    /// image back onto the app restores exactly what was shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explorer: Option<serde_json::Value>,
 }
 
 impl Provenance {

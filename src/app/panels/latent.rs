@@ -1,30 +1,55 @@
-//! Latent: seed, seed convention, random and step buttons.
+//! Latent: seed, seed convention, random and step buttons, the seed-lattice position (also
+//! changed by dragging the image) and its animation.
 
-use crate::app::state::RenderArgs;
+use crate::app::state::{AppState, LATTICE_ROW};
 use crate::latent::SeedMode;
 
-pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs) {
+pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
+    let args = &mut state.args;
     ui.horizontal(|ui| {
         ui.label("seed");
-        ui.add(
-            egui::DragValue::new(&mut args.seed)
+        let mut seed = args.seed;
+        let r = ui.add(
+            egui::DragValue::new(&mut seed)
                 .range(0..=u32::MAX as u64)
                 .speed(0.2),
         );
+        if r.changed() {
+            args.seed = seed;
+            args.drift = [0.0; 2];
+        }
         if ui.button("−").on_hover_text("previous seed").clicked() {
             args.seed = args.seed.saturating_sub(1);
+            args.drift = [0.0; 2];
         }
         if ui.button("+").on_hover_text("next seed").clicked() {
             args.seed = (args.seed + 1).min(u32::MAX as u64);
+            args.drift = [0.0; 2];
         }
         if ui.button("random").clicked() {
             args.seed = random_seed();
+            args.drift = [0.0; 2];
         }
     });
     ui.horizontal(|ui| {
         ui.label("convention");
         ui.selectable_value(&mut args.seed_mode, SeedMode::Stylenat, "StyleNAT (torch)");
         ui.selectable_value(&mut args.seed_mode, SeedMode::Nvlabs, "NVlabs (numpy)");
+    });
+    let (x, y) = (
+        (args.seed % LATTICE_ROW) as f32 + args.drift[0],
+        (args.seed / LATTICE_ROW) as f32 + args.drift[1],
+    );
+    ui.label(format!("lattice position ({x:.2}, {y:.2}) — drag the image to move"))
+        .on_hover_text(format!(
+            "Seed s sits at (s mod {LATTICE_ROW}, s div {LATTICE_ROW}); between seeds, W is blended bilinearly."
+        ));
+    ui.horizontal(|ui| {
+        ui.label("animate");
+        ui.add(egui::Slider::new(&mut state.animate, 0.0..=2.0).suffix(" seeds/s"));
+        if state.animate != 0.0 && ui.button("stop").clicked() {
+            state.animate = 0.0;
+        }
     });
 }
 

@@ -1,15 +1,18 @@
-//! Style mixing: a second seed and one checkbox per W+ layer (labelled with its resolution).
+//! Style mixing: a second seed, one checkbox per W+ layer (labelled with its resolution),
+//! coarse/middle/fine presets and the A | B | mix view.
 
 use crate::app::state::RenderArgs;
 
-pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs, num_ws: usize) {
+pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs, layer_res: &[usize]) {
+    let num_ws = layer_res.len();
     ui.horizontal(|ui| {
-        ui.label("source seed");
+        ui.label("source B seed");
         ui.add(
             egui::DragValue::new(&mut args.mix_seed)
                 .range(0..=u32::MAX as u64)
                 .speed(0.2),
         );
+        ui.checkbox(&mut args.compare, "show A | B | mix");
     });
     ui.horizontal(|ui| {
         let third = num_ws / 3;
@@ -25,8 +28,7 @@ pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs, num_ws: usize) {
         }
     });
     egui::Grid::new("mix_layers").num_columns(4).show(ui, |ui| {
-        for l in 0..num_ws {
-            let res = 4usize << (l / 2);
+        for (l, res) in layer_res.iter().enumerate() {
             let mut on = args.mix_layers.contains(&l);
             if ui.checkbox(&mut on, format!("{l}: {res}²")).changed() {
                 if on {

@@ -1,54 +1,63 @@
 //! Model: open a checkpoint (dialog, recent list, drag-and-drop elsewhere) and describe it.
 
+use crate::app::action::Action;
 use crate::app::worker::ModelInfo;
 use std::path::PathBuf;
 
-/// Returns a checkpoint the user asked to open.
+/// A load in progress, as the panel shows it.
+pub struct Loading<'a> {
+    pub path: &'a std::path::Path,
+    pub stage: &'a str,
+    pub seconds: f32,
+}
+
 pub fn show(
     ui: &mut egui::Ui,
     recent: &[PathBuf],
     info: Option<&ModelInfo>,
-    loading: bool,
-) -> Option<PathBuf> {
-    let mut open = None;
+    loading: Option<Loading>,
+    actions: &mut Vec<Action>,
+) {
     ui.horizontal(|ui| {
         if ui.button("Open checkpoint…").clicked()
             && let Some(p) = rfd::FileDialog::new()
                 .add_filter("StyleNAT checkpoint", &["pt", "pth", "safetensors"])
                 .pick_file()
         {
-            open = Some(p);
+            actions.push(Action::Open(p));
         }
-        if loading {
-            ui.spinner();
-            ui.label("loading…");
+        if !recent.is_empty() {
+            egui::ComboBox::from_id_salt("recent")
+                .selected_text("recent")
+                .show_ui(ui, |ui| {
+                    for p in recent {
+                        if ui
+                            .selectable_label(false, p.display().to_string())
+                            .clicked()
+                        {
+                            actions.push(Action::Open(p.clone()));
+                        }
+                    }
+                });
         }
     });
-    if !recent.is_empty() {
-        egui::ComboBox::from_label("recent")
-            .selected_text("choose…")
-            .show_ui(ui, |ui| {
-                for p in recent {
-                    if ui
-                        .selectable_label(false, p.display().to_string())
-                        .clicked()
-                    {
-                        open = Some(p.clone());
-                    }
-                }
-            });
+    if let Some(l) = loading {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(format!(
+                "{} — {} ({:.1} s)",
+                file_name(l.path),
+                l.stage,
+                l.seconds
+            ));
+            if ui.button("Cancel").clicked() {
+                actions.push(Action::CancelLoad);
+            }
+        });
     }
     match info {
         Some(m) => {
-            ui.label(
-                egui::RichText::new(
-                    m.path
-                        .file_name()
-                        .map(|n| n.to_string_lossy())
-                        .unwrap_or_default(),
-                )
-                .strong(),
-            );
+            ui.label(egui::RichText::new(file_name(&m.path)).strong());
             // The architecture table is wide: scroll it rather than wrap it.
             egui::ScrollArea::horizontal()
                 .id_salt("model_summary")
@@ -63,5 +72,10 @@ pub fn show(
             ui.label("No model loaded. Open a StyleNAT .pt or .safetensors file, or drop one on the window.");
         }
     }
-    open
+}
+
+pub fn file_name(p: &std::path::Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
 }

@@ -1,9 +1,12 @@
-//! View & performance: zoom, render time, UI frame time, backend.
+//! View & performance: zoom, render time, slider-to-image latency, UI frame time, backend.
 
 pub struct Stats<'a> {
     pub render_ms: Option<f64>,
+    pub latency_ms: Option<f64>,
     pub frame_ms: f32,
+    pub ui_ms: f32,
     pub backend: Option<&'a str>,
+    pub texture_path: &'a str,
 }
 
 pub fn show(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
@@ -17,8 +20,15 @@ pub fn show(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
     if let Some(ms) = stats.render_ms {
         ui.label(format!("render {ms:.1} ms"));
     }
-    ui.label(format!("UI frame {:.1} ms", stats.frame_ms));
+    if let Some(ms) = stats.latency_ms {
+        ui.label(format!("edit → image {ms:.1} ms"));
+    }
+    ui.label(format!(
+        "UI frame {:.1} ms (building it: {:.2} ms)",
+        stats.frame_ms, stats.ui_ms
+    ));
     if let Some(b) = stats.backend {
         ui.label(egui::RichText::new(b).small());
     }
+    ui.label(egui::RichText::new(stats.texture_path).small());
 }

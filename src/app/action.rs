@@ -1,0 +1,20 @@
+//! What panels ask the app to do. Panels edit [`AppState`](super::state::AppState) directly;
+//! anything that needs the worker, a file or the history goes through an action.
+
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A checkpoint, session (`.json`), latent (`.npz`/`.npy`) or image (`.png`) to open.
+    Open(PathBuf),
+    CancelLoad,
+    SaveImage(PathBuf),
+    SaveLatent(PathBuf),
+    SaveVideo(PathBuf),
+    SaveSession(PathBuf),
+    CancelExport,
+    /// Drop a loaded W+ and go back to the seed.
+    ClearLatent,
+    Undo,
+    Redo,
+}

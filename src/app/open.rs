@@ -1,0 +1,101 @@
+//! Opening a dropped or chosen file by what it is: a session (`.json`), a W+ latent
+//! (`.npz`/`.npy`), an image with StyleNAT provenance (`.png`), otherwise a checkpoint.
+
+use super::ExplorerApp;
+use super::export::args_from_provenance;
+use super::session::Session;
+use super::state::CustomLatent;
+use crate::io::provenance::{is_png, read_png};
+use std::path::{Path, PathBuf};
+
+pub fn open(app: &mut ExplorerApp, path: PathBuf) {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let result = match ext.as_str() {
+        "json" => open_session(app, &path),
+        "npz" | "npy" => open_latent(app, &path),
+        _ if ext == "png" || is_png(&path) => open_image(app, &path),
+        _ => {
+            app.load_checkpoint(path.clone());
+            Ok(())
+        }
+    };
+    if let Err(e) = result {
+        app.errors
+            .push(format!("could not open {}: {e}", path.display()));
+    }
+}
+
+fn open_session(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
+    let s = Session::read(path)?;
+    let current = app.model.as_ref().map(|m| m.path.clone());
+    if let Some(ckpt) = s.checkpoint.filter(|c| Some(c) != current.as_ref()) {
+        app.load_checkpoint(ckpt);
+    }
+    app.state.args = s.args;
+    app.state.zoom = s.zoom;
+    app.status = Some(format!("restored session {}", path.display()));
+    Ok(())
+}
+
+fn open_latent(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
+    let w = crate::io::npy::read_array(path, Some("w"))?;
+    let (n, num_ws, d) = match w.shape[..] {
+        [n, l, d] => (n, l, d),
+        [l, d] => (1, l, d),
+        _ => {
+            return Err(crate::Error::Input(format!(
+                "a W+ latent is [N, num_ws, w_dim] or [num_ws, w_dim], got {:?}",
+                w.shape
+            )));
+        }
+    };
+    if n == 0 || num_ws == 0 || d == 0 {
+        return Err(crate::Error::Input("the latent file is empty".into()));
+    }
+    if let Some(m) = &app.model
+        && (m.num_ws, m.w_dim) != (num_ws, d)
+    {
+        return Err(crate::Error::Input(format!(
+            "the latent is [{num_ws}, {d}]; the model needs [{}, {}]",
+            m.num_ws, m.w_dim
+        )));
+    }
+    let name = super::panels::model::file_name(path);
+    app.status = Some(match n {
+        1 => format!("loaded W+ from {name}"),
+        n => format!("loaded W+ row 0 of {n} from {name}"),
+    });
+    app.state.args.custom = Some(CustomLatent {
+        name,
+        num_ws,
+        wplus: w.data[..num_ws * d].to_vec(),
+    });
+    Ok(())
+}
+
+fn open_image(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
+    let Some(p) = read_png(path)? else {
+        return Err(crate::Error::Input(
+            "the image carries no StyleNAT provenance (only images saved by stylenat do)".into(),
+        ));
+    };
+    let Some(args) = args_from_provenance(&p) else {
+        return Err(crate::Error::Input(
+            "the image was made from a W+ file, not a seed; open that file instead".into(),
+        ));
+    };
+    app.state.args = args;
+    let shown = app.model.as_ref().map(|m| super::panels::model::file_name(&m.path));
+    app.status = Some(match (&p.checkpoint, shown) {
+        (Some(made), Some(shown)) if *made != shown => format!(
+            "restored the latent of {}; it was made with {made}, the open model is {shown}",
+            path.display()
+        ),
+        _ => format!("restored the latent of {}", path.display()),
+    });
+    Ok(())
+}

@@ -1,0 +1,92 @@
+//! Export: the shown image (PNG with provenance), its W+, a session, and a video from the shown
+//! latent through more seeds, with progress and Cancel.
+
+use crate::app::action::Action;
+use crate::app::state::ExportSettings;
+use crate::latent::interp::Interp;
+
+/// An export in progress.
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    pub seconds: f32,
+}
+
+fn save_dialog(name: &str, filter: &str, exts: &[&str]) -> Option<std::path::PathBuf> {
+    rfd::FileDialog::new()
+        .add_filter(filter, exts)
+        .set_file_name(name)
+        .save_file()
+}
+
+pub fn show(
+    ui: &mut egui::Ui,
+    settings: &mut ExportSettings,
+    progress: Option<&Progress>,
+    actions: &mut Vec<Action>,
+) {
+    ui.add_enabled_ui(progress.is_none(), |ui| {
+        ui.horizontal(|ui| {
+            if ui.button("Image…").clicked()
+                && let Some(p) = save_dialog("image.png", "PNG", &["png"])
+            {
+                actions.push(Action::SaveImage(p));
+            }
+            if ui.button("W+…").clicked()
+                && let Some(p) = save_dialog("latent.npz", "latent", &["npz", "npy"])
+            {
+                actions.push(Action::SaveLatent(p));
+            }
+            if ui.button("Session…").clicked()
+                && let Some(p) = save_dialog("session.json", "session", &["json"])
+            {
+                actions.push(Action::SaveSession(p));
+            }
+        });
+        ui.label("Video: from the shown latent through these seeds");
+        ui.text_edit_singleline(&mut settings.seeds);
+        ui.horizontal(|ui| {
+            ui.label("frames per step");
+            ui.add(egui::DragValue::new(&mut settings.frames_per_transition).range(1..=1000));
+            ui.label("fps");
+            ui.add(egui::DragValue::new(&mut settings.fps).range(1.0..=120.0));
+        });
+        ui.horizontal(|ui| {
+            ui.checkbox(&mut settings.looping, "loop");
+            for (i, name) in [
+                (Interp::Linear, "linear"),
+                (Interp::Slerp, "slerp"),
+                (Interp::Cubic, "cubic"),
+            ] {
+                ui.selectable_value(&mut settings.interp, i, name);
+            }
+        });
+        if ui.button("Video…").clicked()
+            && let Some(p) = save_dialog("loop.mp4", "video", &["mp4", "gif"])
+        {
+            actions.push(Action::SaveVideo(p));
+        }
+    });
+    if let Some(p) = progress {
+        ui.horizontal(|ui| {
+            let frac = if p.total == 0 {
+                0.0
+            } else {
+                p.done as f32 / p.total as f32
+            };
+            let eta = if p.done > 0 {
+                p.seconds / p.done as f32 * (p.total - p.done) as f32
+            } else {
+                f32::NAN
+            };
+            ui.add(
+                egui::ProgressBar::new(frac)
+                    .text(format!("{}/{} frames, ETA {eta:.0} s", p.done, p.total))
+                    .desired_width(200.0),
+            );
+            if ui.button("Cancel").clicked() {
+                actions.push(Action::CancelExport);
+            }
+        });
+    }
+}
