@@ -247,6 +247,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs the synthesis network on W+ `[N, num_ws, D]` in one batch and leaves the images
+    /// `[N, 3, S, S]` on the device (for the GPU display path).
+    pub fn synthesize_on_device(&self, wplus: &HostTensor) -> Result<Tensor<4>> {
+        let t = Tensor::<3>::from_data(
+            TensorData::new(wplus.data.clone(), wplus.shape.clone()),
+            &self.backend.device,
+        );
+        self.generator.synthesize(t, &mut Trace::off())
+    }
+
     /// Runs the synthesis network on W+ `[N, num_ws, D]` in batches of `batch`, returning the
     /// raw output `[N, 3, S, S]` and calling `progress` after each batch.
     pub fn synthesize(

@@ -5,6 +5,7 @@ pub mod action;
 pub mod canvas;
 pub mod compose;
 pub mod export;
+pub mod gpu_texture;
 pub mod history;
 pub mod open;
 pub mod panels;
@@ -102,7 +103,12 @@ impl ExplorerApp {
         let worker = match (backend, cc.wgpu_render_state.clone()) {
             // The generator shares the window's wgpu device.
             (BackendKind::Wgpu, Some(rs)) => {
-                Worker::spawn_with(move || crate::backend::Backend::from_render_state(&rs), notify)?
+                let textures = gpu_texture::GpuTextures::new(rs.clone());
+                Worker::spawn_with(
+                    move || crate::backend::Backend::from_render_state(&rs),
+                    Some(textures),
+                    notify,
+                )?
             }
             _ => Worker::spawn(backend, notify)?,
         };
@@ -319,15 +325,15 @@ impl ExplorerApp {
                     ui.horizontal(|ui| {
                         ui.heading("StyleNAT Explorer");
                         if ui
-                            .add_enabled(self.history.can_undo(), egui::Button::new("⟲"))
-                            .on_hover_text("undo (Ctrl+Z)")
+                            .add_enabled(self.history.can_undo(), egui::Button::new("Undo"))
+                            .on_hover_text("Ctrl+Z")
                             .clicked()
                         {
                             actions.push(Action::Undo);
                         }
                         if ui
-                            .add_enabled(self.history.can_redo(), egui::Button::new("⟳"))
-                            .on_hover_text("redo (Ctrl+Shift+Z)")
+                            .add_enabled(self.history.can_redo(), egui::Button::new("Redo"))
+                            .on_hover_text("Ctrl+Shift+Z")
                             .clicked()
                         {
                             actions.push(Action::Redo);

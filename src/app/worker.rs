@@ -5,6 +5,8 @@
 
 use super::compose::{compose, latent_spread};
 use super::export::{ExportJob, run as run_export};
+use super::gpu_texture::GpuTextures;
+use crate::kernels::present::pack_rgba8;
 use super::state::RenderArgs;
 use crate::backend::{Backend, BackendKind};
 use crate::checkpoint::{self, ConfigSource, HostTensor};
@@ -38,13 +40,21 @@ pub struct ModelInfo {
     pub layer_res: Vec<usize>,
 }
 
+/// Where a rendered image is.
+pub enum Pixels {
+    /// RGB8 on the host (CPU backend, tests).
+    Host(Vec<u8>),
+    /// Already in a texture registered with the window's renderer (wgpu backend).
+    Gpu(egui::TextureId),
+}
+
 /// One rendered request: the mix, and with `compare` also A and B on their own.
 pub struct Rendered {
     pub stamp: u64,
     pub args: RenderArgs,
     pub size: usize,
-    /// `(label, RGB8)`, the mix first.
-    pub images: Vec<(&'static str, Vec<u8>)>,
+    /// `(label, pixels)`, the mix first.
+    pub images: Vec<(&'static str, Pixels)>,
     /// The W+ that produced the mix (`num_ws × w_dim`).
     pub wplus: Vec<f32>,
     pub ms: f64,
@@ -85,12 +95,14 @@ impl Worker {
         backend: BackendKind,
         notify: impl Fn() + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
-        Self::spawn_with(move || Backend::init(backend), notify)
+        Self::spawn_with(move || Backend::init(backend), None, notify)
     }
 
-    /// Like [`Worker::spawn`] with a prepared backend (e.g. wgpu on the window's device).
+    /// Like [`Worker::spawn`] with a prepared backend; with `gpu` (the window's textures on the
+    /// same wgpu device as the backend) images are handed over as textures.
     pub fn spawn_with(
         backend: impl FnOnce() -> crate::Result<Backend> + Send + 'static,
+        gpu: Option<GpuTextures>,
         notify: impl Fn() + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
         let (tx, rx) = channel();
@@ -105,7 +117,7 @@ impl Worker {
         let loop_tx = tx.clone();
         std::thread::Builder::new()
             .name("stylenat-render".into())
-            .spawn(move || serve(backend, rx, loop_tx, post))?;
+            .spawn(move || serve(backend, gpu, rx, loop_tx, post))?;
         Ok(Self {
             tx,
             inbox,
@@ -138,6 +150,7 @@ struct Model {
 
 fn serve(
     make_backend: impl FnOnce() -> crate::Result<Backend>,
+    mut gpu: Option<GpuTextures>,
     rx: Receiver<Msg>,
     tx: Sender<Msg>,
     post: Post,
@@ -146,6 +159,7 @@ fn serve(
         Ok(b) => b,
         Err(e) => {
             post(Response::Error(format!("{e}; falling back to the CPU")));
+            gpu = None;
             match Backend::init(BackendKind::Cpu) {
                 Ok(b) => b,
                 Err(e) => return post(Response::Error(e.to_string())),
@@ -202,7 +216,7 @@ fn serve(
             && let Some((stamp, args)) = render.take()
         {
             let t0 = Instant::now();
-            match render_one(m, &args) {
+            match render_one(m, &args, gpu.as_mut()) {
                 Ok((images, wplus, size)) => post(Response::Image(Rendered {
                     stamp,
                     args,
@@ -262,9 +276,13 @@ fn spread(m: &mut Model) -> crate::Result<f32> {
     Ok(s)
 }
 
-type Images = Vec<(&'static str, Vec<u8>)>;
+type Images = Vec<(&'static str, Pixels)>;
 
-fn render_one(m: &mut Model, a: &RenderArgs) -> crate::Result<(Images, Vec<f32>, usize)> {
+fn render_one(
+    m: &mut Model,
+    a: &RenderArgs,
+    gpu: Option<&mut GpuTextures>,
+) -> crate::Result<(Images, Vec<f32>, usize)> {
     let spread = if a.nudge.amount != 0.0 { spread(m)? } else { 1.0 };
     let e = &mut m.engine;
     let (num_ws, d, size) = (e.config().num_ws(), e.config().style_dim, e.config().size);
@@ -277,12 +295,22 @@ fn render_one(m: &mut Model, a: &RenderArgs) -> crate::Result<(Images, Vec<f32>,
         labels.extend(["A", "B"]);
     }
     let n = labels.len();
-    let img = e.synthesize(&HostTensor::new(vec![n, num_ws, d], rows), n, |_| {})?;
-    let images = labels
-        .into_iter()
-        .zip(img.data.chunks(3 * size * size))
-        .map(|(l, px)| (l, to_rgb8(px, size, size)))
-        .collect();
+    let wplus = HostTensor::new(vec![n, num_ws, d], rows);
+    let images = match gpu {
+        Some(textures) if !crate::backend::is_cpu(&e.backend.device) => {
+            let packed = pack_rgba8(e.synthesize_on_device(&wplus)?)?;
+            let ids = textures.upload(&packed);
+            labels.into_iter().zip(ids.into_iter().map(Pixels::Gpu)).collect()
+        }
+        _ => {
+            let img = e.synthesize(&wplus, n, |_| {})?;
+            labels
+                .into_iter()
+                .zip(img.data.chunks(3 * size * size))
+                .map(|(l, px)| (l, Pixels::Host(to_rgb8(px, size, size))))
+                .collect()
+        }
+    };
     Ok((images, c.mix, size))
 }
 

@@ -4,8 +4,8 @@ use crate::error::Result;
 use std::path::Path;
 
 /// ImageNet normalisation the generator's output space is expressed in.
-const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-const STD: [f32; 3] = [0.229, 0.224, 0.225];
+pub(crate) const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+pub(crate) const STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// Converts one CHW float image (3 channels) to interleaved RGB8: `x·std + mean`, clamp to
 /// [0, 1], then `×255 + 0.5` truncated (torchvision's `save_image`).

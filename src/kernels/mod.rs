@@ -8,6 +8,7 @@
 pub mod cpu;
 pub mod gather;
 pub mod host;
+pub mod present;
 pub mod reference;
 pub mod wgsl;
 pub mod window;

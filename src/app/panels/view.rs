@@ -21,7 +21,7 @@ pub fn show(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
         ui.label(format!("render {ms:.1} ms"));
     }
     if let Some(ms) = stats.latency_ms {
-        ui.label(format!("edit → image {ms:.1} ms"));
+        ui.label(format!("edit to image {ms:.1} ms"));
     }
     ui.label(format!(
         "UI frame {:.1} ms (building it: {:.2} ms)",

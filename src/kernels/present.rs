@@ -1,0 +1,95 @@
+//! Generated images → RGBA8 texels on the GPU (`shaders/to_rgba8.wgsl`), left in a wgpu buffer
+//! that the explorer copies into its textures: the image never visits the host.
+
+use crate::error::{Error, Result};
+use crate::io::image::{MEAN, STD};
+use burn::backend::Wgpu;
+use burn::backend::wgpu::{CubeDim, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
+use burn::tensor::Tensor;
+use cubecl::CubeCount;
+use cubecl::prelude::KernelId;
+use cubecl::server::KernelArguments;
+use cubecl::wgpu::{AutoCompiler, WgpuResource, WgpuServer};
+
+const WORKGROUP: u32 = 64;
+const MAX_GROUPS_X: u32 = 65_535;
+/// wgpu's required row alignment for buffer → texture copies.
+pub const ROW_ALIGN: usize = 256;
+
+struct PackKernel;
+
+impl KernelSource for PackKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(include_str!("../../shaders/to_rgba8.wgsl"))
+    }
+
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>()
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// RGBA8 images in a wgpu buffer, held alive (and in place) while this value lives.
+pub struct PackedImages {
+    pub resource: cubecl_runtime::storage::ManagedResource<WgpuResource>,
+    pub count: usize,
+    pub size: usize,
+    /// Bytes per row (a multiple of [`ROW_ALIGN`]).
+    pub row_bytes: usize,
+}
+
+impl PackedImages {
+    pub fn buffer(&self) -> &cubecl::wgpu::wgpu::Buffer {
+        &self.resource.resource().buffer
+    }
+
+    /// Byte offset of image `i` in [`Self::buffer`].
+    pub fn offset(&self, i: usize) -> u64 {
+        self.resource.resource().offset + (i * self.size * self.row_bytes) as u64
+    }
+}
+
+/// Packs `[N, 3, S, S]` generator output (on a wgpu device) into row-padded RGBA8 and submits
+/// the work, so a copy recorded afterwards on the same queue sees the finished texels.
+pub fn pack_rgba8(img: Tensor<4>) -> Result<PackedImages> {
+    let [n, c, h, w] = img.dims();
+    if c != 3 || h != w {
+        return Err(Error::Backend(format!("expected [N, 3, S, S] images, got {:?}", img.dims())));
+    }
+    let img = img
+        .try_into_primitive::<Wgpu>()
+        .map(into_contiguous)
+        .map_err(|e| Error::Backend(format!("expected a wgpu tensor: {e:?}")))?;
+    let row_bytes = (w * 4).next_multiple_of(ROW_ALIGN);
+    let mut info = vec![n as u32, w as u32, (row_bytes / 4) as u32];
+    info.extend(MEAN.iter().chain(&STD).map(|v| v.to_bits()));
+    let client = img.client.clone();
+    let out = client.empty(n * h * row_bytes);
+    let info = client.create_from_slice(bytemuck::cast_slice(&info));
+    let groups = ((n * h * w) as u32).div_ceil(WORKGROUP);
+    let (gx, gy) = (groups.min(MAX_GROUPS_X), groups.div_ceil(MAX_GROUPS_X));
+    client.launch(
+        Box::new(SourceKernel::new(PackKernel, CubeDim::new_1d(WORKGROUP))),
+        CubeCount::Static(gx, gy, 1),
+        KernelArguments::new().with_buffers(vec![
+            img.handle.clone().binding(),
+            out.clone().binding(),
+            info.binding(),
+        ]),
+    );
+    let resource = client
+        .get_resource::<WgpuServer<AutoCompiler>>(out)
+        .map_err(|e| Error::Backend(format!("GPU image buffer: {e:?}")))?;
+    client
+        .flush()
+        .map_err(|e| Error::Backend(format!("GPU submit: {e:?}")))?;
+    Ok(PackedImages {
+        resource,
+        count: n,
+        size: w,
+        row_bytes,
+    })
+}
