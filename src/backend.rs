@@ -31,6 +31,8 @@ pub struct Backend {
     pub kind: BackendKind,
     pub device: Device,
     pub description: String,
+    /// The wgpu handles the device runs on (wgpu only), for sharing with other wgpu users.
+    pub wgpu: Option<burn::tensor::wgpu::WgpuSetup>,
 }
 
 impl Backend {
@@ -41,12 +43,13 @@ impl Backend {
                 kind,
                 device: Device::flex(),
                 description: format!("CPU (flex, {} threads)", rayon::current_num_threads()),
+                wgpu: None,
             }),
             BackendKind::Wgpu => {
                 // The wgpu runtime can be registered once per process; later calls reuse it.
-                static WGPU: OnceLock<std::result::Result<(Device, String), String>> =
-                    OnceLock::new();
-                let (device, description) = WGPU
+                type Registered = (Device, String, burn::tensor::wgpu::WgpuSetup);
+                static WGPU: OnceLock<std::result::Result<Registered, String>> = OnceLock::new();
+                let (device, description, setup) = WGPU
                     .get_or_init(|| {
                         let (device, setup) = Device::wgpu_options()
                             .init_with_setup()
@@ -56,7 +59,7 @@ impl Backend {
                             "wgpu: {} ({:?}, {:?})",
                             info.name, info.backend, info.device_type
                         );
-                        Ok((device, description))
+                        Ok((device, description, setup))
                     })
                     .clone()
                     .map_err(Error::Backend)?;
@@ -64,6 +67,7 @@ impl Backend {
                     kind,
                     device,
                     description,
+                    wgpu: Some(setup),
                 })
             }
         }
@@ -74,8 +78,9 @@ impl Backend {
     /// wgpu on the explorer window's own device and queue, so generated images never leave
     /// the GPU. Registered once per process (a second window reuses the first registration).
     pub fn from_render_state(rs: &eframe::egui_wgpu::RenderState) -> Result<Self> {
-        static SHARED: OnceLock<std::result::Result<(Device, String), String>> = OnceLock::new();
-        let (device, description) = SHARED
+        type Registered = (Device, String, burn::tensor::wgpu::WgpuSetup);
+        static SHARED: OnceLock<std::result::Result<Registered, String>> = OnceLock::new();
+        let (device, description, setup) = SHARED
             .get_or_init(|| {
                 use burn::tensor::wgpu::WgpuSetup;
                 let info = rs.adapter.get_info();
@@ -87,7 +92,7 @@ impl Backend {
                     backend: info.backend,
                 };
                 let device = Device::wgpu_options()
-                    .setup(setup)
+                    .setup(setup.clone())
                     .init()
                     .map_err(|e| format!("cannot run on the window's wgpu device: {e}"))?;
                 Ok((
@@ -96,6 +101,7 @@ impl Backend {
                         "wgpu: {} ({:?}, {:?}), shared with the window",
                         info.name, info.backend, info.device_type
                     ),
+                    setup,
                 ))
             })
             .clone()
@@ -104,6 +110,7 @@ impl Backend {
             kind: BackendKind::Wgpu,
             device,
             description,
+            wgpu: Some(setup),
         })
     }
 }

@@ -51,3 +51,59 @@ fn wgpu_generator_matches_the_fixture() {
         1e-4,
     );
 }
+
+/// The explorer's GPU display path: the packing kernel writes the same bytes as the host
+/// conversion (`to_rgb8`), row-padded for a texture copy.
+#[test]
+fn gpu_image_packing_equals_the_host_conversion() {
+    use stylenat::io::image::to_rgb8;
+    use stylenat::kernels::present::{ROW_ALIGN, pack_rgba8};
+    let backend = wgpu_backend();
+    let setup = backend.wgpu.clone().expect("wgpu backends carry their setup");
+    let e = Engine::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint, backend).unwrap();
+    let z = npy(small("z_plain_in_z.npy"));
+    let wplus = e.broadcast(&e.map(&z).unwrap());
+    let host = e.synthesize(&wplus, 2, |_| {}).unwrap();
+    let packed = pack_rgba8(e.synthesize_on_device(&wplus).unwrap()).unwrap();
+    let (n, s) = (packed.count, packed.size);
+    assert_eq!((n, s), (2, 128));
+    assert_eq!(packed.row_bytes % ROW_ALIGN, 0);
+
+    // Read the texels back through a staging buffer on the same device.
+    let wgpu = &setup.device;
+    let bytes = (n * s * packed.row_bytes) as u64;
+    let staging = wgpu.create_buffer(&burn::tensor::wgpu::wgpu::BufferDescriptor {
+        label: None,
+        size: bytes,
+        usage: burn::tensor::wgpu::wgpu::BufferUsages::MAP_READ
+            | burn::tensor::wgpu::wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = wgpu.create_command_encoder(&Default::default());
+    enc.copy_buffer_to_buffer(packed.buffer(), packed.offset(0), &staging, 0, bytes);
+    setup.queue.submit([enc.finish()]);
+    staging.slice(..).map_async(burn::tensor::wgpu::wgpu::MapMode::Read, |r| r.unwrap());
+    wgpu.poll(burn::tensor::wgpu::wgpu::PollType::wait_indefinitely())
+        .unwrap();
+    let texels = staging.slice(..).get_mapped_range().unwrap().to_vec();
+
+    let mut off_by_one = 0;
+    for (i, img) in host.data.chunks(3 * s * s).enumerate() {
+        let want = to_rgb8(img, s, s);
+        for y in 0..s {
+            for x in 0..s {
+                let got = &texels[(i * s + y) * packed.row_bytes + x * 4..][..4];
+                let w = &want[(y * s + x) * 3..][..3];
+                assert_eq!(got[3], 255);
+                for c in 0..3 {
+                    let d = (got[c] as i32 - w[c] as i32).abs();
+                    // Both paths compute the same image; float rounding may flip a byte.
+                    assert!(d <= 1, "image {i} ({x},{y}) channel {c}: {} vs {}", got[c], w[c]);
+                    off_by_one += d as usize;
+                }
+            }
+        }
+    }
+    println!("bytes off by one: {off_by_one} of {}", n * s * s * 3);
+    assert!(off_by_one < n * s * s * 3 / 100);
+}
