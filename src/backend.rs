@@ -120,8 +120,8 @@ impl Backend {
 pub fn egui_wgpu_options() -> eframe::egui_wgpu::WgpuConfiguration {
     use eframe::egui_wgpu::{WgpuSetup, WgpuSetupCreateNew, wgpu};
     let mut create = WgpuSetupCreateNew::without_display_handle();
-    create.device_descriptor = std::sync::Arc::new(|adapter: &wgpu::Adapter| {
-        wgpu::DeviceDescriptor {
+    create.device_descriptor =
+        std::sync::Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
             label: Some("stylenat + egui"),
             required_features: adapter
                 .features()
@@ -129,8 +129,7 @@ pub fn egui_wgpu_options() -> eframe::egui_wgpu::WgpuConfiguration {
             required_limits: adapter.limits(),
             memory_hints: wgpu::MemoryHints::MemoryUsage,
             ..Default::default()
-        }
-    });
+        });
     eframe::egui_wgpu::WgpuConfiguration {
         wgpu_setup: WgpuSetup::CreateNew(create),
         ..Default::default()

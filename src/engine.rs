@@ -247,6 +247,20 @@ impl Engine {
         Ok(())
     }
 
+    /// Runs the synthesis network on W+ `[N, num_ws, D]` (one batch) with a trace.
+    pub fn synthesize_traced(&self, wplus: &HostTensor, trace: &mut Trace) -> Result<HostTensor> {
+        let s = self.config().size;
+        let n = wplus.shape.first().copied().unwrap_or(0);
+        let img = self.generator.synthesize(
+            Tensor::<3>::from_data(
+                TensorData::new(wplus.data.clone(), wplus.shape.clone()),
+                &self.backend.device,
+            ),
+            trace,
+        )?;
+        Ok(HostTensor::new(vec![n, 3, s, s], to_host(img)?))
+    }
+
     /// Runs the synthesis network on W+ `[N, num_ws, D]` in one batch and leaves the images
     /// `[N, 3, S, S]` on the device (for the GPU display path).
     pub fn synthesize_on_device(&self, wplus: &HostTensor) -> Result<Tensor<4>> {

@@ -3,6 +3,7 @@
 //! Data flows one way: [`checkpoint`] (files → config + weights) → [`model`] (burn modules,
 //! NA from [`kernels`]) → [`engine`] (latents → images) → front ends ([`cli`], [`app`]).
 
+pub mod analysis;
 pub mod app;
 pub mod backend;
 pub mod checkpoint;

@@ -59,7 +59,10 @@ fn gpu_image_packing_equals_the_host_conversion() {
     use stylenat::io::image::to_rgb8;
     use stylenat::kernels::present::{ROW_ALIGN, pack_rgba8};
     let backend = wgpu_backend();
-    let setup = backend.wgpu.clone().expect("wgpu backends carry their setup");
+    let setup = backend
+        .wgpu
+        .clone()
+        .expect("wgpu backends carry their setup");
     let e = Engine::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint, backend).unwrap();
     let z = npy(small("z_plain_in_z.npy"));
     let wplus = e.broadcast(&e.map(&z).unwrap());
@@ -82,7 +85,9 @@ fn gpu_image_packing_equals_the_host_conversion() {
     let mut enc = wgpu.create_command_encoder(&Default::default());
     enc.copy_buffer_to_buffer(packed.buffer(), packed.offset(0), &staging, 0, bytes);
     setup.queue.submit([enc.finish()]);
-    staging.slice(..).map_async(burn::tensor::wgpu::wgpu::MapMode::Read, |r| r.unwrap());
+    staging
+        .slice(..)
+        .map_async(burn::tensor::wgpu::wgpu::MapMode::Read, |r| r.unwrap());
     wgpu.poll(burn::tensor::wgpu::wgpu::PollType::wait_indefinitely())
         .unwrap();
     let texels = staging.slice(..).get_mapped_range().unwrap().to_vec();
@@ -98,7 +103,12 @@ fn gpu_image_packing_equals_the_host_conversion() {
                 for c in 0..3 {
                     let d = (got[c] as i32 - w[c] as i32).abs();
                     // Both paths compute the same image; float rounding may flip a byte.
-                    assert!(d <= 1, "image {i} ({x},{y}) channel {c}: {} vs {}", got[c], w[c]);
+                    assert!(
+                        d <= 1,
+                        "image {i} ({x},{y}) channel {c}: {} vs {}",
+                        got[c],
+                        w[c]
+                    );
                     off_by_one += d as usize;
                 }
             }

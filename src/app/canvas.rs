@@ -24,7 +24,12 @@ pub struct Canvas {
 impl Canvas {
     /// Shows newly rendered images: GPU textures as they are, host pixels uploaded into egui
     /// textures (reused from frame to frame).
-    pub fn show_images(&mut self, ctx: &egui::Context, size: usize, images: &[(&'static str, Pixels)]) {
+    pub fn show_images(
+        &mut self,
+        ctx: &egui::Context,
+        size: usize,
+        images: &[(&'static str, Pixels)],
+    ) {
         self.shown.truncate(images.len());
         for (i, (label, px)) in images.iter().enumerate() {
             let (id, host) = match px {
@@ -81,7 +86,9 @@ impl Canvas {
         let n = self.shown.len() as f32;
         let avail = ui.available_size();
         let side = match zoom {
-            0 => ((avail.x - 8.0 * (n - 1.0)) / n).min(avail.y - 24.0).max(32.0),
+            0 => ((avail.x - 8.0 * (n - 1.0)) / n)
+                .min(avail.y - 24.0)
+                .max(32.0),
             z => (self.size as u32 * z) as f32,
         };
         // A | B | mix: sources first, the result last.
@@ -98,6 +105,7 @@ impl Canvas {
                         }
                         let r = ui.add(
                             egui::Image::new(egui::load::SizedTexture::new(shown.id, [side, side]))
+                                .alt_text(format!("generated image {}", shown.label))
                                 .sense(egui::Sense::drag()),
                         );
                         if i == 0 && r.dragged() {

@@ -96,7 +96,13 @@ pub fn compose(e: &mut Engine, a: &RenderArgs, spread: f32) -> Result<Composed> 
     }
     if a.nudge.amount != 0.0 {
         let dir = e.z_for_seeds(&[a.nudge.direction_seed], Default::default())?;
-        let norm = dir.data.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+        let norm = dir
+            .data
+            .iter()
+            .map(|x| x * x)
+            .sum::<f32>()
+            .sqrt()
+            .max(1e-12);
         let step = a.nudge.amount * spread * (d as f32).sqrt() / norm;
         let last = a.nudge.last.min(num_ws - 1);
         for layer in a.nudge.first.min(last)..=last {
@@ -105,7 +111,12 @@ pub fn compose(e: &mut Engine, a: &RenderArgs, spread: f32) -> Result<Composed> 
             }
         }
     }
-    let layers: Vec<usize> = a.mix_layers.iter().copied().filter(|&l| l < num_ws).collect();
+    let layers: Vec<usize> = a
+        .mix_layers
+        .iter()
+        .copied()
+        .filter(|&l| l < num_ws)
+        .collect();
     let mut mix = src_a.clone();
     mix_layers(&mut mix, &src_b, d, &layers);
     Ok(Composed {

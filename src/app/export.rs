@@ -47,11 +47,7 @@ pub fn run(
     spread: f32,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<String> {
-    let (num_ws, d, size) = (
-        e.config().num_ws(),
-        e.config().style_dim,
-        e.config().size,
-    );
+    let (num_ws, d, size) = (e.config().num_ws(), e.config().style_dim, e.config().size);
     let current = compose(e, &job.args, spread)?;
     let as_wplus = |c: &Composed| HostTensor::new(vec![1, num_ws, d], c.mix.clone());
     match &job.kind {
@@ -69,14 +65,13 @@ pub fn run(
         }
         ExportKind::Latent => {
             crate::io::npy::write_array(&job.path, "w", &as_wplus(&current))?;
-            Ok(format!("saved W+ [1, {num_ws}, {d}] to {}", job.path.display()))
+            Ok(format!(
+                "saved W+ [1, {num_ws}, {d}] to {}",
+                job.path.display()
+            ))
         }
         ExportKind::Session { json } => {
-            crate::io::npy::write_array(
-                &session_latent_path(&job.path),
-                "w",
-                &as_wplus(&current),
-            )?;
+            crate::io::npy::write_array(&session_latent_path(&job.path), "w", &as_wplus(&current))?;
             crate::io::write_atomic(&job.path, json.as_bytes())?;
             Ok(format!("saved session {}", job.path.display()))
         }
@@ -106,10 +101,16 @@ pub fn run(
                 },
             };
             // The keyframes are already truncated and mixed.
-            let stats = render_video(e, &spec, &LatentRecipe::default(), &job.path, |done, total| {
-                progress(done, total);
-                !job.cancel.load(Ordering::Relaxed)
-            })?;
+            let stats = render_video(
+                e,
+                &spec,
+                &LatentRecipe::default(),
+                &job.path,
+                |done, total| {
+                    progress(done, total);
+                    !job.cancel.load(Ordering::Relaxed)
+                },
+            )?;
             Ok(format!(
                 "saved {} ({} frames at {} fps, {:.1} frames/s)",
                 job.path.display(),

@@ -47,7 +47,8 @@ impl GpuTextures {
     pub fn upload(&mut self, packed: &PackedImages) -> Vec<egui::TextureId> {
         let mut renderer = self.rs.renderer.write();
         for i in 0..packed.count {
-            let view_of = |t: &wgpu::Texture| t.create_view(&wgpu::TextureViewDescriptor::default());
+            let view_of =
+                |t: &wgpu::Texture| t.create_view(&wgpu::TextureViewDescriptor::default());
             match self.slots.get_mut(i) {
                 Some(slot) if slot.size == packed.size => {}
                 Some(slot) => {
@@ -98,10 +99,6 @@ impl GpuTextures {
             );
         }
         self.rs.queue.submit([encoder.finish()]);
-        self.slots
-            .iter()
-            .take(packed.count)
-            .map(|s| s.id)
-            .collect()
+        self.slots.iter().take(packed.count).map(|s| s.id).collect()
     }
 }

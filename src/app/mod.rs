@@ -94,7 +94,9 @@ impl ExplorerApp {
         let state: AppState = match cc.storage.and_then(|s| s.get_string(STATE_KEY)) {
             None => AppState::default(),
             Some(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                notices.push(format!("saved settings were unreadable ({e}); starting fresh"));
+                notices.push(format!(
+                    "saved settings were unreadable ({e}); starting fresh"
+                ));
                 AppState::default()
             }),
         };
@@ -119,6 +121,16 @@ impl ExplorerApp {
             app.apply(Action::Open(p));
         }
         Ok(app)
+    }
+
+    /// Time spent building the last UI frame (without painting).
+    pub fn ui_ms(&self) -> f32 {
+        self.ui_ms
+    }
+
+    /// How long the last shown image took from its request to its arrival.
+    pub fn latency_ms(&self) -> Option<f64> {
+        self.latency_ms
     }
 
     /// Whether the render thread is busy with a load or an image is still on its way.
@@ -292,7 +304,9 @@ impl ExplorerApp {
 
         if self.state.animate != 0.0 && self.model.is_some() {
             let dt = ctx.input(|i| i.stable_dt).min(0.1);
-            self.state.args.move_in_lattice(self.state.animate * dt, 0.0);
+            self.state
+                .args
+                .move_in_lattice(self.state.animate * dt, 0.0);
             ctx.request_repaint();
         }
         let settling = ctx.input(|i| i.pointer.any_down()) || self.state.animate != 0.0;
@@ -340,13 +354,14 @@ impl ExplorerApp {
                         }
                     });
                     section(ui, "Model", true, |ui| {
-                        let loading = self.loading.as_ref().map(|(p, stage, t)| {
-                            panels::model::Loading {
-                                path: p,
-                                stage,
-                                seconds: t.elapsed().as_secs_f32(),
-                            }
-                        });
+                        let loading =
+                            self.loading
+                                .as_ref()
+                                .map(|(p, stage, t)| panels::model::Loading {
+                                    path: p,
+                                    stage,
+                                    seconds: t.elapsed().as_secs_f32(),
+                                });
                         panels::model::show(
                             ui,
                             &self.state.recent,
@@ -412,7 +427,7 @@ impl ExplorerApp {
         for (i, e) in self.errors.iter().enumerate() {
             ui.horizontal(|ui| {
                 ui.colored_label(egui::Color32::LIGHT_RED, e);
-                if ui.small_button("✕").clicked() {
+                if ui.small_button("dismiss").clicked() {
                     dismiss = Some(i);
                 }
             });

@@ -89,7 +89,10 @@ fn open_image(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
         ));
     };
     app.state.args = args;
-    let shown = app.model.as_ref().map(|m| super::panels::model::file_name(&m.path));
+    let shown = app
+        .model
+        .as_ref()
+        .map(|m| super::panels::model::file_name(&m.path));
     app.status = Some(match (&p.checkpoint, shown) {
         (Some(made), Some(shown)) if *made != shown => format!(
             "restored the latent of {}; it was made with {made}, the open model is {shown}",

@@ -6,13 +6,13 @@
 use super::compose::{compose, latent_spread};
 use super::export::{ExportJob, run as run_export};
 use super::gpu_texture::GpuTextures;
-use crate::kernels::present::pack_rgba8;
 use super::state::RenderArgs;
 use crate::backend::{Backend, BackendKind};
 use crate::checkpoint::{self, ConfigSource, HostTensor};
 use crate::engine::Engine;
 use crate::error::Error;
 use crate::io::image::to_rgb8;
+use crate::kernels::present::pack_rgba8;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
@@ -62,11 +62,17 @@ pub struct Rendered {
 
 /// What comes back.
 pub enum Response {
-    Loading { path: PathBuf, stage: &'static str },
+    Loading {
+        path: PathBuf,
+        stage: &'static str,
+    },
     Loaded(ModelInfo),
     LoadCancelled,
     Image(Rendered),
-    Progress { done: usize, total: usize },
+    Progress {
+        done: usize,
+        total: usize,
+    },
     Exported(String),
     /// `Error::Cancelled` exports report this rather than an error.
     ExportCancelled,
@@ -76,7 +82,7 @@ pub enum Response {
 /// Messages into the render thread: the UI's requests and the loader's result.
 enum Msg {
     Ui(u64, Request),
-    Loaded(u64, PathBuf, crate::Result<Engine>),
+    Loaded(u64, PathBuf, Box<crate::Result<Engine>>),
 }
 
 /// Handle held by the UI.
@@ -191,7 +197,7 @@ fn serve(
                         continue; // cancelled or superseded
                     }
                     wanted_load = None;
-                    match result {
+                    match *result {
                         Ok(engine) => {
                             post(Response::Loaded(describe(&engine, path)));
                             model = Some(Model {
@@ -244,7 +250,7 @@ fn spawn_loader(stamp: u64, path: PathBuf, backend: Backend, tx: Sender<Msg>, po
             });
             Engine::from_loaded(loaded, &path, backend)
         });
-        let _ = tx.send(Msg::Loaded(stamp, path, result));
+        let _ = tx.send(Msg::Loaded(stamp, path, Box::new(result)));
     };
     if let Err(e) = std::thread::Builder::new()
         .name("stylenat-load".into())
@@ -283,7 +289,11 @@ fn render_one(
     a: &RenderArgs,
     gpu: Option<&mut GpuTextures>,
 ) -> crate::Result<(Images, Vec<f32>, usize)> {
-    let spread = if a.nudge.amount != 0.0 { spread(m)? } else { 1.0 };
+    let spread = if a.nudge.amount != 0.0 {
+        spread(m)?
+    } else {
+        1.0
+    };
     let e = &mut m.engine;
     let (num_ws, d, size) = (e.config().num_ws(), e.config().style_dim, e.config().size);
     let c = compose(e, a, spread)?;
@@ -300,7 +310,10 @@ fn render_one(
         Some(textures) if !crate::backend::is_cpu(&e.backend.device) => {
             let packed = pack_rgba8(e.synthesize_on_device(&wplus)?)?;
             let ids = textures.upload(&packed);
-            labels.into_iter().zip(ids.into_iter().map(Pixels::Gpu)).collect()
+            labels
+                .into_iter()
+                .zip(ids.into_iter().map(Pixels::Gpu))
+                .collect()
         }
         _ => {
             let img = e.synthesize(&wplus, n, |_| {})?;

@@ -1,8 +1,10 @@
 //! The `stylenat` command line: argument types shared by subcommands and the dispatcher.
 
+mod attention;
 mod bench;
 mod bench_na;
 mod convert;
+mod directions;
 mod generate;
 mod info;
 mod latents;
@@ -52,8 +54,12 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Style-mixing grid: row seeds × column seeds, chosen W+ layers from the columns.
     Mix(mix::MixArgs),
-    /// Animated GIF interpolating through seed keyframes in W space.
+    /// MP4 or GIF interpolating through keyframes in W space (optionally a grid of loops).
     Video(video::VideoArgs),
+    /// Attention maps of one pixel per head group (kernel/dilation) at a chosen block.
+    Attention(attention::AttentionArgs),
+    /// Principal directions of W (GANSpace) for `generate --edit`.
+    Directions(directions::DirectionsArgs),
     /// Convert a checkpoint to the native safetensors format (config embedded).
     Convert(convert::ConvertArgs),
 }
@@ -152,6 +158,8 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Convert(a)) => convert::run(a)?,
         Some(Command::Mix(a)) => mix::run(a)?,
         Some(Command::Video(a)) => video::run(a)?,
+        Some(Command::Attention(a)) => attention::run(a)?,
+        Some(Command::Directions(a)) => directions::run(a)?,
     }
     Ok(ExitCode::SUCCESS)
 }

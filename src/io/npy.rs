@@ -81,24 +81,29 @@ fn encode(t: &HostTensor) -> Result<Vec<u8>> {
 
 /// Writes a float32 array atomically: `.npz` (with the given key) or `.npy` by extension.
 pub fn write_array(path: &Path, key: &str, t: &HostTensor) -> Result<()> {
-    let npy = encode(t)?;
     let is_npz = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("npz"));
-    let bytes = if is_npz {
-        let mut buf = Cursor::new(Vec::new());
-        {
-            let mut zip = zip::ZipWriter::new(&mut buf);
-            let opts = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Stored);
+    if is_npz {
+        write_npz(path, &[(key, t)])
+    } else {
+        super::write_atomic(path, &encode(t)?)
+    }
+}
+
+/// Writes several named float32 arrays into one `.npz`, atomically.
+pub fn write_npz(path: &Path, arrays: &[(&str, &HostTensor)]) -> Result<()> {
+    let mut buf = Cursor::new(Vec::new());
+    {
+        let mut zip = zip::ZipWriter::new(&mut buf);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for (key, t) in arrays {
             zip.start_file(format!("{key}.npy"), opts)
                 .map_err(|e| Error::Input(e.to_string()))?;
-            std::io::Write::write_all(&mut zip, &npy).map_err(|e| Error::io(path, e))?;
-            zip.finish().map_err(|e| Error::Input(e.to_string()))?;
+            std::io::Write::write_all(&mut zip, &encode(t)?).map_err(|e| Error::write(path, e))?;
         }
-        buf.into_inner()
-    } else {
-        npy
-    };
-    super::write_atomic(path, &bytes)
+        zip.finish().map_err(|e| Error::Input(e.to_string()))?;
+    }
+    super::write_atomic(path, &buf.into_inner())
 }

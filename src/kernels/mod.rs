@@ -10,6 +10,7 @@ pub mod gather;
 pub mod host;
 pub mod present;
 pub mod reference;
+pub mod weights;
 pub mod wgsl;
 pub mod window;
 

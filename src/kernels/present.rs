@@ -57,7 +57,10 @@ impl PackedImages {
 pub fn pack_rgba8(img: Tensor<4>) -> Result<PackedImages> {
     let [n, c, h, w] = img.dims();
     if c != 3 || h != w {
-        return Err(Error::Backend(format!("expected [N, 3, S, S] images, got {:?}", img.dims())));
+        return Err(Error::Backend(format!(
+            "expected [N, 3, S, S] images, got {:?}",
+            img.dims()
+        )));
     }
     let img = img
         .try_into_primitive::<Wgpu>()

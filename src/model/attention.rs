@@ -87,6 +87,27 @@ impl Attention {
     }
 }
 
+impl Attention {
+    /// The inputs of this layer's NA for `x` (`[B, H, W, C]`), copied to the host.
+    pub fn capture(&self, x: Tensor<4>) -> Result<crate::model::AttentionCapture> {
+        let batch = x.dims()[0];
+        let qkv = crate::kernels::to_host(self.qkv.forward(x))?;
+        let rpb = self
+            .rpb
+            .iter()
+            .map(|p| crate::kernels::to_host(p.val()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(crate::model::AttentionCapture {
+            problem: NaProblem {
+                batch,
+                ..self.problem.clone()
+            },
+            qkv,
+            rpb,
+        })
+    }
+}
+
 /// The 4×4 stage stores `relative_position_index`; we compute the same indexing from the
 /// rule, so check the checkpoint agrees rather than trusting either silently.
 fn check_full_attention_index(

@@ -52,6 +52,9 @@ impl Block {
             .norm1
             .forward(x.clone(), w.clone(), na)?
             .reshape([b, r, r, c]);
+        if trace.attention_of.as_deref() == Some(name) {
+            trace.attention = Some(self.attn.capture(h.clone())?);
+        }
         let a = self.attn.forward(h, na)?;
         trace.record(&format!("{name}_attn_out"), &a);
         let x = x + a.reshape([b, n, c]);

@@ -25,7 +25,19 @@ pub struct Trace {
     pub records: Vec<(String, HostTensor)>,
     /// When set, the device is synchronised after every stage and its wall time recorded (ms).
     pub stage_ms: Option<Vec<f64>>,
+    /// Block (e.g. `stage3_block1`) whose attention inputs to capture into `attention`.
+    pub attention_of: Option<String>,
+    pub attention: Option<AttentionCapture>,
     last: Option<std::time::Instant>,
+}
+
+/// What one attention layer saw: its problem, `qkv` `[B, H, W, 3, heads, head_dim]` and bias
+/// tables, on the host (for attention maps).
+#[derive(Debug, Clone)]
+pub struct AttentionCapture {
+    pub problem: crate::kernels::NaProblem,
+    pub qkv: Vec<f32>,
+    pub rpb: Vec<Vec<f32>>,
 }
 
 impl Trace {
@@ -36,6 +48,14 @@ impl Trace {
     pub fn on() -> Self {
         Self {
             enabled: true,
+            ..Self::default()
+        }
+    }
+
+    /// Captures the attention inputs of block `name` only.
+    pub fn attention_of(name: &str) -> Self {
+        Self {
+            attention_of: Some(name.to_string()),
             ..Self::default()
         }
     }

@@ -15,7 +15,10 @@ pub fn show(
     let source_a = match &args.custom {
         Some(c) => format!("file {}", c.name),
         None if args.drift == [0.0; 2] => format!("seed {}", args.seed),
-        None => format!("seed {} (+{:.2}, +{:.2})", args.seed, args.drift[0], args.drift[1]),
+        None => format!(
+            "seed {} (+{:.2}, +{:.2})",
+            args.seed, args.drift[0], args.drift[1]
+        ),
     };
     egui::Grid::new("layer_sources")
         .num_columns(4)
@@ -34,8 +37,7 @@ pub fn show(
                 } else {
                     format!("A: {source_a}")
                 };
-                if args.nudge.amount != 0.0 && (args.nudge.first..=args.nudge.last).contains(&l)
-                {
+                if args.nudge.amount != 0.0 && (args.nudge.first..=args.nudge.last).contains(&l) {
                     src.push_str(" + nudge");
                 }
                 ui.label(src);
@@ -55,7 +57,11 @@ pub fn show(
     ui.horizontal(|ui| {
         ui.label("direction");
         ui.add(egui::DragValue::new(&mut n.direction_seed).speed(0.2));
-        if ui.button("new").on_hover_text("another random direction").clicked() {
+        if ui
+            .button("new")
+            .on_hover_text("another random direction")
+            .clicked()
+        {
             n.direction_seed = n.direction_seed.wrapping_add(1);
         }
         if ui.button("reset").clicked() {

@@ -1,0 +1,142 @@
+//! The explorer's real UI driven by egui_kittest: panels, render thread and all, with the
+//! model on the CPU backend and snapshots rendered by egui-wgpu on lavapipe.
+
+mod common;
+use common::*;
+use egui_kittest::kittest::Queryable;
+use egui_kittest::{Harness, SnapshotOptions};
+use std::time::{Duration, Instant};
+use stylenat::app::ExplorerApp;
+use stylenat::app::action::Action;
+use stylenat::app::state::AppState;
+use stylenat::app::worker::Worker;
+use stylenat::backend::BackendKind;
+
+fn app() -> ExplorerApp {
+    let worker = Worker::spawn(BackendKind::Cpu, || {}).unwrap();
+    let mut app = ExplorerApp::with_worker(AppState::default(), worker);
+    app.apply(Action::Open(small("checkpoint.pt")));
+    app
+}
+
+fn harness(app: ExplorerApp) -> Harness<'static, ExplorerApp> {
+    Harness::builder()
+        .with_size([1100.0, 760.0])
+        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app)
+}
+
+/// Steps the UI until `done` holds (the render thread works in the background).
+fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
+    let t0 = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.step();
+}
+
+fn image_shown(app: &ExplorerApp) -> bool {
+    app.shown_args.as_ref() == Some(&app.state.args)
+}
+
+#[test]
+fn psi_slider_asks_for_a_new_image_and_it_arrives() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    let before = h.state().shown_wplus.clone().unwrap();
+    let slider = h.get_by_role_and_label(egui::accesskit::Role::Slider, "ψ");
+    slider.set_value_accesskit(0.5);
+    step_until(&mut h, "the truncated image", |a| {
+        a.state.args.psi == 0.5 && image_shown(a)
+    });
+    let after = h.state().shown_wplus.clone().unwrap();
+    assert_ne!(before, after, "ψ = 0.5 must move W+ toward the mean");
+    // Truncation towards the mean shrinks the spread of W+.
+    let norm = |w: &[f32]| w.iter().map(|x| x * x).sum::<f32>();
+    assert!(norm(&after) < norm(&before));
+
+    // Undo brings ψ (and the image) back.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    step_until(&mut h, "the undone image", |a| {
+        a.state.args.psi == 1.0 && image_shown(a)
+    });
+    assert_eq!(h.state().shown_wplus.as_ref(), Some(&before));
+}
+
+#[test]
+fn toggling_a_mixing_layer_changes_the_wplus_composition() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    h.get_by_label("Style mixing").click();
+    h.run_steps(2);
+    h.get_by_label("3: 8²").click();
+    step_until(&mut h, "the mixed image", |a| {
+        a.state.args.mix_layers == vec![3] && image_shown(a)
+    });
+    let app = h.state();
+    let w = app.shown_wplus.as_ref().unwrap();
+    let d = app.model.as_ref().unwrap().w_dim;
+    let layer = |l: usize| &w[l * d..(l + 1) * d];
+    // Layer 3 now comes from source B; its neighbours are still source A's W.
+    assert_ne!(layer(3), layer(2));
+    assert_eq!(layer(2), layer(4));
+}
+
+#[test]
+fn a_corrupt_file_shows_an_error_and_keeps_the_model() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.pt");
+    std::fs::write(&bad, b"PK\x03\x04 truncated").unwrap();
+    h.state_mut().apply(Action::Open(bad));
+    step_until(&mut h, "the error", |a| !a.errors.is_empty());
+    // The error is in the window, naming the file.
+    let shown = h.get_by_label_contains("broken.pt");
+    assert!(shown.rect().width() > 0.0);
+    let app = h.state();
+    assert!(
+        app.model.as_ref().unwrap().path.ends_with("checkpoint.pt"),
+        "the previous model stays"
+    );
+    // …and it still renders.
+    h.state_mut().state.args.seed = 7;
+    step_until(&mut h, "an image after the error", image_shown);
+}
+
+#[test]
+fn rendered_window_matches_the_snapshot_on_lavapipe() {
+    let mut app = app();
+    // 4× zoom: a fixed on-screen size whatever the surrounding layout.
+    app.state.zoom = 4;
+    let mut h = Harness::builder()
+        .with_size([1100.0, 760.0])
+        .wgpu()
+        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
+    step_until(&mut h, "the first image", image_shown);
+    h.run_steps(3);
+    let rect = h.get_by_label("generated image mix").rect();
+    let shot = h.render().expect("egui-wgpu renders on lavapipe");
+    let ppp = h.ctx.pixels_per_point();
+    let crop = image::imageops::crop_imm(
+        &shot,
+        (rect.min.x * ppp) as u32,
+        (rect.min.y * ppp) as u32,
+        (rect.width() * ppp) as u32,
+        (rect.height() * ppp) as u32,
+    )
+    .to_image();
+    assert_eq!((crop.width(), crop.height()), (512, 512));
+    // The generated image as egui draws it (4× nearest upscaling) on lavapipe.
+    egui_kittest::image_snapshot_options(
+        &crop,
+        "explorer_seed0",
+        &SnapshotOptions::new()
+            .threshold(2.0)
+            .max_failed_pixels(crop.len() / 4 / 200),
+    );
+}
