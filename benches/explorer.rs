@@ -1,6 +1,6 @@
 //! Explorer responsiveness while a slider is dragged: the real app (panels, render thread,
 //! egui-wgpu painting on the local adapter) driven by egui_kittest. For each model backend it
-//! drags ψ for `FRAMES` frames and reports UI frame time (build + paint) and how long an edit
+//! drags ψ for `FRAMES` frames at 60 Hz and reports UI frame time (build + paint) and how long an edit
 //! takes to reach the screen. Prints a table and writes `target/bench-explorer.json`.
 //!
 //! `cargo bench --profile dev --bench explorer [-- --frames 240 --ckpt FILE]`
@@ -17,6 +17,7 @@ use stylenat::backend::BackendKind;
 
 struct Report {
     backend: &'static str,
+    painted: bool,
     frames: usize,
     frame_ms_median: f64,
     frame_ms_p95: f64,
@@ -31,15 +32,17 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() - 1) as f64 * p).round() as usize]
 }
 
-fn run(kind: BackendKind, ckpt: &Path, frames: usize) -> Report {
+fn run(kind: BackendKind, ckpt: &Path, frames: usize, paint: bool) -> Report {
     let worker = Worker::spawn(kind, || {}).expect("render thread");
     let mut app = ExplorerApp::with_worker(AppState::default(), worker);
     app.apply(Action::Open(ckpt.to_path_buf()));
-    let mut h = Harness::builder()
-        .with_size([1100.0, 760.0])
-        .wgpu()
-        .with_render_every_step(true)
-        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
+    let builder = Harness::builder().with_size([1100.0, 760.0]);
+    let builder = if paint {
+        builder.wgpu().with_render_every_step(true)
+    } else {
+        builder
+    };
+    let mut h = builder.build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
     let t0 = Instant::now();
     while h.state().shown_args.as_ref() != Some(&h.state().state.args) {
         assert!(t0.elapsed() < Duration::from_secs(300), "no first image");
@@ -58,6 +61,10 @@ fn run(kind: BackendKind, ckpt: &Path, frames: usize) -> Report {
         let t = Instant::now();
         h.step();
         frame_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        // A drag delivers one pointer move per display refresh (60 Hz).
+        if let Some(rest) = Duration::from_micros(16_667).checked_sub(t.elapsed()) {
+            std::thread::sleep(rest);
+        }
         build_ms.push(h.state().ui_ms() as f64);
         if h.state().shown_args != last_shown {
             images += 1;
@@ -73,6 +80,7 @@ fn run(kind: BackendKind, ckpt: &Path, frames: usize) -> Report {
             BackendKind::Cpu => "cpu",
             BackendKind::Wgpu => "wgpu",
         },
+        painted: paint,
         frames,
         frame_ms_median: percentile(&mut frame_ms.clone(), 0.5),
         frame_ms_p95: percentile(&mut frame_ms, 0.95),
@@ -98,21 +106,24 @@ fn main() {
             _ => {} // cargo bench passes `--bench`
         }
     }
-    let reports: Vec<Report> = [BackendKind::Cpu, BackendKind::Wgpu]
-        .into_iter()
-        .map(|k| run(k, &ckpt, frames))
-        .collect();
+    let mut reports = Vec::new();
+    for kind in [BackendKind::Cpu, BackendKind::Wgpu] {
+        for paint in [false, true] {
+            reports.push(run(kind, &ckpt, frames, paint));
+        }
+    }
     println!(
-        "model {} — {frames} frames of a ψ drag, UI painted by egui-wgpu each frame",
+        "model {} — {frames} frames of a ψ drag; painted = every frame rasterised by egui-wgpu on the local adapter",
         ckpt.display()
     );
     println!(
-        "backend | UI frame median / p95 (ms) | of which building the UI (ms) | edit → image median (ms) | images shown | images/s"
+        "backend | painted | UI frame median / p95 (ms) | building the UI (ms) | edit → image median (ms) | images shown | images/s"
     );
     for r in &reports {
         println!(
-            "{:7} | {:6.1} / {:6.1} | {:5.2} | {:7.1} | {:4} | {:5.1}",
+            "{:7} | {:7} | {:6.1} / {:6.1} | {:5.2} | {:7.1} | {:4} | {:5.1}",
             r.backend,
+            r.painted,
             r.frame_ms_median,
             r.frame_ms_p95,
             r.build_ms_median,
@@ -125,7 +136,7 @@ fn main() {
         .iter()
         .map(|r| {
             serde_json::json!({
-                "backend": r.backend, "frames": r.frames,
+                "backend": r.backend, "painted": r.painted, "frames": r.frames,
                 "ui_frame_ms_median": r.frame_ms_median, "ui_frame_ms_p95": r.frame_ms_p95,
                 "ui_build_ms_median": r.build_ms_median,
                 "edit_to_image_ms_median": r.latency_ms_median,

@@ -43,13 +43,20 @@ pub fn show(
                 actions.push(Action::SaveSession(p));
             }
         });
-        ui.label("Video: from the shown latent through these seeds");
-        ui.text_edit_singleline(&mut settings.seeds);
+        let label = ui.label("Video: from the shown latent through these seeds");
+        ui.text_edit_singleline(&mut settings.seeds)
+            .labelled_by(label.id);
         ui.horizontal(|ui| {
-            ui.label("frames per step");
-            ui.add(egui::DragValue::new(&mut settings.frames_per_transition).range(1..=1000));
-            ui.label("fps");
-            ui.add(egui::DragValue::new(&mut settings.fps).range(1.0..=120.0));
+            super::labelled(
+                ui,
+                "frames per step",
+                egui::DragValue::new(&mut settings.frames_per_transition).range(1..=1000),
+            );
+            super::labelled(
+                ui,
+                "fps",
+                egui::DragValue::new(&mut settings.fps).range(1.0..=120.0),
+            );
         });
         ui.horizontal(|ui| {
             ui.checkbox(&mut settings.looping, "loop");

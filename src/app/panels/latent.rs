@@ -7,9 +7,10 @@ use crate::latent::SeedMode;
 pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
     let args = &mut state.args;
     ui.horizontal(|ui| {
-        ui.label("seed");
         let mut seed = args.seed;
-        let r = ui.add(
+        let r = super::labelled(
+            ui,
+            "seed",
             egui::DragValue::new(&mut seed)
                 .range(0..=u32::MAX as u64)
                 .speed(0.2),
@@ -45,8 +46,11 @@ pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
             "Seed s sits at (s mod {LATTICE_ROW}, s div {LATTICE_ROW}); between seeds, W is blended bilinearly."
         ));
     ui.horizontal(|ui| {
-        ui.label("animate");
-        ui.add(egui::Slider::new(&mut state.animate, 0.0..=2.0).suffix(" seeds/s"));
+        ui.add(
+            egui::Slider::new(&mut state.animate, 0.0..=2.0)
+                .suffix(" seeds/s")
+                .text("animate"),
+        );
         if state.animate != 0.0 && ui.button("stop").clicked() {
             state.animate = 0.0;
         }

@@ -6,8 +6,9 @@ use crate::app::state::RenderArgs;
 pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs, layer_res: &[usize]) {
     let num_ws = layer_res.len();
     ui.horizontal(|ui| {
-        ui.label("source B seed");
-        ui.add(
+        super::labelled(
+            ui,
+            "source B seed",
             egui::DragValue::new(&mut args.mix_seed)
                 .range(0..=u32::MAX as u64)
                 .speed(0.2),

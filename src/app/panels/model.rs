@@ -27,8 +27,8 @@ pub fn show(
             actions.push(Action::Open(p));
         }
         if !recent.is_empty() {
-            egui::ComboBox::from_id_salt("recent")
-                .selected_text("recent")
+            egui::ComboBox::from_label("recent")
+                .selected_text("choose…")
                 .show_ui(ui, |ui| {
                     for p in recent {
                         if ui

@@ -51,12 +51,18 @@ pub fn show(
     ui.separator();
     let n = &mut args.nudge;
     ui.horizontal(|ui| {
-        ui.label("nudge");
-        ui.add(egui::Slider::new(&mut n.amount, -5.0..=5.0).suffix(" σ"));
+        ui.add(
+            egui::Slider::new(&mut n.amount, -5.0..=5.0)
+                .suffix(" σ")
+                .text("nudge"),
+        );
     });
     ui.horizontal(|ui| {
-        ui.label("direction");
-        ui.add(egui::DragValue::new(&mut n.direction_seed).speed(0.2));
+        super::labelled(
+            ui,
+            "direction",
+            egui::DragValue::new(&mut n.direction_seed).speed(0.2),
+        );
         if ui
             .button("new")
             .on_hover_text("another random direction")
@@ -72,10 +78,16 @@ pub fn show(
     n.last = n.last.min(last_layer);
     n.first = n.first.min(n.last);
     ui.horizontal(|ui| {
-        ui.label("layers");
-        ui.add(egui::DragValue::new(&mut n.first).range(0..=last_layer));
-        ui.label("to");
-        ui.add(egui::DragValue::new(&mut n.last).range(0..=last_layer));
+        super::labelled(
+            ui,
+            "layers",
+            egui::DragValue::new(&mut n.first).range(0..=last_layer),
+        );
+        super::labelled(
+            ui,
+            "to",
+            egui::DragValue::new(&mut n.last).range(0..=last_layer),
+        );
     });
     ui.separator();
     ui.horizontal(|ui| {
