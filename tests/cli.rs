@@ -323,3 +323,78 @@ fn video_writes_a_looping_gif() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     assert!(!stylenat(&args).status.success());
 }
+
+#[test]
+fn attention_directions_and_edits_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let maps = dir.path().join("maps.png");
+    let r = stylenat(&[
+        "attention",
+        "--ckpt",
+        &ckpt(),
+        "--seeds",
+        "4",
+        "--pixel",
+        "64,20",
+        "--stage",
+        "4",
+        "--out",
+        &maps.display().to_string(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let text = String::from_utf8_lossy(&r.stdout);
+    assert!(text.contains("kernel 7, dilation 8"), "{text}");
+    // The image plus one panel per head group (stage 4 of the fixture has two).
+    let img = image::open(&maps).unwrap();
+    assert_eq!((img.width(), img.height()), (3 * 128, 128));
+
+    let dirs = dir.path().join("dirs.npz");
+    let r = stylenat(&[
+        "directions",
+        "--ckpt",
+        &ckpt(),
+        "--components",
+        "8",
+        "--samples",
+        "2000",
+        "--out",
+        &dirs.display().to_string(),
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    assert!(String::from_utf8_lossy(&r.stdout).contains("cumulative"));
+
+    let plain = dir.path().join("plain");
+    let edited = dir.path().join("edited");
+    let generate = |out: &std::path::Path, extra: &[&str]| {
+        let c = ckpt();
+        let mut args = vec!["generate", "--ckpt", &c, "--seeds", "6"];
+        let o = out.display().to_string();
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--outdir", &o]);
+        let r = stylenat(&args);
+        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        image::open(out.join("6.png")).unwrap().to_rgb8().into_raw()
+    };
+    let edit = format!("{}:0:+3:0-5", dirs.display());
+    let (a, b) = (generate(&plain, &[]), generate(&edited, &["--edit", &edit]));
+    let changed = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+    assert!(
+        changed > a.len() / 4,
+        "the edit changed only {changed} values"
+    );
+    // The edit is recorded in the PNG.
+    let info = stylenat(&["info", &edited.join("6.png").display().to_string()]);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("dirs.npz:0:+3:0-5"));
+    let bad = stylenat(&[
+        "generate",
+        "--ckpt",
+        &ckpt(),
+        "--seeds",
+        "6",
+        "--edit",
+        "dirs.npz:x",
+        "--outdir",
+        "x",
+    ]);
+    assert!(!bad.status.success());
+}

@@ -117,3 +117,29 @@ fn gpu_image_packing_equals_the_host_conversion() {
     println!("bytes off by one: {off_by_one} of {}", n * s * s * 3);
     assert!(off_by_one < n * s * s * 3 / 100);
 }
+
+/// Attention maps captured from the generator running on wgpu agree with the CPU run.
+#[test]
+fn attention_maps_agree_between_wgpu_and_cpu() {
+    use stylenat::analysis::attention::attention_maps;
+    use stylenat::backend::BackendKind;
+    use stylenat::engine::LatentRecipe;
+    let load = |b| Engine::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint, b).unwrap();
+    let mut cpu = load(Backend::init(BackendKind::Cpu).unwrap());
+    let gpu = load(wgpu_backend());
+    let wplus = cpu.wplus_for_seeds(&[5], &LatentRecipe::default()).unwrap();
+    for (stage, pixel) in [(3, (10, 100)), (5, (127, 0))] {
+        let a = attention_maps(&cpu, &wplus, stage, 1, pixel).unwrap();
+        let b = attention_maps(&gpu, &wplus, stage, 1, pixel).unwrap();
+        for (ga, gb) in a.groups.iter().zip(&b.groups) {
+            let max = ga
+                .mean
+                .iter()
+                .zip(&gb.mean)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            println!("stage {stage} group {}: max |Δw| = {max:.2e}", ga.group);
+            assert!(max < 1e-3, "stage {stage} group {}: {max}", ga.group);
+        }
+    }
+}

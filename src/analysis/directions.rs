@@ -125,7 +125,12 @@ impl Directions {
                 });
             }
         };
+        // A `.npy` holds only the components; the other arrays exist in `.npz` files.
+        let is_npz = crate::io::npy::is_npz(path);
         let optional = |key: &str, len: usize, default: f32| -> Result<Vec<f32>> {
+            if !is_npz {
+                return Ok(vec![default; len]);
+            }
             match crate::io::npy::read_array(path, Some(key)) {
                 Ok(t) if t.data.len() == len => Ok(t.data),
                 Ok(t) => Err(Error::Format {
@@ -185,6 +190,21 @@ impl std::str::FromStr for Edit {
             amount: amount.trim_start_matches('+').parse().map_err(|_| bad())?,
             layers: layers.map(str::to_string),
         })
+    }
+}
+
+impl std::fmt::Display for Edit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self
+            .file
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        write!(f, "{name}:{}:{:+}", self.component, self.amount)?;
+        match &self.layers {
+            Some(l) => write!(f, ":{l}"),
+            None => Ok(()),
+        }
     }
 }
 

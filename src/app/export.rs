@@ -140,6 +140,7 @@ fn provenance(e: &Engine, a: &RenderArgs) -> Result<Provenance> {
         explorer: Some(
             serde_json::to_value(a).map_err(|e| Error::Input(format!("provenance: {e}")))?,
         ),
+        edits: Vec::new(),
     })
 }
 

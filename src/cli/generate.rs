@@ -97,6 +97,10 @@ pub struct GenerateArgs {
     /// `[N, num_ws, w_dim]`; files are named `wplus0000.png`, … (truncation/mixing not applied).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "trunc", "mix_seed"])]
     pub wplus: Option<PathBuf>,
+    /// Move along a direction file's component: `FILE:COMPONENT:AMOUNT[:LAYERS]`, e.g.
+    /// `dirs.npz:3:+2.0:0-6` (AMOUNT in σ for files from `stylenat directions`; repeatable).
+    #[arg(long, value_name = "EDIT")]
+    pub edit: Vec<crate::analysis::directions::Edit>,
     /// Output folder (created if missing).
     #[arg(long, value_name = "DIR")]
     pub outdir: PathBuf,
@@ -109,7 +113,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     let mut engine = a.model.engine()?;
     eprintln!("{}", engine.backend.description);
     // One entry per image: file name, W+ row source, provenance.
-    let (wplus, names, seeds): (HostTensor, Vec<String>, Vec<Option<u64>>) = match &a.wplus {
+    let (mut wplus, names, seeds): (HostTensor, Vec<String>, Vec<Option<u64>>) = match &a.wplus {
         Some(path) => {
             let w = crate::io::npy::read_array(path, Some("w"))?;
             if w.shape.len() != 3 {
@@ -137,6 +141,10 @@ pub fn run(a: GenerateArgs) -> Result<()> {
             (w, names, seeds.into_iter().map(Some).collect())
         }
     };
+    for edit in &a.edit {
+        let dirs = crate::analysis::directions::Directions::load(&edit.file)?;
+        edit.apply(&dirs, &mut wplus)?;
+    }
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("creating {}", a.outdir.display()))?;
     let paths: Vec<PathBuf> = match a.grid {
@@ -176,6 +184,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
             None => Vec::new(),
         },
         explorer: None,
+        edits: a.edit.iter().map(|e| e.to_string()).collect(),
     };
     let size = engine.config().size;
     let per_image = wplus.shape[1..].iter().product::<usize>();

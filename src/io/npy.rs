@@ -45,6 +45,15 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<HostTensor> {
     Ok(HostTensor::new(shape, data))
 }
 
+/// Whether `path` is a zip archive (`.npz`) rather than a bare `.npy`.
+pub fn is_npz(path: &Path) -> bool {
+    let mut magic = [0u8; 2];
+    std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+        .is_ok()
+        && &magic == b"PK"
+}
+
 /// Reads a float array from `.npy`, or key `key` (default `w`) from `.npz`.
 pub fn read_array(path: &Path, key: Option<&str>) -> Result<HostTensor> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;

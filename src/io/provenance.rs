@@ -31,6 +31,9 @@ pub struct Provenance {
     /// image back onto the app restores exactly what was shown.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub explorer: Option<serde_json::Value>,
+    /// Direction edits applied (`FILE:COMPONENT:AMOUNT[:LAYERS]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<String>,
 }
 
 impl Provenance {
