@@ -124,7 +124,7 @@ impl Engine {
         if let Some(m) = &self.mean_latent {
             return Ok(m.clone());
         }
-        let cache = self.mean_cache_path();
+        let cache = self.cache_file(&format!("mean_latent_{MEAN_LATENT_SAMPLES}"), "npy");
         if let Some(path) = &cache
             && let Ok(t) = crate::io::npy::read_array(path, None)
             && t.data.len() == self.config().style_dim
@@ -164,7 +164,10 @@ impl Engine {
     }
 
     /// Cache file for the mean latent, keyed by the checkpoint's path, size and mtime.
-    fn mean_cache_path(&self) -> Option<PathBuf> {
+    /// Where to cache something derived from this checkpoint (`{name}_{hash}.{ext}` under
+    /// `$XDG_CACHE_HOME/stylenat`); the hash covers the file's path, size and mtime, so a changed
+    /// checkpoint never reads a stale cache. `None` for models not loaded from a file.
+    pub fn cache_file(&self, name: &str, ext: &str) -> Option<PathBuf> {
         let path = self.source_path.as_ref()?;
         let meta = std::fs::metadata(path).ok()?;
         let canon = std::fs::canonicalize(path).ok()?;
@@ -174,13 +177,7 @@ impl Engine {
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_nanos();
-        let key = format!(
-            "{}|{}|{}|{}",
-            canon.display(),
-            meta.len(),
-            mtime,
-            MEAN_LATENT_SAMPLES
-        );
+        let key = format!("{}|{}|{}|{name}", canon.display(), meta.len(), mtime);
         let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
         });
@@ -189,7 +186,7 @@ impl Engine {
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
         Some(
             base.join("stylenat")
-                .join(format!("mean_latent_{hash:016x}.npy")),
+                .join(format!("{name}_{hash:016x}.{ext}")),
         )
     }
 

@@ -140,3 +140,85 @@ fn rendered_window_matches_the_snapshot_on_lavapipe() {
             .max_failed_pixels(crop.len() / 4 / 200),
     );
 }
+
+#[test]
+fn attention_view_shows_the_maps_of_the_clicked_pixel() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    h.get_by_label("Attention maps").click();
+    h.run_steps(2);
+    h.get_by_label("show attention maps").click();
+    h.run_steps(2);
+    // Click the image near its top-left corner.
+    let rect = h.get_by_label("generated image mix").rect();
+    let at = rect.min + egui::vec2(rect.width() * 0.1, rect.height() * 0.1);
+    h.hover_at(at);
+    h.event(egui::Event::PointerButton {
+        pos: at,
+        button: egui::PointerButton::Primary,
+        pressed: true,
+        modifiers: Default::default(),
+    });
+    h.step();
+    h.event(egui::Event::PointerButton {
+        pos: at,
+        button: egui::PointerButton::Primary,
+        pressed: false,
+        modifiers: Default::default(),
+    });
+    step_until(&mut h, "the attention maps", |a| a.attention.is_some());
+    let app = h.state();
+    let (x, y) = app.state.attention.query.unwrap();
+    assert!(
+        x < 20 && y < 20,
+        "query ({x}, {y}) should be near the top-left"
+    );
+    let maps = app.attention.as_ref().unwrap();
+    let stages = &app.model.as_ref().unwrap().stages;
+    assert_eq!(maps.stage, stages.len() - 1, "the last stage by default");
+    assert_eq!(maps.groups.len(), stages[maps.stage].groups.len());
+    for g in &maps.groups {
+        assert!((g.mean.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+    }
+    // The legend names each group's kernel and dilation.
+    h.get_by_label_contains("kernel 7, dilation 16");
+}
+
+#[test]
+fn pca_sliders_move_the_latent_along_a_component() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    h.get_by_label("Directions (PCA)").click();
+    h.run_steps(2);
+    h.get_by_label("Compute PCA").click();
+    step_until(&mut h, "the directions", |a| a.directions.is_some());
+    let before = h.state().shown_wplus.clone().unwrap();
+    h.get(
+        egui_kittest::kittest::By::new()
+            .role(egui::accesskit::Role::Slider)
+            .label_contains("PC0 ("),
+    )
+    .set_value_accesskit(2.0);
+    step_until(&mut h, "the edited image", |a| {
+        a.state.args.pca.first() == Some(&2.0) && image_shown(a)
+    });
+    let after = h.state().shown_wplus.clone().unwrap();
+    let info = h.state().directions.clone().unwrap();
+    // Every layer moved by 2σ₀ along a unit vector.
+    let d = h.state().model.as_ref().unwrap().w_dim;
+    let dist = |l: usize| {
+        before[l * d..(l + 1) * d]
+            .iter()
+            .zip(&after[l * d..(l + 1) * d])
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f32>()
+            .sqrt()
+    };
+    for l in [0, 5, 11] {
+        assert!(
+            (dist(l) - 2.0 * info.sigma[0]).abs() < 1e-3,
+            "layer {l}: {}",
+            dist(l)
+        );
+    }
+}

@@ -17,4 +17,7 @@ pub enum Action {
     ClearLatent,
     Undo,
     Redo,
+    ComputeDirections,
+    LoadDirections(PathBuf),
+    SaveDirections(PathBuf),
 }

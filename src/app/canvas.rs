@@ -1,7 +1,25 @@
 //! The central image area: the mix (or A | B | mix side by side), zoom, and dragging the image
 //! to move through the seed lattice.
 
+use super::panels::attention::group_colour;
 use super::worker::Pixels;
+use crate::analysis::attention::AttentionMaps;
+
+/// Attention weights drawn over the main image.
+pub struct Overlay<'a> {
+    pub maps: &'a AttentionMaps,
+    /// Only this head group (`None`: all, each in its colour).
+    pub group: Option<usize>,
+}
+
+/// What the user did on the image this frame.
+#[derive(Debug, Default)]
+pub struct CanvasEvents {
+    /// Drag on the main image, in lattice steps.
+    pub drag: egui::Vec2,
+    /// A click on the main image, in image pixels.
+    pub clicked: Option<(usize, usize)>,
+}
 
 /// Lattice steps for a drag across the whole shown image.
 const DRAG_STEPS_PER_IMAGE: f32 = 2.0;
@@ -75,13 +93,20 @@ impl Canvas {
         }
     }
 
-    /// Draws the images; returns the drag on the main image in lattice steps.
-    pub fn ui(&mut self, ui: &mut egui::Ui, zoom: u32, model_loaded: bool) -> egui::Vec2 {
+    /// Draws the images (and the overlay on the main one); reports drags and clicks on it.
+    pub fn ui(
+        &mut self,
+        ui: &mut egui::Ui,
+        zoom: u32,
+        model_loaded: bool,
+        overlay: Option<Overlay>,
+    ) -> CanvasEvents {
+        let mut events = CanvasEvents::default();
         if self.shown.is_empty() {
             if model_loaded {
                 ui.centered_and_justified(|ui| ui.spinner());
             }
-            return egui::Vec2::ZERO;
+            return events;
         }
         let n = self.shown.len() as f32;
         let avail = ui.available_size();
@@ -94,7 +119,7 @@ impl Canvas {
         // A | B | mix: sources first, the result last.
         let mut order: Vec<usize> = (1..self.shown.len()).collect();
         order.push(0);
-        let mut drag = egui::Vec2::ZERO;
+        let size = self.size;
         egui::ScrollArea::both().show(ui, |ui| {
             ui.horizontal(|ui| {
                 for i in order {
@@ -106,18 +131,70 @@ impl Canvas {
                         let r = ui.add(
                             egui::Image::new(egui::load::SizedTexture::new(shown.id, [side, side]))
                                 .alt_text(format!("generated image {}", shown.label))
-                                .sense(egui::Sense::drag()),
+                                .sense(egui::Sense::click_and_drag()),
                         );
-                        if i == 0 && r.dragged() {
-                            drag = r.drag_delta() / side * DRAG_STEPS_PER_IMAGE;
+                        if i != 0 {
+                            return;
                         }
-                        if i == 0 {
-                            r.on_hover_cursor(egui::CursorIcon::Grab);
+                        if r.dragged() {
+                            events.drag = r.drag_delta() / side * DRAG_STEPS_PER_IMAGE;
                         }
+                        if r.clicked()
+                            && let Some(pos) = r.interact_pointer_pos()
+                        {
+                            let rel = (pos - r.rect.min) / side * size as f32;
+                            events.clicked = Some((
+                                (rel.x.max(0.0) as usize).min(size - 1),
+                                (rel.y.max(0.0) as usize).min(size - 1),
+                            ));
+                        }
+                        if let Some(o) = &overlay {
+                            draw_overlay(ui.painter_at(r.rect), r.rect, o);
+                        }
+                        r.on_hover_cursor(egui::CursorIcon::Grab);
                     });
                 }
             });
         });
-        drag
+        events
     }
+}
+
+/// Each group's weights as translucent cells (opacity ∝ weight / the group's largest weight),
+/// the query cell outlined.
+fn draw_overlay(painter: egui::Painter, rect: egui::Rect, o: &Overlay) {
+    let res = o.maps.resolution;
+    let cell = rect.width() / res as f32;
+    let cell_rect = |i: usize| {
+        let (y, x) = (i / res, i % res);
+        egui::Rect::from_min_size(
+            rect.min + egui::vec2(x as f32 * cell, y as f32 * cell),
+            egui::vec2(cell, cell),
+        )
+    };
+    painter.rect_filled(rect, 0.0, egui::Color32::from_black_alpha(110));
+    for g in o
+        .maps
+        .groups
+        .iter()
+        .filter(|g| o.group.is_none_or(|s| s == g.group))
+    {
+        let max = g.mean.iter().copied().fold(0f32, f32::max).max(1e-12);
+        let colour = group_colour(g.group);
+        for (i, &w) in g.mean.iter().enumerate().filter(|(_, w)| **w > 0.0) {
+            let alpha = (w / max * 220.0) as u8;
+            painter.rect_filled(
+                cell_rect(i),
+                0.0,
+                egui::Color32::from_rgba_unmultiplied(colour.r(), colour.g(), colour.b(), alpha),
+            );
+        }
+    }
+    let (qx, qy) = o.maps.query;
+    painter.rect_stroke(
+        cell_rect(qy * res + qx),
+        0.0,
+        egui::Stroke::new(2.0, egui::Color32::WHITE),
+        egui::StrokeKind::Outside,
+    );
 }

@@ -2,6 +2,7 @@
 //! (the mixing seed), truncation, mixing and the nudge — the explorer's whole latent recipe.
 
 use super::state::{LATTICE_ROW, RenderArgs};
+use crate::analysis::directions::Directions;
 use crate::checkpoint::HostTensor;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -10,11 +11,11 @@ use crate::latent::wspace::{mix_layers, truncate};
 /// Flat W+ vectors (`num_ws × w_dim`) of one render.
 #[derive(Debug, Clone)]
 pub struct Composed {
-    /// Source A, truncated and nudged, before mixing.
+    /// Source A, truncated, nudged and PCA-edited, before mixing.
     pub a: Vec<f32>,
     /// Source B (the mixing seed), truncated.
     pub b: Vec<f32>,
-    /// What is shown: A with B's chosen layers, nudged.
+    /// What is shown: A (nudged, PCA-edited) with B's chosen layers.
     pub mix: Vec<f32>,
 }
 
@@ -72,8 +73,29 @@ fn broadcast(e: &Engine, w: Vec<f32>) -> Vec<f32> {
     e.broadcast(&HostTensor::new(vec![1, d], w)).data
 }
 
-/// Builds the W+ vectors for `a`. `spread` is [`latent_spread`] of this model.
-pub fn compose(e: &mut Engine, a: &RenderArgs, spread: f32) -> Result<Composed> {
+/// What the recipe needs about a model beyond its engine.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// [`latent_spread`] (the nudge's unit), once computed.
+    pub spread: Option<f32>,
+    /// PCA directions, once computed or loaded (the PCA sliders need them).
+    pub dirs: Option<Directions>,
+}
+
+impl Extras {
+    /// The nudge unit, computed on first use.
+    pub fn spread(&mut self, e: &Engine) -> Result<f32> {
+        if let Some(s) = self.spread {
+            return Ok(s);
+        }
+        let s = latent_spread(e)?;
+        self.spread = Some(s);
+        Ok(s)
+    }
+}
+
+/// Builds the W+ vectors for `a`.
+pub fn compose(e: &mut Engine, a: &RenderArgs, extras: &mut Extras) -> Result<Composed> {
     let (num_ws, d) = (e.config().num_ws(), e.config().style_dim);
     let mut src_a = match &a.custom {
         Some(c) if c.wplus.len() == num_ws * d => c.wplus.clone(),
@@ -95,6 +117,7 @@ pub fn compose(e: &mut Engine, a: &RenderArgs, spread: f32) -> Result<Composed> 
         truncate(&mut src_b, &mean, a.psi, cutoff);
     }
     if a.nudge.amount != 0.0 {
+        let spread = extras.spread(e)?;
         let dir = e.z_for_seeds(&[a.nudge.direction_seed], Default::default())?;
         let norm = dir
             .data
@@ -111,6 +134,9 @@ pub fn compose(e: &mut Engine, a: &RenderArgs, spread: f32) -> Result<Composed> 
             }
         }
     }
+    if let Some(dirs) = &extras.dirs {
+        apply_pca(&mut src_a, a, dirs, num_ws, d)?;
+    }
     let layers: Vec<usize> = a
         .mix_layers
         .iter()
@@ -124,4 +150,33 @@ pub fn compose(e: &mut Engine, a: &RenderArgs, spread: f32) -> Result<Composed> 
         b: src_b,
         mix,
     })
+}
+
+/// Adds `a.pca[k]` σ along each component `k` on the chosen layers.
+fn apply_pca(
+    wplus: &mut [f32],
+    a: &RenderArgs,
+    dirs: &Directions,
+    num_ws: usize,
+    d: usize,
+) -> Result<()> {
+    let last = a.pca_layers[1].min(num_ws - 1);
+    let first = a.pca_layers[0].min(last);
+    for (k, &amount) in a.pca.iter().enumerate().filter(|(_, v)| **v != 0.0) {
+        let (Some(dir), Some(sigma)) = (dirs.components.get(k), dirs.sigma.get(k)) else {
+            continue;
+        };
+        if dir.len() != d {
+            return Err(Error::Input(format!(
+                "the directions have {} values per component; this model's w has {d}",
+                dir.len()
+            )));
+        }
+        for layer in first..=last {
+            for (x, u) in wplus[layer * d..(layer + 1) * d].iter_mut().zip(dir) {
+                *x += amount * sigma * u;
+            }
+        }
+    }
+    Ok(())
 }

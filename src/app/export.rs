@@ -1,7 +1,7 @@
 //! Exports started from the app, run on the render thread with progress and cancel: the
 //! current image (PNG with provenance), its W+ (`.npz`), a video through keyframes, a session.
 
-use super::compose::{Composed, compose};
+use super::compose::{Composed, Extras, compose};
 use super::state::{ExportSettings, RenderArgs};
 use crate::checkpoint::HostTensor;
 use crate::engine::{Engine, LatentRecipe};
@@ -44,11 +44,11 @@ pub fn session_latent_path(session: &Path) -> PathBuf {
 pub fn run(
     e: &mut Engine,
     job: &ExportJob,
-    spread: f32,
+    extras: &mut Extras,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<String> {
     let (num_ws, d, size) = (e.config().num_ws(), e.config().style_dim, e.config().size);
-    let current = compose(e, &job.args, spread)?;
+    let current = compose(e, &job.args, extras)?;
     let as_wplus = |c: &Composed| HostTensor::new(vec![1, num_ws, d], c.mix.clone());
     match &job.kind {
         ExportKind::Image => {
@@ -85,7 +85,7 @@ pub fn run(
                     custom: None,
                     ..job.args.clone()
                 };
-                keys.push(compose(e, &key, spread)?.mix);
+                keys.push(compose(e, &key, extras)?.mix);
             }
             let spec = VideoSpec {
                 cells: vec![keys],

@@ -25,6 +25,10 @@ use std::time::Instant;
 use worker::{ModelInfo, Request, Response, Worker};
 
 const STATE_KEY: &str = "stylenat-explorer";
+/// PCA settings of the Directions panel (GANSpace used 10⁶ samples for 512-d W; 20 000 gives
+/// stable leading components in seconds).
+const DIRECTION_SAMPLES: usize = 20_000;
+const DIRECTION_COMPONENTS: usize = 20;
 
 /// An export running on the render thread.
 struct ExportRun {
@@ -55,6 +59,11 @@ pub struct ExplorerApp {
     pub status: Option<String>,
     export: Option<ExportRun>,
     history: History,
+    /// The newest attention maps and what they were asked for.
+    pub attention: Option<Box<crate::analysis::attention::AttentionMaps>>,
+    attention_asked: Option<(RenderArgs, usize, usize, (usize, usize))>,
+    pub directions: Option<worker::DirectionsInfo>,
+    directions_progress: Option<(usize, usize)>,
     /// `STYLENAT_SCREENSHOT`: save a screenshot once an image is shown, then quit.
     screenshot: Option<PathBuf>,
     frames_with_image: u32,
@@ -80,6 +89,10 @@ impl ExplorerApp {
             errors: Vec::new(),
             status: None,
             export: None,
+            attention: None,
+            attention_asked: None,
+            directions: None,
+            directions_progress: None,
             screenshot: None,
             frames_with_image: 0,
         }
@@ -160,6 +173,10 @@ impl ExplorerApp {
                         self.state.args.custom = None; // a latent of another architecture
                     }
                     self.status = Some(format!("loaded {}", panels::model::file_name(&info.path)));
+                    // Directions and maps belong to the previous model.
+                    self.directions = None;
+                    self.attention = None;
+                    self.attention_asked = None;
                     self.model = Some(info);
                     self.requested = None; // render the new model
                 }
@@ -187,12 +204,24 @@ impl ExplorerApp {
                     self.export = None;
                     self.status = Some("export cancelled; nothing was written".into());
                 }
+                Response::Attention(maps) => self.attention = Some(maps),
+                Response::DirectionsProgress { done, total } => {
+                    self.directions_progress = Some((done, total));
+                }
+                Response::Directions(info) => {
+                    self.directions_progress = None;
+                    self.status = Some(format!("directions: {}", info.source));
+                    self.directions = Some(info);
+                }
                 Response::Error(e) => {
                     if e.starts_with("could not open") {
                         self.loading = None;
                     }
                     if e.starts_with("export failed") {
                         self.export = None;
+                    }
+                    if e.starts_with("directions") {
+                        self.directions_progress = None;
                     }
                     self.errors.push(e);
                 }
@@ -231,6 +260,22 @@ impl ExplorerApp {
             Action::ClearLatent => self.state.args.custom = None,
             Action::Undo => self.history.undo(&mut self.state.args),
             Action::Redo => self.history.redo(&mut self.state.args),
+            Action::ComputeDirections => {
+                self.directions_progress = Some((0, DIRECTION_SAMPLES));
+                self.worker
+                    .send(Request::Directions(worker::DirectionsRequest::Compute {
+                        samples: DIRECTION_SAMPLES,
+                        components: DIRECTION_COMPONENTS,
+                    }));
+            }
+            Action::LoadDirections(p) => {
+                self.worker
+                    .send(Request::Directions(worker::DirectionsRequest::Load(p)));
+            }
+            Action::SaveDirections(p) => {
+                self.worker
+                    .send(Request::Directions(worker::DirectionsRequest::Save(p)));
+            }
         }
     }
 
@@ -293,7 +338,23 @@ impl ExplorerApp {
         self.side_panel(ui, &mut actions);
         egui::CentralPanel::default().show(ui, |ui| {
             self.messages(ui);
-            let drag = self.canvas.ui(ui, self.state.zoom, self.model.is_some());
+            let view = &self.state.attention;
+            let overlay = match (&self.attention, view.open) {
+                (Some(maps), true) => Some(canvas::Overlay {
+                    maps,
+                    group: view.group,
+                }),
+                _ => None,
+            };
+            let events = self
+                .canvas
+                .ui(ui, self.state.zoom, self.model.is_some(), overlay);
+            if let Some(p) = events.clicked
+                && self.state.attention.open
+            {
+                self.state.attention.query = Some(p);
+            }
+            let drag = events.drag;
             if drag != egui::Vec2::ZERO {
                 self.state.args.move_in_lattice(drag.x, drag.y);
             }
@@ -321,12 +382,33 @@ impl ExplorerApp {
             self.asked_at.insert(stamp, Instant::now());
             self.requested = Some(self.state.args.clone());
         }
-        if self.export.is_some() || self.loading.is_some() {
+        self.request_attention();
+        if self.export.is_some() || self.loading.is_some() || self.directions_progress.is_some() {
             // Progress and elapsed time keep moving.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
         self.take_screenshot_when_ready(&ctx);
         self.ui_ms = t0.elapsed().as_secs_f32() * 1e3;
+    }
+
+    /// Asks for attention maps when the view is open and its inputs changed.
+    fn request_attention(&mut self) {
+        let view = &self.state.attention;
+        let (Some(model), Some(pixel), true) = (&self.model, view.query, view.open) else {
+            return;
+        };
+        let stage = view.stage.min(model.stages.len().saturating_sub(1));
+        let key = (self.state.args.clone(), stage, view.block, pixel);
+        if self.attention_asked.as_ref() == Some(&key) || self.loading.is_some() {
+            return;
+        }
+        self.worker.send(Request::Attention {
+            args: key.0.clone(),
+            stage,
+            block: key.2,
+            pixel,
+        });
+        self.attention_asked = Some(key);
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
@@ -390,6 +472,17 @@ impl ExplorerApp {
                             self.shown_wplus.as_deref(),
                             actions,
                         );
+                    });
+                    section(ui, "Directions (PCA)", false, |ui| {
+                        let panel = panels::directions::DirectionsPanel {
+                            info: self.directions.as_ref(),
+                            progress: self.directions_progress,
+                            num_ws: model.num_ws,
+                        };
+                        panels::directions::show(ui, &mut self.state.args, &panel, actions);
+                    });
+                    section(ui, "Attention maps", false, |ui| {
+                        panels::attention::show(ui, &mut self.state.attention, &model);
                     });
                     section(ui, "Export", false, |ui| {
                         let progress = self.export.as_ref().map(|e| panels::export::Progress {

@@ -29,6 +29,10 @@ pub struct RenderArgs {
     pub nudge: Nudge,
     /// Also render A and B on their own (the A | B | mix view).
     pub compare: bool,
+    /// Steps along the model's PCA directions, in σ, one per component (missing = 0).
+    pub pca: Vec<f32>,
+    /// W+ layers the PCA steps apply to (inclusive).
+    pub pca_layers: [usize; 2],
 }
 
 impl Default for RenderArgs {
@@ -44,6 +48,8 @@ impl Default for RenderArgs {
             mix_layers: Vec::new(),
             nudge: Nudge::default(),
             compare: false,
+            pca: Vec::new(),
+            pca_layers: [0, usize::MAX],
         }
     }
 }
@@ -107,6 +113,31 @@ pub struct AppState {
     pub animate: f32,
     /// Video export settings.
     pub export: ExportSettings,
+    pub attention: AttentionView,
+}
+
+/// The attention-map view: which layer, and the query pixel (image coordinates).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AttentionView {
+    pub open: bool,
+    pub stage: usize,
+    pub block: usize,
+    /// Overlay only this head group (`None`: every group, each in its own colour).
+    pub group: Option<usize>,
+    pub query: Option<(usize, usize)>,
+}
+
+impl Default for AttentionView {
+    fn default() -> Self {
+        Self {
+            open: false,
+            stage: usize::MAX, // the last stage once a model is known
+            block: 0,
+            group: None,
+            query: None,
+        }
+    }
 }
 
 impl Default for AppState {
@@ -117,6 +148,7 @@ impl Default for AppState {
             zoom: 0,
             animate: 0.0,
             export: ExportSettings::default(),
+            attention: AttentionView::default(),
         }
     }
 }

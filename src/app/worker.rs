@@ -3,7 +3,7 @@
 //! load on a helper thread (the old model keeps rendering meanwhile, and a load can be
 //! cancelled); exports run here with progress and a cancel flag.
 
-use super::compose::{compose, latent_spread};
+use super::compose::{Extras, compose};
 use super::export::{ExportJob, run as run_export};
 use super::gpu_texture::GpuTextures;
 use super::state::RenderArgs;
@@ -25,6 +25,34 @@ pub enum Request {
     CancelLoad,
     Render(RenderArgs),
     Export(ExportJob),
+    /// Attention maps of the image `args` describes, at a block and pixel.
+    Attention {
+        args: RenderArgs,
+        stage: usize,
+        block: usize,
+        pixel: (usize, usize),
+    },
+    Directions(DirectionsRequest),
+}
+
+/// PCA directions of the loaded model.
+#[derive(Debug, Clone)]
+pub enum DirectionsRequest {
+    /// Sample and decompose (or read the cache of an earlier run).
+    Compute {
+        samples: usize,
+        components: usize,
+    },
+    Load(PathBuf),
+    Save(PathBuf),
+}
+
+/// The directions as the panel shows them.
+#[derive(Debug, Clone)]
+pub struct DirectionsInfo {
+    pub sigma: Vec<f32>,
+    pub explained: Vec<f32>,
+    pub source: String,
 }
 
 /// A loaded model, described for the UI.
@@ -38,6 +66,8 @@ pub struct ModelInfo {
     pub w_dim: usize,
     /// Resolution of the block each W+ layer drives.
     pub layer_res: Vec<usize>,
+    /// Per stage: resolution and head groups.
+    pub stages: Vec<StageInfo>,
 }
 
 /// Where a rendered image is.
@@ -46,6 +76,12 @@ pub enum Pixels {
     Host(Vec<u8>),
     /// Already in a texture registered with the window's renderer (wgpu backend).
     Gpu(egui::TextureId),
+}
+
+#[derive(Debug, Clone)]
+pub struct StageInfo {
+    pub resolution: usize,
+    pub groups: Vec<crate::model::HeadGroup>,
 }
 
 /// One rendered request: the mix, and with `compare` also A and B on their own.
@@ -76,10 +112,18 @@ pub enum Response {
     Exported(String),
     /// `Error::Cancelled` exports report this rather than an error.
     ExportCancelled,
+    Attention(Box<crate::analysis::attention::AttentionMaps>),
+    DirectionsProgress {
+        done: usize,
+        total: usize,
+    },
+    Directions(DirectionsInfo),
     Error(String),
 }
 
 /// Messages into the render thread: the UI's requests and the loader's result.
+// A few hundred bytes moved once per request: not worth a box.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Ui(u64, Request),
     Loaded(u64, PathBuf, Box<crate::Result<Engine>>),
@@ -150,8 +194,7 @@ impl Worker {
 
 struct Model {
     engine: Engine,
-    /// Unit of the nudge slider, computed on first use.
-    spread: Option<f32>,
+    extras: Extras,
 }
 
 fn serve(
@@ -175,8 +218,10 @@ fn serve(
     let mut model: Option<Model> = None;
     // Stamp of the load whose result we still want.
     let mut wanted_load: Option<u64> = None;
-    // The newest render not yet served (kept while a model loads).
+    // The newest render not yet served (kept while a model loads), and the newest attention
+    // request: both are superseded by later ones.
     let mut render: Option<(u64, RenderArgs)> = None;
+    let mut attention: Option<Request> = None;
     while let Ok(first) = rx.recv() {
         // Newest wins: drain the queue, keep the last render; loads and exports keep order.
         for msg in std::iter::once(first).chain(rx.try_iter()) {
@@ -202,7 +247,7 @@ fn serve(
                             post(Response::Loaded(describe(&engine, path)));
                             model = Some(Model {
                                 engine,
-                                spread: None,
+                                extras: Extras::default(),
                             });
                         }
                         // The previous model stays loaded.
@@ -215,6 +260,14 @@ fn serve(
                 Msg::Ui(_, Request::Export(job)) => match model.as_mut() {
                     Some(m) => export(m, &job, &post),
                     None => post(Response::Error("open a model before exporting".into())),
+                },
+                Msg::Ui(_, request @ Request::Attention { .. }) => attention = Some(request),
+                Msg::Ui(_, request @ Request::Directions(_)) => match model.as_mut() {
+                    Some(m) => post(match analyse(m, request, &post) {
+                        Ok(r) => r,
+                        Err(e) => Response::Error(format!("directions: {e}")),
+                    }),
+                    None => post(Response::Error("open a model first".into())),
                 },
             }
         }
@@ -233,6 +286,14 @@ fn serve(
                 })),
                 Err(err) => post(Response::Error(err.to_string())),
             }
+        }
+        if let Some(m) = model.as_mut()
+            && let Some(request) = attention.take()
+        {
+            post(match analyse(m, request, &post) {
+                Ok(r) => r,
+                Err(e) => Response::Error(format!("attention maps: {e}")),
+            });
         }
     }
 }
@@ -269,17 +330,16 @@ fn describe(e: &Engine, path: PathBuf) -> ModelInfo {
         num_ws: c.num_ws(),
         w_dim: c.style_dim,
         layer_res: (0..c.num_ws()).map(|i| c.ws_resolution(i)).collect(),
+        stages: c
+            .stages
+            .iter()
+            .map(|s| StageInfo {
+                resolution: s.resolution,
+                groups: s.groups.clone(),
+            })
+            .collect(),
         path,
     }
-}
-
-fn spread(m: &mut Model) -> crate::Result<f32> {
-    if let Some(s) = m.spread {
-        return Ok(s);
-    }
-    let s = latent_spread(&m.engine)?;
-    m.spread = Some(s);
-    Ok(s)
 }
 
 type Images = Vec<(&'static str, Pixels)>;
@@ -289,14 +349,9 @@ fn render_one(
     a: &RenderArgs,
     gpu: Option<&mut GpuTextures>,
 ) -> crate::Result<(Images, Vec<f32>, usize)> {
-    let spread = if a.nudge.amount != 0.0 {
-        spread(m)?
-    } else {
-        1.0
-    };
     let e = &mut m.engine;
     let (num_ws, d, size) = (e.config().num_ws(), e.config().style_dim, e.config().size);
-    let c = compose(e, a, spread)?;
+    let c = compose(e, a, &mut m.extras)?;
     let mut rows = c.mix.clone();
     let mut labels = vec!["mix"];
     if a.compare {
@@ -328,11 +383,7 @@ fn render_one(
 }
 
 fn export(m: &mut Model, job: &ExportJob, post: &Post) {
-    let spread = match spread(m) {
-        Ok(s) => s,
-        Err(e) => return post(Response::Error(e.to_string())),
-    };
-    let result = run_export(&mut m.engine, job, spread, |done, total| {
+    let result = run_export(&mut m.engine, job, &mut m.extras, |done, total| {
         post(Response::Progress { done, total })
     });
     post(match result {
@@ -340,4 +391,83 @@ fn export(m: &mut Model, job: &ExportJob, post: &Post) {
         Err(Error::Cancelled) => Response::ExportCancelled,
         Err(e) => Response::Error(format!("export failed: {e}")),
     });
+}
+
+/// Attention maps and PCA directions (only computed when their panel asks).
+fn analyse(m: &mut Model, request: Request, post: &Post) -> crate::Result<Response> {
+    use crate::analysis::directions::{Directions, pca};
+    let info = |d: &Directions, source: String| {
+        Response::Directions(DirectionsInfo {
+            sigma: d.sigma.clone(),
+            explained: d.explained.clone(),
+            source,
+        })
+    };
+    match request {
+        Request::Attention {
+            args,
+            stage,
+            block,
+            pixel,
+        } => {
+            let e = &mut m.engine;
+            let (num_ws, d) = (e.config().num_ws(), e.config().style_dim);
+            let mix = compose(e, &args, &mut m.extras)?.mix;
+            let wplus = HostTensor::new(vec![1, num_ws, d], mix);
+            let maps = crate::analysis::attention::attention_maps(e, &wplus, stage, block, pixel)?;
+            Ok(Response::Attention(Box::new(maps)))
+        }
+        Request::Directions(DirectionsRequest::Compute {
+            samples,
+            components,
+        }) => {
+            let cache = m
+                .engine
+                .cache_file(&format!("pca_{samples}x{components}"), "npz");
+            if let Some(path) = &cache
+                && let Ok(d) = Directions::load(path)
+                && d.components.len() == components
+            {
+                let msg = format!("PCA of {samples} samples (cached)");
+                let r = info(&d, msg);
+                m.extras.dirs = Some(d);
+                return Ok(r);
+            }
+            let d = pca(&m.engine, samples, components, |done, total| {
+                post(Response::DirectionsProgress { done, total })
+            })?;
+            if let Some(path) = &cache {
+                let _ = std::fs::create_dir_all(path.parent().unwrap_or(path));
+                let _ = d.save(path); // a cache: failing to write it is not an error
+            }
+            let r = info(&d, format!("PCA of {samples} samples"));
+            m.extras.dirs = Some(d);
+            Ok(r)
+        }
+        Request::Directions(DirectionsRequest::Load(path)) => {
+            let d = Directions::load(&path)?;
+            if d.mean.len() != m.engine.config().style_dim {
+                return Err(Error::Input(format!(
+                    "{} has {}-dimensional directions; this model's w has {}",
+                    path.display(),
+                    d.mean.len(),
+                    m.engine.config().style_dim
+                )));
+            }
+            let r = info(&d, format!("loaded {}", path.display()));
+            m.extras.dirs = Some(d);
+            Ok(r)
+        }
+        Request::Directions(DirectionsRequest::Save(path)) => match &m.extras.dirs {
+            Some(d) => {
+                d.save(&path)?;
+                Ok(Response::Exported(format!(
+                    "saved directions to {}",
+                    path.display()
+                )))
+            }
+            None => Err(Error::Input("compute or load directions first".into())),
+        },
+        _ => Err(Error::Input("not an analysis request".into())),
+    }
 }

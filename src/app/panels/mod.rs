@@ -1,6 +1,8 @@
 //! One file per side-panel section. Each edits the shared [`AppState`](super::state::AppState)
 //! or reports [`Action`](super::action::Action)s, and never calls another panel.
 
+pub mod attention;
+pub mod directions;
 pub mod export;
 pub mod latent;
 pub mod mixing;

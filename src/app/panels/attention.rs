@@ -1,0 +1,63 @@
+//! Attention maps: pick a stage and block, click a pixel of the image, and see the softmax
+//! weights of each head group around it (computed only while this view is open).
+
+use crate::app::state::AttentionView;
+use crate::app::worker::ModelInfo;
+
+/// Overlay colour of head group `g` (also used by the canvas).
+pub fn group_colour(g: usize) -> egui::Color32 {
+    const COLOURS: [egui::Color32; 6] = [
+        egui::Color32::from_rgb(255, 80, 60),
+        egui::Color32::from_rgb(60, 170, 255),
+        egui::Color32::from_rgb(110, 230, 90),
+        egui::Color32::from_rgb(250, 210, 60),
+        egui::Color32::from_rgb(220, 100, 250),
+        egui::Color32::from_rgb(80, 240, 220),
+    ];
+    COLOURS[g % COLOURS.len()]
+}
+
+pub fn show(ui: &mut egui::Ui, view: &mut AttentionView, model: &ModelInfo) {
+    ui.checkbox(&mut view.open, "show attention maps");
+    if !view.open {
+        return;
+    }
+    let last = model.stages.len().saturating_sub(1);
+    view.stage = view.stage.min(last);
+    ui.horizontal_wrapped(|ui| {
+        ui.label("stage");
+        for (i, st) in model.stages.iter().enumerate() {
+            ui.selectable_value(&mut view.stage, i, format!("{}²", st.resolution));
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.label("block");
+        ui.selectable_value(&mut view.block, 0, "0");
+        ui.selectable_value(&mut view.block, 1, "1");
+    });
+    let groups = &model.stages[view.stage].groups;
+    if view.group.is_some_and(|g| g >= groups.len()) {
+        view.group = None;
+    }
+    ui.selectable_value(&mut view.group, None, "all head groups");
+    for (g, grp) in groups.iter().enumerate() {
+        ui.horizontal(|ui| {
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+            ui.painter().rect_filled(rect, 2.0, group_colour(g));
+            ui.selectable_value(
+                &mut view.group,
+                Some(g),
+                format!(
+                    "group {g}: {} heads, kernel {}, dilation {}",
+                    grp.heads, grp.kernel, grp.dilation
+                ),
+            );
+        });
+    }
+    match view.query {
+        Some((x, y)) => ui.label(format!(
+            "query pixel ({x}, {y}) — click the image to move it"
+        )),
+        None => ui.label("click the image to choose a query pixel"),
+    };
+}
