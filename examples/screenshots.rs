@@ -1,0 +1,87 @@
+//! Renders the README's explorer views (attention maps, PCA sliders, A | B | mix) with the real
+//! app, painted by egui-wgpu on the local adapter: `cargo run --example screenshots [CKPT]`.
+//! (`docs/screenshot.png` itself is taken from the real window under Xvfb; see the README.)
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use stylenat::app::ExplorerApp;
+use stylenat::app::action::Action;
+use stylenat::app::state::AppState;
+use stylenat::app::worker::Worker;
+use stylenat::backend::BackendKind;
+
+fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
+    let t0 = Instant::now();
+    while !done(h.state()) {
+        assert!(t0.elapsed() < Duration::from_secs(300), "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.run_steps(3);
+}
+
+fn shown(a: &ExplorerApp) -> bool {
+    a.shown_args.as_ref() == Some(&a.state.args)
+}
+
+fn harness(ckpt: &PathBuf, state: AppState) -> Harness<'static, ExplorerApp> {
+    let worker = Worker::spawn(BackendKind::Cpu, || {}).expect("render thread");
+    let mut app = ExplorerApp::with_worker(state, worker);
+    app.apply(Action::Open(ckpt.clone()));
+    let mut h = Harness::builder()
+        .with_size([1200.0, 820.0])
+        .wgpu()
+        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
+    step_until(&mut h, "the first image", shown);
+    h
+}
+
+fn save(h: &mut Harness<'_, ExplorerApp>, name: &str) {
+    let img = h.render().expect("render");
+    let path = PathBuf::from("docs").join(name);
+    img.save(&path).expect("write the screenshot");
+    println!("wrote {}", path.display());
+}
+
+fn main() {
+    let ckpt = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("../shared/fixtures/stylenat-small/checkpoint.pt"));
+    std::fs::create_dir_all("docs").expect("docs/");
+
+    // Attention maps of one pixel at the last stage.
+    let mut state = AppState::default();
+    state.args.seed = 3;
+    state.attention.open = true;
+    let mut h = harness(&ckpt, state);
+    h.get_by_label("Attention maps").click();
+    h.run_steps(2);
+    let size = h.state().model.as_ref().unwrap().size;
+    h.state_mut().state.attention.query = Some((size * 2 / 5, size / 3));
+    step_until(&mut h, "attention maps", |a| a.attention.is_some());
+    save(&mut h, "attention.png");
+
+    // PCA sliders.
+    let mut h = harness(&ckpt, AppState::default());
+    h.get_by_label("Directions (PCA)").click();
+    h.run_steps(2);
+    h.state_mut().apply(Action::ComputeDirections);
+    step_until(&mut h, "directions", |a| a.directions.is_some());
+    h.state_mut().state.args.pca = vec![2.5, -1.5];
+    step_until(&mut h, "the edited image", shown);
+    save(&mut h, "directions.png");
+
+    // Style mixing, A | B | mix.
+    let mut state = AppState::default();
+    state.args.seed = 5;
+    state.args.mix_seed = 9;
+    state.args.mix_layers = (0..4).collect();
+    state.args.compare = true;
+    let mut h = harness(&ckpt, state);
+    h.get_by_label("Style mixing").click();
+    step_until(&mut h, "the three images", shown);
+    save(&mut h, "mixing.png");
+}
