@@ -4,7 +4,7 @@
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use stylenat::app::ExplorerApp;
 use stylenat::app::action::Action;
@@ -15,7 +15,10 @@ use stylenat::backend::BackendKind;
 fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
     let t0 = Instant::now();
     while !done(h.state()) {
-        assert!(t0.elapsed() < Duration::from_secs(300), "timed out waiting for {what}");
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "timed out waiting for {what}"
+        );
         h.step();
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -26,10 +29,10 @@ fn shown(a: &ExplorerApp) -> bool {
     a.shown_args.as_ref() == Some(&a.state.args)
 }
 
-fn harness(ckpt: &PathBuf, state: AppState) -> Harness<'static, ExplorerApp> {
+fn harness(ckpt: &Path, state: AppState) -> Harness<'static, ExplorerApp> {
     let worker = Worker::spawn(BackendKind::Cpu, || {}).expect("render thread");
     let mut app = ExplorerApp::with_worker(state, worker);
-    app.apply(Action::Open(ckpt.clone()));
+    app.apply(Action::Open(ckpt.to_path_buf()));
     let mut h = Harness::builder()
         .with_size([1200.0, 820.0])
         .wgpu()

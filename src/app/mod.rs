@@ -103,16 +103,8 @@ impl ExplorerApp {
         ckpt: Option<PathBuf>,
         backend: BackendKind,
     ) -> std::io::Result<Self> {
-        let mut notices = Vec::new();
-        let state: AppState = match cc.storage.and_then(|s| s.get_string(STATE_KEY)) {
-            None => AppState::default(),
-            Some(text) => serde_json::from_str(&text).unwrap_or_else(|e| {
-                notices.push(format!(
-                    "saved settings were unreadable ({e}); starting fresh"
-                ));
-                AppState::default()
-            }),
-        };
+        let saved = cc.storage.and_then(|s| s.get_string(STATE_KEY));
+        let (state, notice) = AppState::restore(saved.as_deref());
         let ctx = cc.egui_ctx.clone();
         let notify = move || ctx.request_repaint();
         let worker = match (backend, cc.wgpu_render_state.clone()) {
@@ -128,7 +120,7 @@ impl ExplorerApp {
             _ => Worker::spawn(backend, notify)?,
         };
         let mut app = Self::with_worker(state, worker);
-        app.errors = notices;
+        app.errors.extend(notice);
         app.screenshot = std::env::var_os("STYLENAT_SCREENSHOT").map(PathBuf::from);
         if let Some(p) = ckpt.or_else(|| app.state.recent.first().cloned()) {
             app.apply(Action::Open(p));

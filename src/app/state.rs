@@ -154,6 +154,21 @@ impl Default for AppState {
 }
 
 impl AppState {
+    /// The state saved by the last session; unreadable settings (corrupt, or from an
+    /// incompatible version) are replaced by defaults, with a notice for the window.
+    pub fn restore(saved: Option<&str>) -> (Self, Option<String>) {
+        match saved.map(serde_json::from_str::<Self>) {
+            None => (Self::default(), None),
+            Some(Ok(state)) => (state, None),
+            Some(Err(e)) => (
+                Self::default(),
+                Some(format!(
+                    "saved settings were unreadable ({e}); starting fresh"
+                )),
+            ),
+        }
+    }
+
     /// Remembers `path` at the top of the recent list (at most 10 entries).
     pub fn remember(&mut self, path: PathBuf) {
         self.recent.retain(|p| p != &path);
@@ -184,6 +199,23 @@ impl Default for ExportSettings {
             looping: true,
             interp: crate::latent::interp::Interp::Slerp,
             quality: crate::io::video::DEFAULT_QP,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AppState;
+
+    #[test]
+    fn corrupt_settings_reset_with_a_notice() {
+        let good = serde_json::to_string(&AppState::default()).unwrap();
+        assert!(AppState::restore(Some(&good)).1.is_none());
+        assert!(AppState::restore(None).1.is_none());
+        for bad in ["{", "[1,2]", "{\"args\": {\"seed\": \"x\"}}", "\u{0}"] {
+            let (state, notice) = AppState::restore(Some(bad));
+            assert!(notice.unwrap().contains("starting fresh"), "{bad}");
+            assert_eq!(state.args, AppState::default().args);
         }
     }
 }

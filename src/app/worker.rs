@@ -7,7 +7,7 @@ use super::compose::{Extras, compose};
 use super::export::{ExportJob, run as run_export};
 use super::gpu_texture::GpuTextures;
 use super::state::RenderArgs;
-use crate::backend::{Backend, BackendKind};
+use crate::backend::{Backend, BackendKind, is_cpu};
 use crate::checkpoint::{self, ConfigSource, HostTensor};
 use crate::engine::Engine;
 use crate::error::Error;
@@ -127,6 +127,8 @@ pub enum Response {
 enum Msg {
     Ui(u64, Request),
     Loaded(u64, PathBuf, Box<crate::Result<Engine>>),
+    /// Nothing to do but look at the pending work again.
+    Wake,
 }
 
 /// Handle held by the UI.
@@ -204,7 +206,7 @@ fn serve(
     tx: Sender<Msg>,
     post: Post,
 ) {
-    let backend = match make_backend() {
+    let mut backend = match make_backend() {
         Ok(b) => b,
         Err(e) => {
             post(Response::Error(format!("{e}; falling back to the CPU")));
@@ -237,6 +239,7 @@ fn serve(
                         post(Response::LoadCancelled);
                     }
                 }
+                Msg::Wake => {}
                 Msg::Loaded(stamp, path, result) => {
                     if wanted_load != Some(stamp) {
                         continue; // cancelled or superseded
@@ -245,6 +248,10 @@ fn serve(
                     match *result {
                         Ok(engine) => {
                             post(Response::Loaded(describe(&engine, path)));
+                            // Free the old model first, then hand its pages back to the
+                            // device so repeated loads do not pile up GPU memory.
+                            drop(model.take());
+                            engine.backend.device.memory_cleanup();
                             model = Some(Model {
                                 engine,
                                 extras: Extras::default(),
@@ -275,8 +282,33 @@ fn serve(
             && let Some((stamp, args)) = render.take()
         {
             let t0 = Instant::now();
-            match render_one(m, &args, gpu.as_mut()) {
-                Ok((images, wplus, size)) => post(Response::Image(Rendered {
+            // wgpu/cubecl report some device failures (a lost adapter, a shader the driver
+            // rejects) by panicking: contain them here rather than lose the render thread.
+            let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                render_one(m, &args, gpu.as_mut())
+            }));
+            let gpu_failure = match &attempt {
+                Err(panic) => Some(panic_text(panic.as_ref())),
+                Ok(Err(Error::Backend(e))) if !is_cpu(&m.engine.backend.device) => Some(e.clone()),
+                _ => None,
+            };
+            if let Some(why) = gpu_failure {
+                match move_to_cpu(m) {
+                    Ok(cpu) => {
+                        post(Response::Error(format!(
+                            "the GPU failed ({why}); continuing on the CPU"
+                        )));
+                        backend = cpu;
+                        gpu = None;
+                        render = Some((stamp, args)); // retried on the CPU below
+                        continue_after_fallback(&tx);
+                    }
+                    Err(e) => post(Response::Error(format!("the GPU failed ({why}): {e}"))),
+                }
+                continue;
+            }
+            match attempt {
+                Ok(Ok((images, wplus, size))) => post(Response::Image(Rendered {
                     stamp,
                     args,
                     size,
@@ -284,7 +316,8 @@ fn serve(
                     wplus,
                     ms: t0.elapsed().as_secs_f64() * 1e3,
                 })),
-                Err(err) => post(Response::Error(err.to_string())),
+                Ok(Err(err)) => post(Response::Error(err.to_string())),
+                Err(_) => unreachable!("panics are handled above"),
             }
         }
         if let Some(m) = model.as_mut()
@@ -298,19 +331,47 @@ fn serve(
     }
 }
 
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "unknown failure".into())
+}
+
+/// Rebuilds the model on the CPU from the weights it was loaded with; returns the CPU backend
+/// for later loads.
+fn move_to_cpu(m: &mut Model) -> crate::Result<Backend> {
+    let cpu = Backend::init(BackendKind::Cpu)?;
+    let path = m.engine.source_path.clone().unwrap_or_default();
+    let engine = Engine::from_loaded(m.engine.loaded.clone(), &path, cpu.clone())?;
+    m.engine = engine;
+    Ok(cpu)
+}
+
+/// Wakes the loop so the retried render runs without waiting for the next request.
+fn continue_after_fallback(tx: &Sender<Msg>) {
+    let _ = tx.send(Msg::Wake);
+}
+
 fn spawn_loader(stamp: u64, path: PathBuf, backend: Backend, tx: Sender<Msg>, post: Post) {
     let run = move || {
         post(Response::Loading {
             path: path.clone(),
             stage: "reading the checkpoint",
         });
-        let result = checkpoint::load(&path, &ConfigSource::Checkpoint).and_then(|loaded| {
-            post(Response::Loading {
-                path: path.clone(),
-                stage: "building the model",
-            });
-            Engine::from_loaded(loaded, &path, backend)
-        });
+        // A panic (e.g. the GPU failing while weights upload) becomes an error, never a
+        // load that silently never finishes.
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            checkpoint::load(&path, &ConfigSource::Checkpoint).and_then(|loaded| {
+                post(Response::Loading {
+                    path: path.clone(),
+                    stage: "building the model",
+                });
+                Engine::from_loaded(loaded, &path, backend)
+            })
+        }))
+        .unwrap_or_else(|panic| Err(Error::Backend(panic_text(panic.as_ref()))));
         let _ = tx.send(Msg::Loaded(stamp, path, Box::new(result)));
     };
     if let Err(e) = std::thread::Builder::new()

@@ -84,6 +84,14 @@ impl TorchFile {
             let want = numel
                 .checked_mul(dtype.size())
                 .ok_or_else(|| storage_err("declared size overflows".into()))?;
+            // Sizes come from the archive's directory, which a damaged or hostile file can
+            // inflate: never reserve more than the stored bytes can expand to.
+            if want as u64 > entry.compressed_size().saturating_mul(64).max(1 << 16) {
+                return Err(storage_err(format!(
+                    "declares {want} bytes but the archive stores only {}",
+                    entry.compressed_size()
+                )));
+            }
             if entry.size() < want as u64 {
                 return Err(storage_err(format!(
                     "declares {numel} elements ({want} bytes) but the archive entry has {} bytes",
@@ -116,6 +124,17 @@ impl TorchFile {
                 key: s.key.clone(),
                 reason: format!("tensor `{name}` has an absurd shape {:?}", t.shape),
             })?;
+        // Weights are never broadcast views: more elements than storage is a damaged file (and
+        // would allocate without bound).
+        if numel > s.numel {
+            return Err(Error::Storage {
+                key: s.key.clone(),
+                reason: format!(
+                    "tensor `{name}` has {numel} elements but its storage only {}",
+                    s.numel
+                ),
+            });
+        }
         // Largest element index the view touches must lie inside the storage.
         if numel > 0 {
             let last = t

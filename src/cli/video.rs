@@ -37,8 +37,8 @@ pub struct VideoArgs {
     /// (`--seeds 0-11 --grid 3x2`: two keyframes per cell).
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_grid)]
     pub grid: Option<(usize, usize)>,
-    /// MP4 quality: H.264 quantiser, 0 (best) … 51 (smallest file).
-    #[arg(long, value_name = "QP", default_value_t = DEFAULT_QP, value_parser = clap::value_parser!(u8).range(0..=51))]
+    /// MP4 quality: H.264 quantiser, 12 (best) … 51 (smallest file).
+    #[arg(long, value_name = "QP", default_value_t = DEFAULT_QP, value_parser = clap::value_parser!(u8).range(12..=51))]
     pub quality: u8,
     /// Images per forward pass.
     #[arg(long, default_value_t = 4)]

@@ -6,6 +6,10 @@ use npyz::WriterBuilder;
 use std::io::Cursor;
 use std::path::Path;
 
+/// Largest decompressed/compressed ratio accepted for `.npz` entries (float arrays compress
+/// far less than this; a higher ratio is a zip bomb).
+const MAX_EXPANSION: u64 = 64;
+
 fn fmt_err(path: &Path, reason: impl Into<String>) -> Error {
     Error::Format {
         path: path.to_path_buf(),
@@ -19,6 +23,25 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<HostTensor> {
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
     if npy.order() != npyz::Order::C {
         return Err(fmt_err(path, "Fortran-ordered arrays are not supported"));
+    }
+    // The header's shape must fit in the file before anything is allocated for it.
+    let count = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| fmt_err(path, format!("shape {shape:?} is too large")))?;
+    let item = match npy.dtype() {
+        npyz::DType::Plain(t) => (t.size_field() as usize).max(1),
+        _ => 1,
+    };
+    if count.saturating_mul(item) > bytes.len() {
+        return Err(fmt_err(
+            path,
+            format!(
+                "shape {shape:?} needs {} bytes but the array has only {}",
+                count.saturating_mul(item),
+                bytes.len()
+            ),
+        ));
     }
     let data: Vec<f32> = match npy.dtype() {
         npyz::DType::Plain(t) if t.type_char() == npyz::TypeChar::Float && t.size_field() == 4 => {
@@ -64,8 +87,28 @@ pub fn read_array(path: &Path, key: Option<&str>) -> Result<HostTensor> {
         let mut entry = zip
             .by_name(&format!("{key}.npy"))
             .map_err(|_| fmt_err(path, format!("the .npz has no array named `{key}`")))?;
+        // Compressed entries may expand, but not without bound (zip bombs).
+        let limit = (bytes.len() as u64)
+            .saturating_mul(MAX_EXPANSION)
+            .max(1 << 20);
+        if entry.size() > limit {
+            return Err(fmt_err(
+                path,
+                format!(
+                    "`{key}` claims {} bytes, far more than the archive holds",
+                    entry.size()
+                ),
+            ));
+        }
         let mut inner = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut inner).map_err(|e| Error::io(path, e))?;
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut entry, limit + 1), &mut inner)
+            .map_err(|e| fmt_err(path, format!("unreadable `{key}`: {e}")))?;
+        if inner.len() as u64 > limit {
+            return Err(fmt_err(
+                path,
+                format!("`{key}` expands beyond {limit} bytes"),
+            ));
+        }
         return decode(path, &inner);
     }
     decode(path, &bytes)

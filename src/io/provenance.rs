@@ -105,7 +105,12 @@ pub fn read_png(path: &Path) -> Result<Option<Provenance>> {
         reason,
     };
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-    let reader = png::Decoder::new(std::io::BufReader::new(file))
+    // Only the text chunks are read; keep the decoder's buffers proportional to the file.
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0) as usize;
+    let limits = png::Limits {
+        bytes: (4 * size).clamp(1 << 16, 16 << 20),
+    };
+    let reader = png::Decoder::new_with_limits(std::io::BufReader::new(file), limits)
         .read_info()
         .map_err(|e| fmt_err(format!("not a readable PNG: {e}")))?;
     let Some(chunk) = reader

@@ -167,3 +167,13 @@ pub fn na2d(
     );
     Ok(Tensor::from_primitive::<Wgpu>(out))
 }
+
+/// Live allocations and reserved bytes of a wgpu device's memory (for leak checks).
+pub fn memory_usage(device: &burn::tensor::Device) -> Result<(u64, u64)> {
+    let probe = primitive(Tensor::<1>::zeros([1], device))?;
+    let usage = probe
+        .client
+        .memory_report(cubecl::MemoryScope::Device)
+        .usage();
+    Ok((usage.number_allocs, usage.bytes_reserved))
+}

@@ -3,8 +3,12 @@
 use crate::error::{Error, Result};
 use std::io::Write;
 
-fn gif_err(e: impl std::fmt::Display) -> Error {
-    Error::Input(format!("GIF encoder: {e}"))
+fn gif_err(e: gif::EncodingError) -> Error {
+    match e {
+        // The destination failed (full disk, …): the caller names the file.
+        gif::EncodingError::Io(io) => Error::write(std::path::PathBuf::new(), io),
+        e => Error::Input(format!("GIF encoder: {e}")),
+    }
 }
 
 pub struct GifEncoder<W: Write> {

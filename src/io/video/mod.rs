@@ -4,6 +4,8 @@
 mod gif;
 mod mp4;
 
+pub use mp4::MIN_QP;
+
 use super::AtomicFile;
 use crate::error::{Error, Result};
 use std::fs::File;
@@ -40,7 +42,7 @@ impl VideoFormat {
 pub struct VideoOptions {
     /// GIF: loop forever when played.
     pub looping: bool,
-    /// MP4: H.264 constant quantiser, 0 (best) … 51 (smallest).
+    /// MP4: H.264 constant quantiser, [`MIN_QP`] (best) … 51 (smallest).
     pub quality: u8,
 }
 
@@ -117,23 +119,33 @@ impl VideoWriter {
 
     /// Appends one RGB8 frame (`width × height × 3` bytes, row-major).
     pub fn push(&mut self, rgb: &[u8]) -> Result<()> {
-        match &mut self.encoder {
-            Encoder::Gif(g) => g.push(rgb)?,
-            Encoder::Mp4(m) => m.push(rgb)?,
-        }
+        let r = match &mut self.encoder {
+            Encoder::Gif(g) => g.push(rgb),
+            Encoder::Mp4(m) => m.push(rgb),
+        };
+        r.map_err(|e| name_file(e, self.out.path()))?;
         self.frames += 1;
         Ok(())
     }
 
     /// Finalises the container and moves the file into place.
     pub fn finish(self) -> Result<()> {
-        let sink = match self.encoder {
-            Encoder::Gif(g) => g.finish()?,
-            Encoder::Mp4(m) => m.finish()?,
-        };
         let path = self.out.path().to_path_buf();
+        let sink = match self.encoder {
+            Encoder::Gif(g) => g.finish(),
+            Encoder::Mp4(m) => m.finish(),
+        }
+        .map_err(|e| name_file(e, &path))?;
         sink.into_inner()
             .map_err(|e| Error::write(&path, e.into_error()))?;
         self.out.commit()
+    }
+}
+
+/// Encoders report destination failures without a path; this names the file being written.
+fn name_file(e: Error, file: &Path) -> Error {
+    match e {
+        Error::Write { path, source } if path.as_os_str().is_empty() => Error::write(file, source),
+        e => e,
     }
 }

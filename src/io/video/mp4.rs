@@ -7,8 +7,8 @@
 use crate::error::{Error, Result};
 use openh264::OpenH264API;
 use openh264::encoder::{
-    Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange, RateControlMode,
-    VuiConfig,
+    BitRate, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
+    RateControlMode, VuiConfig,
 };
 use openh264::formats::{RgbSliceU8, YUVBuffer};
 use std::io::{Seek, Write};
@@ -17,10 +17,16 @@ fn h264_err(e: impl std::fmt::Display) -> Error {
     Error::Input(format!("H.264 encoder: {e}"))
 }
 
-fn mp4_err(e: impl std::fmt::Display) -> Error {
-    Error::Input(format!("MP4 writer: {e}"))
+fn mp4_err(e: mp4::Error) -> Error {
+    match e {
+        // The destination failed (full disk, …): the caller names the file.
+        mp4::Error::IoError(io) => Error::write(std::path::PathBuf::new(), io),
+        e => Error::Input(format!("MP4 writer: {e}")),
+    }
 }
 
+/// OpenH264's quality mode never goes below this quantiser.
+pub const MIN_QP: u8 = 12;
 const NAL_SPS: u8 = 7;
 const NAL_PPS: u8 = 8;
 
@@ -39,17 +45,19 @@ pub struct Mp4Encoder<W: Write + Seek> {
 }
 
 impl<W: Write + Seek> Mp4Encoder<W> {
-    /// H.264 needs even frame sizes (4:2:0 chroma). `qp` is the constant quantiser (0 best,
-    /// 51 smallest); rate control is off so every frame is kept, never skipped.
+    /// H.264 needs even frame sizes (4:2:0 chroma). `qp` is the constant quantiser
+    /// ([`MIN_QP`] best … 51 smallest).
     pub fn new(out: W, width: usize, height: usize, fps: f32, qp: u8) -> Result<Self> {
         if !width.is_multiple_of(2) || !height.is_multiple_of(2) || width < 16 || height < 16 {
             return Err(Error::Input(format!(
                 "MP4 (H.264) frames must have even sides of at least 16 pixels, got {width}×{height}"
             )));
         }
-        if width > 4096 || height > 4096 {
+        // OpenH264 supports up to level 5.2.
+        if width.max(height) > 3840 || width.min(height) > 2160 {
             return Err(Error::Input(format!(
-                "MP4 (H.264) frames are at most 4096×4096 here, got {width}×{height}"
+                "MP4 (H.264) frames are at most 3840×2160 (OpenH264's limit), got {width}×{height}; \
+                 write a GIF or use a smaller grid"
             )));
         }
         if !(fps.is_finite() && (0.1..=240.0).contains(&fps)) {
@@ -62,9 +70,14 @@ impl<W: Write + Seek> Mp4Encoder<W> {
         }
         let config = EncoderConfig::new()
             .max_frame_rate(FrameRate::from_hz(fps))
-            .rate_control_mode(RateControlMode::Off)
+            // Quality mode with the quantiser pinned: every frame at `qp`. The bit-rate target is
+            // far above anything these frames need, so rate control never skips a frame (a skip
+            // is still detected below); skipping stays "enabled" only because OpenH264 warns on
+            // stderr otherwise.
+            .rate_control_mode(RateControlMode::Quality)
+            .bitrate(BitRate::from_bps(240_000_000))
             .qp(QpRange::new(qp, qp))
-            .skip_frames(false)
+            .skip_frames(true)
             // A key frame every ~2 s so players can seek.
             .intra_frame_period(IntraFramePeriod::from_num_frames((fps * 2.0).ceil() as u32))
             // openh264's RGB→YUV conversion is BT.601 limited range; say so in the stream.
@@ -101,6 +114,12 @@ impl<W: Write + Seek> Mp4Encoder<W> {
         self.yuv
             .read_rgb8(RgbSliceU8::new(rgb, (self.width, self.height)));
         let stream = self.encoder.encode(&self.yuv).map_err(h264_err)?;
+        if matches!(stream.frame_type(), FrameType::Skip | FrameType::Invalid) {
+            return Err(h264_err(format!(
+                "the encoder dropped frame {} (lower the quality setting)",
+                self.frames
+            )));
+        }
         let is_sync = matches!(stream.frame_type(), FrameType::IDR | FrameType::I);
         let (mut sps, mut pps, mut sample) = (None, None, Vec::new());
         for l in 0..stream.num_layers() {

@@ -1,0 +1,359 @@
+//! Every file reader against mutated real files: the fixture checkpoint (pickle and zip level),
+//! our safetensors, `.npy`/`.npz`, session, PNG provenance and direction files. Each case must
+//! end in `Ok` or a typed error — no panic, no hang (time limit per case), and no allocation
+//! beyond what the file's size justifies (a counting allocator measures the peak).
+//!
+//! `STYLENAT_FUZZ_CASES` (default 10 000) sets the total; `STYLENAT_FUZZ_SEED` the RNG seed.
+//! One test in this binary, so the allocator's peak belongs to the case being run.
+
+mod common;
+use common::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use stylenat::checkpoint::{self, ConfigSource, HostTensor};
+
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// xorshift64*: deterministic, seedable.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// One mutation of `seed`, biased to the first `hot` bytes (headers) half of the time.
+fn mutate(rng: &mut Rng, seed: &[u8], hot: usize) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    let pick = |rng: &mut Rng, len: usize| {
+        if rng.below(2) == 0 {
+            rng.below(hot.min(len))
+        } else {
+            rng.below(len)
+        }
+    };
+    for _ in 0..1 + rng.below(3) {
+        if b.is_empty() {
+            break;
+        }
+        match rng.below(7) {
+            0 => b.truncate(pick(rng, b.len())),
+            1 => {
+                let at = pick(rng, b.len());
+                b[at] ^= 1 << rng.below(8);
+            }
+            2 => {
+                let at = pick(rng, b.len());
+                b[at] = rng.next() as u8;
+            }
+            3 => {
+                // A run of 0xff: huge lengths, counts and sizes.
+                let at = pick(rng, b.len());
+                let n = (1 + rng.below(8)).min(b.len() - at);
+                b[at..at + n].fill(0xff);
+            }
+            4 => {
+                let at = pick(rng, b.len());
+                let junk: Vec<u8> = (0..1 + rng.below(16)).map(|_| rng.next() as u8).collect();
+                b.splice(at..at, junk);
+            }
+            5 => {
+                // Duplicate a slice (repeated opcodes, nested structures).
+                let at = pick(rng, b.len());
+                let n = (1 + rng.below(64)).min(b.len() - at);
+                let piece = b[at..at + n].to_vec();
+                b.splice(
+                    at..at,
+                    piece.iter().copied().cycle().take(n * (1 + rng.below(8))),
+                );
+            }
+            _ => {
+                let at = pick(rng, b.len());
+                let n = (1 + rng.below(32)).min(b.len() - at);
+                b.drain(at..at + n);
+            }
+        }
+    }
+    b
+}
+
+/// The fixture checkpoint with its `data.pkl` replaced (entries otherwise copied unchanged).
+fn repack(original: &[u8], pickle: &[u8]) -> Vec<u8> {
+    let mut src = zip::ZipArchive::new(std::io::Cursor::new(original)).unwrap();
+    let mut out = std::io::Cursor::new(Vec::new());
+    {
+        let mut zw = zip::ZipWriter::new(&mut out);
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        for i in 0..src.len() {
+            let mut e = src.by_index(i).unwrap();
+            let name = e.name().to_string();
+            zw.start_file(name.as_str(), opts).unwrap();
+            if name.ends_with("data.pkl") {
+                zw.write_all(pickle).unwrap();
+            } else {
+                let mut buf = Vec::new();
+                e.read_to_end(&mut buf).unwrap();
+                zw.write_all(&buf).unwrap();
+            }
+        }
+        zw.finish().unwrap();
+    }
+    out.into_inner()
+}
+
+type Reader = fn(&Path) -> Result<(), String>;
+
+struct Family {
+    name: &'static str,
+    seed: Vec<u8>,
+    /// Header bytes mutations favour.
+    hot: usize,
+    ext: &'static str,
+    read: Reader,
+    share: usize,
+}
+
+fn err<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<(), String> {
+    r.map(|_| ()).map_err(|e| e.to_string())
+}
+
+fn families(dir: &Path) -> Vec<Family> {
+    let pt = std::fs::read(small("checkpoint.pt")).unwrap();
+    let loaded = checkpoint::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint).unwrap();
+    let st = checkpoint::native::to_bytes(&loaded.config, &loaded.weights).unwrap();
+    let w = HostTensor::new(vec![2, 12, 64], random_vec(2 * 12 * 64, 5));
+    let npz_path = dir.join("seed.npz");
+    stylenat::io::npy::write_array(&npz_path, "w", &w).unwrap();
+    let npy_path = dir.join("seed.npy");
+    stylenat::io::npy::write_array(&npy_path, "w", &w).unwrap();
+    let session = serde_json::json!({
+        "app": "stylenat 0.1.0", "checkpoint": "/models/a.pt",
+        "args": serde_json::to_value(stylenat::app::state::RenderArgs::default()).unwrap(),
+        "zoom": 2
+    })
+    .to_string();
+    let prov = stylenat::io::provenance::Provenance {
+        app: "stylenat 0.1.0".into(),
+        checkpoint: Some("checkpoint.pt".into()),
+        checkpoint_sha256: Some("ab".repeat(32)),
+        seed_mode: Default::default(),
+        seed: Some(7),
+        wplus_index: None,
+        psi: Some(0.7),
+        trunc_cutoff: None,
+        mix_seed: Some(3),
+        mix_layers: vec![1, 2],
+        explorer: None,
+        edits: vec![],
+    };
+    let png =
+        stylenat::io::provenance::encode_png(&[90u8; 16 * 16 * 3], 16, 16, Some(&prov)).unwrap();
+    let dirs_path = dir.join("dirs.npz");
+    stylenat::analysis::directions::Directions {
+        mean: random_vec(64, 1),
+        components: vec![random_vec(64, 2), random_vec(64, 3)],
+        sigma: vec![2.0, 1.0],
+        explained: vec![0.3, 0.1],
+    }
+    .save(&dirs_path)
+    .unwrap();
+    // The pickle alone, mutated and re-zipped: the unpickler sees every mutation.
+    let pkl = {
+        let mut z = zip::ZipArchive::new(std::io::Cursor::new(&pt)).unwrap();
+        let name = (0..z.len())
+            .map(|i| z.by_index(i).unwrap().name().to_string())
+            .find(|n| n.ends_with("data.pkl"))
+            .unwrap();
+        let mut buf = Vec::new();
+        z.by_name(&name).unwrap().read_to_end(&mut buf).unwrap();
+        buf
+    };
+    vec![
+        Family {
+            name: "pt (pickle)",
+            seed: pkl,
+            hot: 4096,
+            ext: "pkl",
+            read: |_| unreachable!("re-zipped below"),
+            share: 20,
+        },
+        Family {
+            name: "pt (zip)",
+            hot: 4096,
+            seed: pt,
+            ext: "pt",
+            read: |p| err(checkpoint::load(p, &ConfigSource::Checkpoint)),
+            share: 10,
+        },
+        Family {
+            name: "safetensors",
+            hot: 4096,
+            seed: st,
+            ext: "safetensors",
+            read: |p| err(checkpoint::load(p, &ConfigSource::Checkpoint)),
+            share: 15,
+        },
+        Family {
+            name: "npz",
+            hot: 256,
+            seed: std::fs::read(&npz_path).unwrap(),
+            ext: "npz",
+            read: |p| err(stylenat::io::npy::read_array(p, Some("w"))),
+            share: 15,
+        },
+        Family {
+            name: "npy",
+            hot: 128,
+            seed: std::fs::read(&npy_path).unwrap(),
+            ext: "npy",
+            read: |p| err(stylenat::io::npy::read_array(p, None)),
+            share: 10,
+        },
+        Family {
+            name: "session",
+            hot: 256,
+            seed: session.into_bytes(),
+            ext: "json",
+            read: |p| err(stylenat::app::session::Session::read(p)),
+            share: 10,
+        },
+        Family {
+            name: "png provenance",
+            hot: 600,
+            seed: png,
+            ext: "png",
+            read: |p| err(stylenat::io::provenance::read_png(p)),
+            share: 10,
+        },
+        Family {
+            name: "directions",
+            hot: 512,
+            seed: std::fs::read(&dirs_path).unwrap(),
+            ext: "npz",
+            read: |p| err(stylenat::analysis::directions::Directions::load(p)),
+            share: 10,
+        },
+    ]
+}
+
+#[test]
+fn mutated_files_give_errors_never_panics_hangs_or_huge_allocations() {
+    let total: usize = std::env::var("STYLENAT_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let seed: u64 = std::env::var("STYLENAT_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed);
+    let limit = Duration::from_secs(10);
+    let dir = tempfile::tempdir().unwrap();
+    let fams = families(dir.path());
+    let pt_seed = std::fs::read(small("checkpoint.pt")).unwrap();
+    let shares: usize = fams.iter().map(|f| f.share).sum();
+    let mut rng = Rng(seed | 1);
+    let t0 = Instant::now();
+    let mut report = Vec::new();
+    for f in &fams {
+        let cases = total * f.share / shares;
+        let (mut ok, mut errors, mut slowest, mut peak_max) = (0, 0, Duration::ZERO, 0usize);
+        for case in 0..cases {
+            let mutated = mutate(&mut rng, &f.seed, f.hot);
+            let (bytes, read): (Vec<u8>, Reader) = if f.ext == "pkl" {
+                (repack(&pt_seed, &mutated), |p| {
+                    err(checkpoint::load(p, &ConfigSource::Checkpoint))
+                })
+            } else {
+                (mutated, f.read)
+            };
+            let path: PathBuf = dir.path().join(format!("case.{}", f.ext));
+            std::fs::write(&path, &bytes).unwrap();
+            let base = LIVE.load(Ordering::Relaxed);
+            PEAK.store(base, Ordering::Relaxed);
+            let started = Instant::now();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let p = path.clone();
+            std::thread::spawn(move || {
+                let r = std::panic::catch_unwind(|| read(&p));
+                let _ = tx.send(r);
+            });
+            let outcome = rx.recv_timeout(limit).unwrap_or_else(|_| {
+                std::fs::write(dir.path().join("hang.bin"), &bytes).unwrap();
+                panic!("{} case {case} did not finish in {limit:?}", f.name)
+            });
+            let took = started.elapsed();
+            slowest = slowest.max(took);
+            let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+            // The reader may hold the file, decode it (f16 → f32, pickle values) and build
+            // the result: a small multiple of the file, plus fixed overhead.
+            let allowed = 16 * bytes.len() + (64 << 20);
+            peak_max = peak_max.max(peak);
+            match outcome {
+                Err(_) => {
+                    let keep = std::env::temp_dir().join(format!("stylenat-fuzz-panic.{}", f.ext));
+                    std::fs::write(&keep, &bytes).unwrap();
+                    panic!(
+                        "{} case {case} panicked (input kept at {})",
+                        f.name,
+                        keep.display()
+                    );
+                }
+                Ok(Ok(())) => ok += 1,
+                Ok(Err(e)) => {
+                    assert!(!e.trim().is_empty(), "{} case {case}: empty error", f.name);
+                    errors += 1;
+                }
+            }
+            assert!(
+                peak <= allowed,
+                "{} case {case}: peak allocation {peak} bytes for a {}-byte file",
+                f.name,
+                bytes.len()
+            );
+        }
+        report.push(format!(
+            "{:16} {cases:6} cases: {ok:6} read, {errors:6} refused; slowest {:7.1} ms; peak allocation {:6.1} MiB (seed file {:.1} KiB)",
+            f.name,
+            slowest.as_secs_f64() * 1e3,
+            peak_max as f64 / (1 << 20) as f64,
+            f.seed.len() as f64 / 1024.0
+        ));
+    }
+    println!(
+        "fuzz seed {seed:#x}, {total} cases in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    for line in report {
+        println!("{line}");
+    }
+}

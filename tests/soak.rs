@@ -1,0 +1,148 @@
+//! Soak: a scripted explorer session of random slider drags, seed changes, mixing toggles,
+//! nudges, A | B | mix and model reloads for a bounded time, with the process's resident memory
+//! sampled every second: after warm-up it must stay flat. CI runs 20 s;
+//! `STYLENAT_SOAK_SECS=1800 cargo test --test soak -- --nocapture` is the long run.
+
+mod common;
+use common::*;
+use egui_kittest::Harness;
+use std::time::{Duration, Instant};
+use stylenat::app::ExplorerApp;
+use stylenat::app::action::Action;
+use stylenat::app::state::AppState;
+use stylenat::app::worker::Worker;
+use stylenat::backend::BackendKind;
+
+fn rss_mib() -> f64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("Linux /proc");
+    let pages: f64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096.0 / (1 << 20) as f64
+}
+
+fn secs() -> u64 {
+    std::env::var("STYLENAT_SOAK_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+/// CPU first, then wgpu (lavapipe in CI) also sampling the device's live GPU allocations.
+/// One test: resident memory is per process, so the two sessions must not overlap.
+#[test]
+fn long_random_sessions_keep_memory_flat() {
+    soak(BackendKind::Cpu, secs());
+    soak(BackendKind::Wgpu, secs());
+}
+
+fn soak(kind: BackendKind, secs: u64) {
+    // The worker registers the process's wgpu device; the same device is sampled here.
+    let gpu = (kind == BackendKind::Wgpu).then(|| {
+        stylenat::backend::Backend::init(kind)
+            .unwrap_or_else(|e| panic!("no wgpu adapter: {e}"))
+            .device
+    });
+    let gpu_allocs = || {
+        gpu.as_ref()
+            .map(|d| stylenat::kernels::wgsl::memory_usage(d).unwrap())
+    };
+    let worker = Worker::spawn(kind, || {}).unwrap();
+    let mut app = ExplorerApp::with_worker(AppState::default(), worker);
+    app.apply(Action::Open(small("checkpoint.pt")));
+    let mut h = Harness::builder()
+        .with_size([1100.0, 760.0])
+        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
+    let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move |n: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % n
+    };
+    let t0 = Instant::now();
+    let mut samples: Vec<(f64, f64)> = Vec::new();
+    // Warm-up ends at a quarter of the run, and not before 10 images (shader compilation,
+    // allocator pools and the mean latent happen in the first ones).
+    let mut warm_at: Option<usize> = None;
+    let mut gpu_samples: Vec<(u64, u64)> = Vec::new();
+    let (mut actions, mut images, mut reloads) = (0u64, 0u64, 0u64);
+    let mut last_sample = Instant::now() - Duration::from_secs(1);
+    let mut last_shown = None;
+    while t0.elapsed() < Duration::from_secs(secs) {
+        let loaded = h.state().model.is_some();
+        if loaded {
+            let a = &mut h.state_mut().state.args;
+            match next(10) {
+                0..=3 => a.psi = (next(300) as f32 - 100.0) / 100.0,
+                4 => a.seed = next(1000),
+                5 => a.move_in_lattice(next(100) as f32 / 100.0, next(100) as f32 / 100.0),
+                6 => {
+                    let l = next(12) as usize;
+                    if !a.mix_layers.contains(&l) {
+                        a.mix_layers.push(l);
+                    } else {
+                        a.mix_layers.retain(|&x| x != l);
+                    }
+                }
+                7 => a.nudge.amount = (next(200) as f32 - 100.0) / 40.0,
+                8 => a.compare = !a.compare,
+                _ => h.state_mut().apply(Action::Undo),
+            }
+            actions += 1;
+            if actions % 150 == 0 {
+                h.state_mut().apply(Action::Open(small("checkpoint.pt")));
+                reloads += 1;
+            }
+        }
+        h.step();
+        if h.state().shown_args != last_shown {
+            images += 1;
+            last_shown = h.state().shown_args.clone();
+        }
+        if last_sample.elapsed() >= Duration::from_secs(1) {
+            samples.push((t0.elapsed().as_secs_f64(), rss_mib()));
+            if warm_at.is_none() && images >= 10 && t0.elapsed().as_secs() * 4 >= secs {
+                warm_at = Some(samples.len() - 1);
+            }
+            gpu_samples.extend(gpu_allocs());
+            last_sample = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(16));
+    }
+    let warm = warm_at.unwrap_or_else(|| panic!("only {images} images in {secs} s"));
+    let at_warm = samples[warm].1;
+    let max_after = samples[warm..].iter().map(|s| s.1).fold(0f64, f64::max);
+    let end = samples.last().unwrap().1;
+    if let (Some(w), Some(max), Some(last)) = (
+        gpu_samples.get(warm),
+        gpu_samples[warm.min(gpu_samples.len())..]
+            .iter()
+            .map(|g| g.1)
+            .max(),
+        gpu_samples.last(),
+    ) {
+        println!(
+            "GPU: after warm-up {} allocations / {:.1} MiB reserved; max after {:.1} MiB; end {} allocations / {:.1} MiB",
+            w.0,
+            w.1 as f64 / (1 << 20) as f64,
+            max as f64 / (1 << 20) as f64,
+            last.0,
+            last.1 as f64 / (1 << 20) as f64
+        );
+        let most = gpu_samples[warm..].iter().map(|g| g.0).max().unwrap();
+        assert!(
+            most <= w.0 + w.0 / 2 + 64,
+            "live GPU allocations grew from {} to {most} after warm-up",
+            w.0
+        );
+    }
+    println!(
+        "{kind:?}, {secs} s: {actions} edits, {images} images shown, {reloads} model reloads; \
+         RSS start {:.1} MiB, after warm-up {at_warm:.1} MiB, max after {max_after:.1} MiB, end {end:.1} MiB",
+        samples[0].1
+    );
+    assert!(images > 5, "the session rendered only {images} images");
+    assert!(
+        max_after - at_warm < 64.0,
+        "resident memory grew from {at_warm:.1} to {max_after:.1} MiB after warm-up"
+    );
+}
