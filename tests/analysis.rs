@@ -4,25 +4,15 @@ mod common;
 use common::*;
 use stylenat::analysis::attention::attention_maps;
 use stylenat::analysis::directions::{Directions, Edit, pca};
-use stylenat::backend::{Backend, BackendKind};
-use stylenat::checkpoint::{ConfigSource, HostTensor};
-use stylenat::engine::{Engine, LatentRecipe};
+use stylenat::checkpoint::HostTensor;
+use stylenat::engine::LatentRecipe;
 use stylenat::kernels::KernelPath;
 use stylenat::kernels::weights::query_weights;
 use stylenat::model::Trace;
 
-fn engine() -> Engine {
-    Engine::load(
-        &small("checkpoint.pt"),
-        &ConfigSource::Checkpoint,
-        Backend::init(BackendKind::Cpu).unwrap(),
-    )
-    .unwrap()
-}
-
 #[test]
 fn attention_weights_are_softmaxes_over_the_natten_neighbourhood() {
-    let mut e = engine();
+    let mut e = fixture_engine();
     let wplus = e.wplus_for_seeds(&[3], &LatentRecipe::default()).unwrap();
     let size = e.config().size;
     // Every stage, both blocks; corners, edges and the centre (borders shift windows inwards).
@@ -79,7 +69,7 @@ fn attention_weights_are_softmaxes_over_the_natten_neighbourhood() {
 
 #[test]
 fn weights_reproduce_the_attention_output_of_the_kernels() {
-    let mut e = engine();
+    let mut e = fixture_engine();
     let wplus = e.wplus_for_seeds(&[11], &LatentRecipe::default()).unwrap();
     let stage = e.config().stages.len() - 2; // 64², two dilations
     let mut trace = Trace::attention_of(&format!("stage{stage}_block1"));
@@ -115,7 +105,7 @@ fn weights_reproduce_the_attention_output_of_the_kernels() {
 
 #[test]
 fn pca_components_are_orthonormal_sorted_and_ordered_by_effect() {
-    let mut e = engine();
+    let mut e = fixture_engine();
     let dirs = pca(&e, 4096, 16, |_, _| {}).unwrap();
     let d = e.config().style_dim;
     for (i, a) in dirs.components.iter().enumerate() {

@@ -6,8 +6,6 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 use stylenat::Error;
-use stylenat::backend::{Backend, BackendKind};
-use stylenat::checkpoint::ConfigSource;
 use stylenat::engine::{Engine, LatentRecipe};
 use stylenat::export::video::{VideoSpec, render_video};
 use stylenat::io::video::VideoOptions;
@@ -170,15 +168,6 @@ fn grid_of_loops_tiles_the_cells() {
     assert_alive(&frames);
 }
 
-fn engine() -> Engine {
-    Engine::load(
-        &small("checkpoint.pt"),
-        &ConfigSource::Checkpoint,
-        Backend::init(BackendKind::Cpu).unwrap(),
-    )
-    .unwrap()
-}
-
 fn spec(engine: &Engine) -> VideoSpec {
     let w = engine
         .map(&engine.z_for_seeds(&[4, 5], Default::default()).unwrap())
@@ -199,7 +188,7 @@ fn spec(engine: &Engine) -> VideoSpec {
 
 #[test]
 fn cancelled_or_failed_exports_leave_the_old_file_and_no_temporaries() {
-    let mut engine = engine();
+    let mut engine = fixture_engine();
     let spec = spec(&engine);
     assert_eq!(spec.frame_count(), 12);
     let dir = tempfile::tempdir().unwrap();

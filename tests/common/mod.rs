@@ -20,6 +20,16 @@ pub fn fixture(rel: &str) -> PathBuf {
     p
 }
 
+/// The fixture checkpoint on the CPU backend.
+pub fn fixture_engine() -> stylenat::engine::Engine {
+    stylenat::engine::Engine::load(
+        &small("checkpoint.pt"),
+        &stylenat::checkpoint::ConfigSource::Checkpoint,
+        stylenat::backend::Backend::init(stylenat::backend::BackendKind::Cpu).unwrap(),
+    )
+    .unwrap()
+}
+
 pub fn small(rel: &str) -> PathBuf {
     fixture(&format!("stylenat-small/{rel}"))
 }
