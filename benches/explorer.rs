@@ -77,6 +77,7 @@ fn run(kind: BackendKind, ckpt: &Path, frames: usize, paint: bool) -> Report {
     let seconds = start.elapsed().as_secs_f64();
     Report {
         backend: match kind {
+            BackendKind::Auto => "auto",
             BackendKind::Cpu => "cpu",
             BackendKind::Wgpu => "wgpu",
         },

@@ -18,11 +18,19 @@ use std::sync::OnceLock;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum BackendKind {
-    /// Multi-threaded CPU (burn `flex` + our fused NA kernel).
+    /// wgpu when a hardware GPU adapter exists, otherwise the CPU (a software rasteriser such
+    /// as lavapipe is slower than the CPU backend on the same cores).
     #[default]
+    Auto,
+    /// Multi-threaded CPU (burn `flex` + our fused NA kernel).
     Cpu,
-    /// wgpu: Vulkan / Metal / DX12 / GL, whichever adapter wgpu picks.
+    /// wgpu: Vulkan / Metal / DX12 / GL, whichever adapter wgpu picks (software ones too).
     Wgpu,
+}
+
+/// Whether a wgpu adapter is real hardware (not a CPU rasteriser like lavapipe).
+pub fn is_hardware(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> bool {
+    info.device_type != burn::tensor::wgpu::wgpu::DeviceType::Cpu
 }
 
 /// An initialised device plus a human-readable description of it.
@@ -36,9 +44,28 @@ pub struct Backend {
 }
 
 impl Backend {
-    /// Initialises the requested backend. For wgpu, a missing adapter is an error.
+    /// Initialises the requested backend. For wgpu, a missing adapter is an error; `Auto`
+    /// never fails for want of a GPU (the CPU serves, and the description says why).
     pub fn init(kind: BackendKind) -> Result<Self> {
         match kind {
+            BackendKind::Auto => match Self::init(BackendKind::Wgpu) {
+                Ok(gpu) if gpu.wgpu.as_ref().is_some_and(|s| is_hardware(&s.adapter.get_info())) => {
+                    Ok(gpu)
+                }
+                Ok(soft) => {
+                    let mut cpu = Self::init(BackendKind::Cpu)?;
+                    cpu.description = format!(
+                        "{} — the only GPU adapter is a software one ({})",
+                        cpu.description, soft.description
+                    );
+                    Ok(cpu)
+                }
+                Err(e) => {
+                    let mut cpu = Self::init(BackendKind::Cpu)?;
+                    cpu.description = format!("{} — {e}", cpu.description);
+                    Ok(cpu)
+                }
+            },
             BackendKind::Cpu => Ok(Self {
                 kind,
                 device: Device::flex(),

@@ -108,8 +108,12 @@ impl ExplorerApp {
         let ctx = cc.egui_ctx.clone();
         let notify = move || ctx.request_repaint();
         let worker = match (backend, cc.wgpu_render_state.clone()) {
-            // The generator shares the window's wgpu device.
-            (BackendKind::Wgpu, Some(rs)) => {
+            // The generator shares the window's device when asked to, or (auto) when that
+            // device is real GPU hardware.
+            (BackendKind::Wgpu, Some(rs)) | (BackendKind::Auto, Some(rs))
+                if backend == BackendKind::Wgpu
+                    || crate::backend::is_hardware(&rs.adapter.get_info()) =>
+            {
                 let textures = gpu_texture::GpuTextures::new(rs.clone());
                 Worker::spawn_with(
                     move || crate::backend::Backend::from_render_state(&rs),
@@ -117,6 +121,7 @@ impl ExplorerApp {
                     notify,
                 )?
             }
+            // Otherwise its own device (auto: the CPU unless a hardware GPU exists).
             _ => Worker::spawn(backend, notify)?,
         };
         let mut app = Self::with_worker(state, worker);

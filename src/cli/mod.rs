@@ -102,7 +102,7 @@ pub struct ModelArgs {
 #[derive(Args, Debug, Clone, Copy)]
 pub struct BackendArgs {
     /// Where to run the generator.
-    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     pub backend: BackendKind,
 }
 
@@ -148,7 +148,7 @@ pub fn parse_grid(text: &str) -> std::result::Result<(usize, usize), String> {
 pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
-        None => crate::app::run(None, BackendKind::Cpu)?,
+        None => crate::app::run(None, BackendKind::Auto)?,
         Some(Command::Explore { ckpt, backend }) => crate::app::run(ckpt, backend.backend)?,
         Some(Command::Generate(a)) => generate::run(a)?,
         Some(Command::Latents(a)) => latents::run(a)?,
