@@ -49,7 +49,12 @@ impl Backend {
     pub fn init(kind: BackendKind) -> Result<Self> {
         match kind {
             BackendKind::Auto => match Self::init(BackendKind::Wgpu) {
-                Ok(gpu) if gpu.wgpu.as_ref().is_some_and(|s| is_hardware(&s.adapter.get_info())) => {
+                Ok(gpu)
+                    if gpu
+                        .wgpu
+                        .as_ref()
+                        .is_some_and(|s| is_hardware(&s.adapter.get_info())) =>
+                {
                     Ok(gpu)
                 }
                 Ok(soft) => {

@@ -222,3 +222,128 @@ fn pca_sliders_move_the_latent_along_a_component() {
         );
     }
 }
+
+#[test]
+fn exported_images_and_sessions_restore_the_latent_when_dropped() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    // An edited latent: lattice position, truncation, mixing and a nudge.
+    {
+        let a = &mut h.state_mut().state.args;
+        a.seed = 12;
+        a.move_in_lattice(0.4, 0.25);
+        a.psi = 0.6;
+        a.mix_layers = vec![8, 9];
+        a.nudge.amount = 1.5;
+        a.nudge.last = 5;
+    }
+    step_until(&mut h, "the edited image", image_shown);
+    let edited = h.state().state.args.clone();
+    let shown = h.state().shown_wplus.clone().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (png, session) = (dir.path().join("found.png"), dir.path().join("s.json"));
+    h.state_mut().apply(Action::SaveImage(png.clone()));
+    step_until(&mut h, "the image export", |a| {
+        png.exists() && a.status.is_some()
+    });
+    h.state_mut().apply(Action::SaveSession(session.clone()));
+    step_until(&mut h, "the session", |a| {
+        session.exists() && a.status.as_deref().is_some_and(|s| s.contains("session"))
+    });
+    // The session's W+ file holds exactly what was shown.
+    let w = stylenat::io::npy::read_array(&session.with_extension("npz"), Some("w")).unwrap();
+    assert_eq!(w.data, shown);
+
+    for file in [png, session] {
+        h.state_mut().state.args = Default::default();
+        step_until(&mut h, "the reset image", image_shown);
+        h.state_mut().apply(Action::Open(file.clone()));
+        step_until(&mut h, "the restored image", image_shown);
+        assert_eq!(h.state().state.args, edited, "{}", file.display());
+        assert_eq!(
+            h.state().shown_wplus.as_ref(),
+            Some(&shown),
+            "{}",
+            file.display()
+        );
+    }
+}
+
+#[test]
+fn the_video_export_reports_progress_and_can_be_cancelled() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("loop.gif");
+    {
+        let e = &mut h.state_mut().state.export;
+        e.seeds = "3,4".into();
+        e.frames_per_transition = 200;
+        e.looping = true;
+    }
+    h.state_mut().apply(Action::SaveVideo(out.clone()));
+    // The UI keeps stepping while the export runs; cancel once some frames are done.
+    step_until(&mut h, "export progress", |a| {
+        a.export_progress().is_some_and(|(done, _)| done >= 8)
+    });
+    let (_, total) = h.state().export_progress().unwrap();
+    assert_eq!(total, 600, "3 keyframes × 200 frames, looping");
+    h.state_mut().apply(Action::CancelExport);
+    step_until(&mut h, "the cancellation", |a| {
+        a.export_progress().is_none()
+    });
+    assert!(h.state().status.as_deref().unwrap().contains("cancelled"));
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing written"
+    );
+
+    h.state_mut().state.export.frames_per_transition = 3;
+    h.state_mut().apply(Action::SaveVideo(out.clone()));
+    step_until(&mut h, "the finished export", |a| {
+        a.export_progress().is_none()
+    });
+    let mut dec = gif::DecodeOptions::new()
+        .read_info(std::fs::File::open(&out).unwrap())
+        .unwrap();
+    let mut frames = 0;
+    while dec.read_next_frame().unwrap().is_some() {
+        frames += 1;
+    }
+    assert_eq!(frames, 9);
+}
+
+#[test]
+fn the_nudge_moves_only_its_layers_by_the_chosen_amount() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    let before = h.state().shown_wplus.clone().unwrap();
+    {
+        let n = &mut h.state_mut().state.args.nudge;
+        n.amount = 2.0;
+        n.first = 2;
+        n.last = 5;
+    }
+    step_until(&mut h, "the nudged image", image_shown);
+    let after = h.state().shown_wplus.clone().unwrap();
+    let d = h.state().model.as_ref().unwrap().w_dim;
+    let step = |l: usize| -> f32 {
+        before[l * d..(l + 1) * d]
+            .iter()
+            .zip(&after[l * d..(l + 1) * d])
+            .map(|(a, b)| (a - b).powi(2))
+            .sum::<f32>()
+            .sqrt()
+    };
+    let moved: Vec<f32> = (2..=5).map(step).collect();
+    assert!(
+        moved
+            .iter()
+            .all(|&m| m > 0.1 && (m - moved[0]).abs() < 1e-4),
+        "{moved:?}"
+    );
+    for l in (0..2).chain(6..12) {
+        assert_eq!(step(l), 0.0, "layer {l} should not move");
+    }
+}

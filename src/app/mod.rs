@@ -143,6 +143,11 @@ impl ExplorerApp {
         self.latency_ms
     }
 
+    /// `(done, total)` frames of the export in progress.
+    pub fn export_progress(&self) -> Option<(usize, usize)> {
+        self.export.as_ref().map(|e| (e.done, e.total))
+    }
+
     /// Whether the render thread is busy with a load or an image is still on its way.
     pub fn is_busy(&self) -> bool {
         self.loading.is_some()
