@@ -17,7 +17,34 @@ fn fmt_err(path: &Path, reason: impl Into<String>) -> Error {
     }
 }
 
+/// The `.npy` preamble: magic, version and a header length that fits in the file. Checked
+/// before the parser sees the file, which would otherwise reserve whatever length it declares.
+fn check_preamble(path: &Path, bytes: &[u8]) -> Result<()> {
+    if !bytes.starts_with(b"\x93NUMPY") || bytes.len() < 10 {
+        return Err(fmt_err(path, "not a .npy array (no NUMPY magic)"));
+    }
+    let (header_len, preamble) = match bytes[6] {
+        1 => (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10),
+        2 | 3 if bytes.len() >= 12 => (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        ),
+        v => return Err(fmt_err(path, format!("unsupported .npy version {v}"))),
+    };
+    if preamble + header_len > bytes.len() {
+        return Err(fmt_err(
+            path,
+            format!(
+                "the .npy header claims {header_len} bytes; the array has {}",
+                bytes.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn decode(path: &Path, bytes: &[u8]) -> Result<HostTensor> {
+    check_preamble(path, bytes)?;
     let npy =
         npyz::NpyFile::new(bytes).map_err(|e| fmt_err(path, format!("not a .npy array: {e}")))?;
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
