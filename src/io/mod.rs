@@ -33,6 +33,7 @@ impl AtomicFile {
             use std::os::unix::fs::PermissionsExt;
             builder.permissions(std::fs::Permissions::from_mode(0o644));
         }
+        remove_stale_temporaries(dir);
         let tmp = builder
             .tempfile_in(dir)
             .map_err(|e| Error::write(path, e))?;
@@ -65,6 +66,29 @@ impl AtomicFile {
     }
 }
 
+/// Temporaries of ours older than this were left by a killed process, never by a live export.
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Deletes `.stylenat-*.part` files a killed process left in `dir` (best effort).
+fn remove_stale_temporaries(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        let stale = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > STALE_AFTER);
+        if name.starts_with(".stylenat-") && name.ends_with(".part") && stale {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes `bytes` to `path` atomically (see [`AtomicFile`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let mut out = AtomicFile::create(path)?;
@@ -72,4 +96,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .write_all(bytes)
         .map_err(|e| Error::write(path, e))?;
     out.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stale_temporaries_of_killed_exports_are_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = dir.path().join(".stylenat-abc.part");
+        let fresh = dir.path().join(".stylenat-def.part");
+        let other = dir.path().join("keep.part");
+        for p in [&old, &fresh, &other] {
+            std::fs::write(p, b"x").unwrap();
+        }
+        let two_days = std::time::SystemTime::now() - std::time::Duration::from_secs(48 * 3600);
+        for p in [&old, &other] {
+            std::fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(two_days)
+                .unwrap();
+        }
+        super::write_atomic(&dir.path().join("out.bin"), b"data").unwrap();
+        assert!(!old.exists(), "a day-old temporary of ours is removed");
+        assert!(fresh.exists(), "a live export's temporary is kept");
+        assert!(other.exists(), "other files are never touched");
+    }
 }
