@@ -294,3 +294,38 @@ fn tensors_of_the_wrong_rank_are_errors_not_panics() {
         assert!(e.to_string().contains(name), "{e}");
     }
 }
+
+#[test]
+fn loading_reports_progress_and_stops_when_cancelled() {
+    let mut seen = Vec::new();
+    let loaded = checkpoint::load_with_progress(
+        &small("checkpoint.pt"),
+        &ConfigSource::Checkpoint,
+        &mut |d, t| {
+            seen.push((d, t));
+            true
+        },
+    )
+    .unwrap();
+    let total = seen[0].1;
+    assert!(
+        total >= loaded.weights.len(),
+        "{total} entries for {} tensors",
+        loaded.weights.len()
+    );
+    assert!(
+        seen.windows(2)
+            .all(|w| w[1].0 == w[0].0 + 1 && w[1].1 == total)
+    );
+    let mut calls = 0;
+    let r = checkpoint::load_with_progress(
+        &small("checkpoint.pt"),
+        &ConfigSource::Checkpoint,
+        &mut |_, _| {
+            calls += 1;
+            calls < 5
+        },
+    );
+    assert!(matches!(r, Err(stylenat::Error::Cancelled)), "{r:?}");
+    assert_eq!(calls, 5, "stops at the first refusal");
+}

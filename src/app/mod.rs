@@ -30,6 +30,14 @@ const STATE_KEY: &str = "stylenat-explorer";
 const DIRECTION_SAMPLES: usize = 20_000;
 const DIRECTION_COMPONENTS: usize = 20;
 
+/// A checkpoint load in progress, as reported by the render thread.
+struct LoadState {
+    path: PathBuf,
+    stage: &'static str,
+    fraction: Option<f32>,
+    started: Instant,
+}
+
 /// An export running on the render thread.
 struct ExportRun {
     cancel: Arc<AtomicBool>,
@@ -42,8 +50,8 @@ pub struct ExplorerApp {
     pub state: AppState,
     worker: Worker,
     pub model: Option<ModelInfo>,
-    /// Path, stage and start of a checkpoint load in progress.
-    loading: Option<(PathBuf, &'static str, Instant)>,
+    /// A checkpoint load in progress.
+    loading: Option<LoadState>,
     /// Arguments of the last render request (to skip duplicates) and when each was asked for.
     requested: Option<RenderArgs>,
     asked_at: BTreeMap<u64, Instant>,
@@ -158,9 +166,21 @@ impl ExplorerApp {
     fn receive(&mut self, ctx: &egui::Context) {
         for r in self.worker.take() {
             match r {
-                Response::Loading { path, stage } => {
-                    let started = self.loading.as_ref().map_or_else(Instant::now, |l| l.2);
-                    self.loading = Some((path, stage, started));
+                Response::Loading {
+                    path,
+                    stage,
+                    fraction,
+                } => {
+                    let started = self
+                        .loading
+                        .as_ref()
+                        .map_or_else(Instant::now, |l| l.started);
+                    self.loading = Some(LoadState {
+                        path,
+                        stage,
+                        fraction,
+                        started,
+                    });
                 }
                 Response::LoadCancelled => {
                     self.loading = None;
@@ -283,7 +303,12 @@ impl ExplorerApp {
 
     /// Asks the worker to load a checkpoint.
     fn load_checkpoint(&mut self, path: PathBuf) {
-        self.loading = Some((path.clone(), "queued", Instant::now()));
+        self.loading = Some(LoadState {
+            path: path.clone(),
+            stage: "queued",
+            fraction: None,
+            started: Instant::now(),
+        });
         self.requested = None;
         self.worker.send(Request::Load(path));
     }
@@ -438,14 +463,12 @@ impl ExplorerApp {
                         }
                     });
                     section(ui, "Model", true, |ui| {
-                        let loading =
-                            self.loading
-                                .as_ref()
-                                .map(|(p, stage, t)| panels::model::Loading {
-                                    path: p,
-                                    stage,
-                                    seconds: t.elapsed().as_secs_f32(),
-                                });
+                        let loading = self.loading.as_ref().map(|l| panels::model::Loading {
+                            path: &l.path,
+                            stage: l.stage,
+                            fraction: l.fraction,
+                            seconds: l.started.elapsed().as_secs_f32(),
+                        });
                         panels::model::show(
                             ui,
                             &self.state.recent,

@@ -14,6 +14,7 @@ use crate::error::Error;
 use crate::io::image::to_rgb8;
 use crate::kernels::present::pack_rgba8;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -101,6 +102,8 @@ pub enum Response {
     Loading {
         path: PathBuf,
         stage: &'static str,
+        /// Share of the stage done, where it is known.
+        fraction: Option<f32>,
     },
     Loaded(ModelInfo),
     LoadCancelled,
@@ -220,6 +223,8 @@ fn serve(
     let mut model: Option<Model> = None;
     // Stamp of the load whose result we still want.
     let mut wanted_load: Option<u64> = None;
+    // Stops the load in progress between tensors.
+    let mut load_cancel = Arc::new(AtomicBool::new(false));
     // The newest render not yet served (kept while a model loads), and the newest attention
     // request: both are superseded by later ones.
     let mut render: Option<(u64, RenderArgs)> = None;
@@ -231,10 +236,19 @@ fn serve(
                 Msg::Ui(stamp, Request::Render(a)) => render = Some((stamp, a)),
                 Msg::Ui(stamp, Request::Load(path)) => {
                     wanted_load = Some(stamp);
+                    load_cancel.store(true, Ordering::Relaxed); // a newer load supersedes it
+                    load_cancel = Arc::new(AtomicBool::new(false));
                     render = None; // renders queued before a load refer to the old model
-                    spawn_loader(stamp, path, backend.clone(), tx.clone(), post.clone());
+                    let job = LoadJob {
+                        stamp,
+                        path,
+                        backend: backend.clone(),
+                        cancel: load_cancel.clone(),
+                    };
+                    spawn_loader(job, tx.clone(), post.clone());
                 }
                 Msg::Ui(_, Request::CancelLoad) => {
+                    load_cancel.store(true, Ordering::Relaxed);
                     if wanted_load.take().is_some() {
                         post(Response::LoadCancelled);
                     }
@@ -354,22 +368,46 @@ fn continue_after_fallback(tx: &Sender<Msg>) {
     let _ = tx.send(Msg::Wake);
 }
 
-fn spawn_loader(stamp: u64, path: PathBuf, backend: Backend, tx: Sender<Msg>, post: Post) {
+struct LoadJob {
+    stamp: u64,
+    path: PathBuf,
+    backend: Backend,
+    cancel: Arc<AtomicBool>,
+}
+
+fn spawn_loader(job: LoadJob, tx: Sender<Msg>, post: Post) {
+    let LoadJob {
+        stamp,
+        path,
+        backend,
+        cancel,
+    } = job;
     let run = move || {
-        post(Response::Loading {
-            path: path.clone(),
-            stage: "reading the checkpoint",
-        });
+        let stage = |stage, fraction| {
+            post(Response::Loading {
+                path: path.clone(),
+                stage,
+                fraction,
+            })
+        };
+        stage("reading the checkpoint", None);
+        let mut last = 0.0;
+        let mut progress = |done: usize, total: usize| {
+            let f = done as f32 / total.max(1) as f32;
+            if f - last >= 0.05 {
+                last = f;
+                stage("reading tensors", Some(f));
+            }
+            !cancel.load(Ordering::Relaxed)
+        };
         // A panic (e.g. the GPU failing while weights upload) becomes an error, never a
         // load that silently never finishes.
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            checkpoint::load(&path, &ConfigSource::Checkpoint).and_then(|loaded| {
-                post(Response::Loading {
-                    path: path.clone(),
-                    stage: "building the model",
-                });
-                Engine::from_loaded(loaded, &path, backend)
-            })
+            checkpoint::load_with_progress(&path, &ConfigSource::Checkpoint, &mut progress)
+                .and_then(|loaded| {
+                    stage("building the model", None);
+                    Engine::from_loaded(loaded, &path, backend)
+                })
         }))
         .unwrap_or_else(|panic| Err(Error::Backend(panic_text(panic.as_ref()))));
         let _ = tx.send(Msg::Loaded(stamp, path, Box::new(result)));

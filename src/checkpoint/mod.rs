@@ -92,14 +92,32 @@ pub enum ConfigSource {
 
 /// Loads any supported generator file, choosing the reader by content.
 pub fn load(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator> {
+    load_with_progress(path, source, &mut |_, _| true)
+}
+
+/// Like [`load`], calling `progress(tensors read, tensors in total)` as tensors are decoded;
+/// returning `false` stops with [`Error::Cancelled`].
+pub fn load_with_progress(
+    path: &Path,
+    source: &ConfigSource,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<LoadedGenerator> {
     if native::is_native(path) {
         return native::load(path);
     }
-    load_torch(path, source)
+    load_torch_with_progress(path, source, progress)
 }
 
 /// Loads an official PyTorch checkpoint.
 pub fn load_torch(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator> {
+    load_torch_with_progress(path, source, &mut |_, _| true)
+}
+
+fn load_torch_with_progress(
+    path: &Path,
+    source: &ConfigSource,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<LoadedGenerator> {
     let mut file = torch_zip::TorchFile::open(path)?;
     let root = std::mem::replace(&mut file.root, Value::None);
     if pickle::depth(&root) > 64 {
@@ -118,7 +136,11 @@ pub fn load_torch(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator>
             )));
         }
     };
-    for (k, v) in entries {
+    let total = entries.len();
+    for (i, (k, v)) in entries.iter().enumerate() {
+        if !progress(i, total) {
+            return Err(Error::Cancelled);
+        }
         let Value::Str(name) = k else { continue };
         if name.ends_with("._float_tensor") {
             continue; // dtype carrier of the official sinusoidal embedding, not a weight

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 pub struct Loading<'a> {
     pub path: &'a std::path::Path,
     pub stage: &'a str,
+    pub fraction: Option<f32>,
     pub seconds: f32,
 }
 
@@ -54,6 +55,9 @@ pub fn show(
                 actions.push(Action::CancelLoad);
             }
         });
+        if let Some(f) = l.fraction {
+            ui.add(egui::ProgressBar::new(f).show_percentage());
+        }
     }
     match info {
         Some(m) => {
