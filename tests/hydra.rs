@@ -315,3 +315,30 @@ fn uneven_head_groups_follow_the_official_split() {
     let loaded = checkpoint::load(&path, &ConfigSource::Checkpoint).unwrap();
     assert_eq!(loaded.config.stages, config.stages);
 }
+
+/// Found by the long fuzz run: two references to one storage declaring different sizes used to
+/// index past the bytes read for the first (a panic); now a storage error.
+#[test]
+fn a_storage_referenced_with_two_sizes_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("two-sizes.pt");
+    let mut file = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    let opts =
+        zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored);
+    file.start_file("archive/data/0", opts).unwrap();
+    file.write_all(&[0u8; 16 * 4]).unwrap();
+    let tensor = |numel: usize| Py::Tensor {
+        key: "0".into(),
+        numel,
+        shape: vec![numel],
+    };
+    let root = Py::Dict(vec![(
+        "g_ema".into(),
+        Py::OrderedDict(vec![("a".into(), tensor(4)), ("b".into(), tensor(16))]),
+    )]);
+    file.start_file("archive/data.pkl", opts).unwrap();
+    file.write_all(&pickle(&root)).unwrap();
+    file.finish().unwrap();
+    let e = checkpoint::load(&path, &ConfigSource::Preset("ffhq256".into())).unwrap_err();
+    assert!(e.to_string().contains("referenced as 16"), "{e}");
+}

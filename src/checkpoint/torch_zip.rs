@@ -109,7 +109,19 @@ impl TorchFile {
             }
             self.cache.insert(key.to_string(), buf);
         }
-        Ok(&self.cache[key])
+        let bytes = &self.cache[key];
+        // Another reference to the same storage may declare it larger (or of a wider type)
+        // than the one that read it: the file contradicts itself.
+        if numel.checked_mul(dtype.size()) != Some(bytes.len()) {
+            return Err(Error::Storage {
+                key: key.to_string(),
+                reason: format!(
+                    "referenced as {numel} × {dtype:?} but read as {} bytes elsewhere in the file",
+                    bytes.len()
+                ),
+            });
+        }
+        Ok(bytes)
     }
 
     /// Reads a tensor as contiguous `f32` (any float or integer storage type is converted).
