@@ -156,13 +156,6 @@ impl ExplorerApp {
         self.export.as_ref().map(|e| (e.done, e.total))
     }
 
-    /// Whether the render thread is busy with a load or an image is still on its way.
-    pub fn is_busy(&self) -> bool {
-        self.loading.is_some()
-            || self.export.is_some()
-            || (self.model.is_some() && self.shown_args.as_ref() != Some(&self.state.args))
-    }
-
     fn receive(&mut self, ctx: &egui::Context) {
         for r in self.worker.take() {
             match r {

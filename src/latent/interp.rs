@@ -49,7 +49,9 @@ fn cubic(p0: &[f32], p1: &[f32], p2: &[f32], p3: &[f32], t: f32) -> Vec<f32> {
         .collect()
 }
 
-/// Number of frames of [`path`].
+/// Frames of a path through `keys` keyframes: `per_transition` per segment; a `closed` path
+/// returns to the first key (a seamless loop, the first frame not repeated), an open one ends on
+/// the last key.
 pub fn path_len(keys: usize, per_transition: usize, closed: bool) -> usize {
     match keys {
         0 | 1 => keys,
@@ -59,7 +61,7 @@ pub fn path_len(keys: usize, per_transition: usize, closed: bool) -> usize {
     }
 }
 
-/// Frame `index` of [`path`], computed on its own (long videos never hold every frame).
+/// Frame `index` of that path, computed on its own (long videos never hold every frame).
 pub fn path_frame(
     keys: &[Vec<f32>],
     per_transition: usize,
@@ -90,18 +92,16 @@ pub fn path_frame(
     }
 }
 
-/// Frames through `keys` (each a latent vector): `per_transition` frames per segment; with
-/// `closed` the path returns to the first key (a seamless loop, the first frame not repeated),
-/// otherwise it ends on the last key.
-pub fn path(keys: &[Vec<f32>], per_transition: usize, closed: bool, how: Interp) -> Vec<Vec<f32>> {
-    (0..path_len(keys.len(), per_transition, closed))
-        .map(|i| path_frame(keys, per_transition, closed, how, i))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every frame of a path, in order.
+    fn path(keys: &[Vec<f32>], per_transition: usize, closed: bool, how: Interp) -> Vec<Vec<f32>> {
+        (0..path_len(keys.len(), per_transition, closed))
+            .map(|i| path_frame(keys, per_transition, closed, how, i))
+            .collect()
+    }
 
     #[test]
     fn paths_hit_their_keyframes() {

@@ -67,7 +67,6 @@ enum Encoder {
 pub struct VideoWriter {
     out: AtomicFile,
     encoder: Encoder,
-    frames: usize,
 }
 
 impl VideoWriter {
@@ -98,11 +97,7 @@ impl VideoWriter {
                 options.quality,
             )?)),
         };
-        Ok(Self {
-            out,
-            encoder,
-            frames: 0,
-        })
+        Ok(Self { out, encoder })
     }
 
     /// Frames per second as stored (GIF rounds to 1/100 s delays).
@@ -113,19 +108,13 @@ impl VideoWriter {
         }
     }
 
-    pub fn frames(&self) -> usize {
-        self.frames
-    }
-
     /// Appends one RGB8 frame (`width × height × 3` bytes, row-major).
     pub fn push(&mut self, rgb: &[u8]) -> Result<()> {
         let r = match &mut self.encoder {
             Encoder::Gif(g) => g.push(rgb),
             Encoder::Mp4(m) => m.push(rgb),
         };
-        r.map_err(|e| name_file(e, self.out.path()))?;
-        self.frames += 1;
-        Ok(())
+        r.map_err(|e| name_file(e, self.out.path()))
     }
 
     /// Finalises the container and moves the file into place.
