@@ -45,12 +45,7 @@ fn parse_pixel(text: &str) -> std::result::Result<(usize, usize), String> {
 }
 
 pub fn run(a: AttentionArgs) -> Result<()> {
-    if a.out.exists() && !a.force {
-        bail!(
-            "{} already exists (use --force to overwrite)",
-            a.out.display()
-        );
-    }
+    super::refuse_overwrite(&a.out, a.force)?;
     let seeds = a.latent.seeds()?;
     let [seed] = seeds[..] else {
         bail!("attention maps are for one seed; pass e.g. --seeds 7");

@@ -2,7 +2,7 @@
 
 use super::ConfigArgs;
 use crate::checkpoint::{self, native};
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Args;
 use std::path::PathBuf;
 
@@ -22,12 +22,7 @@ pub struct ConvertArgs {
 }
 
 pub fn run(a: ConvertArgs) -> Result<()> {
-    if a.out.exists() && !a.force {
-        bail!(
-            "{} already exists (use --force to overwrite)",
-            a.out.display()
-        );
-    }
+    super::refuse_overwrite(&a.out, a.force)?;
     let loaded = checkpoint::load(&a.ckpt, &a.config.source())
         .with_context(|| format!("reading {}", a.ckpt.display()))?;
     // Build it once so only a checkpoint that actually loads is written.

@@ -3,7 +3,7 @@
 
 use super::{ModelArgs, progress};
 use crate::analysis::directions::pca;
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -25,12 +25,7 @@ pub struct DirectionsArgs {
 }
 
 pub fn run(a: DirectionsArgs) -> Result<()> {
-    if a.out.exists() && !a.force {
-        bail!(
-            "{} already exists (use --force to overwrite)",
-            a.out.display()
-        );
-    }
+    super::refuse_overwrite(&a.out, a.force)?;
     let engine = a.model.engine()?;
     let bar = progress(a.samples as usize, "sampling W");
     let dirs = pca(&engine, a.samples as usize, a.components, |done, _| {

@@ -160,10 +160,8 @@ pub fn run(a: GenerateArgs) -> Result<()> {
         }
         None => names.iter().map(|n| a.outdir.join(n)).collect(),
     };
-    if !a.force
-        && let Some(p) = paths.iter().find(|p| p.exists())
-    {
-        bail!("{} already exists (use --force to overwrite)", p.display());
+    for p in &paths {
+        super::refuse_overwrite(p, a.force)?;
     }
     let base = Provenance {
         app: Provenance::app(),

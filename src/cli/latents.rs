@@ -41,12 +41,7 @@ pub struct LatentsArgs {
 }
 
 pub fn run(a: LatentsArgs) -> Result<()> {
-    if a.out.exists() && !a.force {
-        bail!(
-            "{} already exists (use --force to overwrite)",
-            a.out.display()
-        );
-    }
+    super::refuse_overwrite(&a.out, a.force)?;
     let ext = a.out.extension().and_then(|e| e.to_str()).unwrap_or("");
     if !matches!(ext, "npy" | "npz") {
         bail!("--out must end in .npy or .npz");

@@ -8,7 +8,7 @@ use crate::engine::LatentRecipe;
 use crate::io::grid::tile;
 use crate::io::image::{save_png, to_rgb8};
 use crate::latent::{SeedMode, mix_layers, parse_layer_list, parse_seed_list};
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 
@@ -39,12 +39,7 @@ pub struct MixArgs {
 }
 
 pub fn run(a: MixArgs) -> Result<()> {
-    if a.out.exists() && !a.force {
-        bail!(
-            "{} already exists (use --force to overwrite)",
-            a.out.display()
-        );
-    }
+    super::refuse_overwrite(&a.out, a.force)?;
     let (rows, cols) = (parse_seed_list(&a.rows)?, parse_seed_list(&a.cols)?);
     let mut engine = a.model.engine()?;
     let layers = parse_layer_list(&a.layers, engine.config().num_ws())?;

@@ -133,6 +133,17 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
     bar
 }
 
+/// Outputs are never replaced unless the user said `--force`.
+pub fn refuse_overwrite(path: &std::path::Path, force: bool) -> Result<()> {
+    if path.exists() && !force {
+        anyhow::bail!(
+            "{} already exists (use --force to overwrite)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
 /// Parses `COLSxROWS`, e.g. `4x2`.
 pub fn parse_grid(text: &str) -> std::result::Result<(usize, usize), String> {
     let (c, r) = text

@@ -53,12 +53,7 @@ pub struct VideoArgs {
 
 pub fn run(a: VideoArgs) -> Result<()> {
     VideoFormat::from_path(&a.out)?;
-    if a.out.exists() && !a.force {
-        bail!(
-            "{} already exists (use --force to overwrite)",
-            a.out.display()
-        );
-    }
+    super::refuse_overwrite(&a.out, a.force)?;
     if !(a.fps.is_finite() && a.fps > 0.0) {
         bail!("--fps must be positive");
     }
