@@ -62,7 +62,7 @@ fn main() {
     let mut h = harness(&ckpt, state);
     h.get_by_label("Attention maps").click();
     h.run_steps(2);
-    let size = h.state().model.as_ref().unwrap().size;
+    let size = h.state().model.as_ref().unwrap().config.size;
     h.state_mut().state.attention.query = Some((size * 2 / 5, size / 3));
     step_until(&mut h, "attention maps", |a| a.attention.is_some());
     save(&mut h, "attention.png");

@@ -48,7 +48,7 @@ fn newest_request_wins_and_bad_files_keep_the_model() {
     got.extend(worker.take());
     assert!(
         got.iter()
-            .any(|r| matches!(r, Response::Loaded(m) if m.size == 128 && m.num_ws == 12))
+            .any(|r| matches!(r, Response::Loaded(m) if m.config.size == 128 && m.num_ws() == 12))
     );
     assert_eq!(
         images(&got),

@@ -79,7 +79,7 @@ fn toggling_a_mixing_layer_changes_the_wplus_composition() {
     });
     let app = h.state();
     let w = app.shown_wplus.as_ref().unwrap();
-    let d = app.model.as_ref().unwrap().w_dim;
+    let d = app.model.as_ref().unwrap().w_dim();
     let layer = |l: usize| &w[l * d..(l + 1) * d];
     // Layer 3 now comes from source B; its neighbours are still source A's W.
     assert_ne!(layer(3), layer(2));
@@ -174,7 +174,7 @@ fn attention_view_shows_the_maps_of_the_clicked_pixel() {
         "query ({x}, {y}) should be near the top-left"
     );
     let maps = app.attention.as_ref().unwrap();
-    let stages = &app.model.as_ref().unwrap().stages;
+    let stages = &app.model.as_ref().unwrap().config.stages;
     assert_eq!(maps.stage, stages.len() - 1, "the last stage by default");
     assert_eq!(maps.groups.len(), stages[maps.stage].groups.len());
     for g in &maps.groups {
@@ -205,7 +205,7 @@ fn pca_sliders_move_the_latent_along_a_component() {
     let after = h.state().shown_wplus.clone().unwrap();
     let info = h.state().directions.clone().unwrap();
     // Every layer moved by 2σ₀ along a unit vector.
-    let d = h.state().model.as_ref().unwrap().w_dim;
+    let d = h.state().model.as_ref().unwrap().w_dim();
     let dist = |l: usize| {
         before[l * d..(l + 1) * d]
             .iter()
@@ -327,7 +327,7 @@ fn the_nudge_moves_only_its_layers_by_the_chosen_amount() {
     }
     step_until(&mut h, "the nudged image", image_shown);
     let after = h.state().shown_wplus.clone().unwrap();
-    let d = h.state().model.as_ref().unwrap().w_dim;
+    let d = h.state().model.as_ref().unwrap().w_dim();
     let step = |l: usize| -> f32 {
         before[l * d..(l + 1) * d]
             .iter()

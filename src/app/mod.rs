@@ -183,7 +183,7 @@ impl ExplorerApp {
                     self.loading = None;
                     self.state.remember(info.path.clone());
                     if let Some(c) = &self.state.args.custom
-                        && c.wplus.len() != info.num_ws * info.w_dim
+                        && c.wplus.len() != info.num_ws() * info.w_dim()
                     {
                         self.state.args.custom = None; // a latent of another architecture
                     }
@@ -417,7 +417,7 @@ impl ExplorerApp {
         let (Some(model), Some(pixel), true) = (&self.model, view.query, view.open) else {
             return;
         };
-        let stage = view.stage.min(model.stages.len().saturating_sub(1));
+        let stage = view.stage.min(model.config.stages.len().saturating_sub(1));
         let key = (self.state.args.clone(), stage, view.block, pixel);
         if self.attention_asked.as_ref() == Some(&key) || self.loading.is_some() {
             return;
@@ -477,10 +477,10 @@ impl ExplorerApp {
                         panels::latent::show(ui, &mut self.state);
                     });
                     section(ui, "Truncation", true, |ui| {
-                        panels::truncation::show(ui, &mut self.state.args, model.num_ws);
+                        panels::truncation::show(ui, &mut self.state.args, model.num_ws());
                     });
                     section(ui, "Style mixing", false, |ui| {
-                        panels::mixing::show(ui, &mut self.state.args, &model.layer_res);
+                        panels::mixing::show(ui, &mut self.state.args, &model.layer_res());
                     });
                     section(ui, "Style vector", false, |ui| {
                         panels::style::show(
@@ -495,7 +495,7 @@ impl ExplorerApp {
                         let panel = panels::directions::DirectionsPanel {
                             info: self.directions.as_ref(),
                             progress: self.directions_progress,
-                            num_ws: model.num_ws,
+                            num_ws: model.num_ws(),
                         };
                         panels::directions::show(ui, &mut self.state.args, &panel, actions);
                     });

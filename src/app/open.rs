@@ -57,11 +57,12 @@ fn open_latent(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
         return Err(crate::Error::Input("the latent file is empty".into()));
     }
     if let Some(m) = &app.model
-        && (m.num_ws, m.w_dim) != (num_ws, d)
+        && (m.num_ws(), m.w_dim()) != (num_ws, d)
     {
         return Err(crate::Error::Input(format!(
             "the latent is [{num_ws}, {d}]; the model needs [{}, {}]",
-            m.num_ws, m.w_dim
+            m.num_ws(),
+            m.w_dim()
         )));
     }
     let name = super::panels::model::file_name(path);

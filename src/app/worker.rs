@@ -13,6 +13,7 @@ use crate::engine::Engine;
 use crate::error::Error;
 use crate::io::image::to_rgb8;
 use crate::kernels::present::pack_rgba8;
+use crate::model::GeneratorConfig;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -62,13 +63,24 @@ pub struct ModelInfo {
     pub path: PathBuf,
     pub summary: String,
     pub backend: String,
-    pub size: usize,
-    pub num_ws: usize,
-    pub w_dim: usize,
+    pub config: GeneratorConfig,
+}
+
+impl ModelInfo {
+    pub fn num_ws(&self) -> usize {
+        self.config.num_ws()
+    }
+
+    pub fn w_dim(&self) -> usize {
+        self.config.style_dim
+    }
+
     /// Resolution of the block each W+ layer drives.
-    pub layer_res: Vec<usize>,
-    /// Per stage: resolution and head groups.
-    pub stages: Vec<StageInfo>,
+    pub fn layer_res(&self) -> Vec<usize> {
+        (0..self.num_ws())
+            .map(|i| self.config.ws_resolution(i))
+            .collect()
+    }
 }
 
 /// Where a rendered image is.
@@ -77,12 +89,6 @@ pub enum Pixels {
     Host(Vec<u8>),
     /// Already in a texture registered with the window's renderer (wgpu backend).
     Gpu(egui::TextureId),
-}
-
-#[derive(Debug, Clone)]
-pub struct StageInfo {
-    pub resolution: usize,
-    pub groups: Vec<crate::model::HeadGroup>,
 }
 
 /// One rendered request: the mix, and with `compare` also A and B on their own.
@@ -425,18 +431,7 @@ fn describe(e: &Engine, path: PathBuf) -> ModelInfo {
     ModelInfo {
         summary: format!("params      {}\n{}", e.loaded.num_params(), c.describe()),
         backend: e.backend.description.clone(),
-        size: c.size,
-        num_ws: c.num_ws(),
-        w_dim: c.style_dim,
-        layer_res: (0..c.num_ws()).map(|i| c.ws_resolution(i)).collect(),
-        stages: c
-            .stages
-            .iter()
-            .map(|s| StageInfo {
-                resolution: s.resolution,
-                groups: s.groups.clone(),
-            })
-            .collect(),
+        config: c.clone(),
         path,
     }
 }

@@ -22,11 +22,11 @@ pub fn show(ui: &mut egui::Ui, view: &mut AttentionView, model: &ModelInfo) {
     if !view.open {
         return;
     }
-    let last = model.stages.len().saturating_sub(1);
+    let last = model.config.stages.len().saturating_sub(1);
     view.stage = view.stage.min(last);
     ui.horizontal_wrapped(|ui| {
         ui.label("stage");
-        for (i, st) in model.stages.iter().enumerate() {
+        for (i, st) in model.config.stages.iter().enumerate() {
             ui.selectable_value(&mut view.stage, i, format!("{}²", st.resolution));
         }
     });
@@ -35,7 +35,7 @@ pub fn show(ui: &mut egui::Ui, view: &mut AttentionView, model: &ModelInfo) {
         ui.selectable_value(&mut view.block, 0, "0");
         ui.selectable_value(&mut view.block, 1, "1");
     });
-    let groups = &model.stages[view.stage].groups;
+    let groups = &model.config.stages[view.stage].groups;
     if view.group.is_some_and(|g| g >= groups.len()) {
         view.group = None;
     }

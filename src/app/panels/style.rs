@@ -29,7 +29,7 @@ pub fn show(
             ui.label("source");
             ui.label("‖w‖");
             ui.end_row();
-            for (l, res) in model.layer_res.iter().enumerate() {
+            for (l, res) in model.layer_res().iter().enumerate() {
                 ui.label(l.to_string());
                 ui.label(format!("{res}²"));
                 let mut src = if args.mix_layers.contains(&l) {
@@ -42,7 +42,7 @@ pub fn show(
                 }
                 ui.label(src);
                 let norm = wplus
-                    .and_then(|w| w.get(l * model.w_dim..(l + 1) * model.w_dim))
+                    .and_then(|w| w.get(l * model.w_dim()..(l + 1) * model.w_dim()))
                     .map(|row| row.iter().map(|x| x * x).sum::<f32>().sqrt());
                 ui.label(norm.map_or("–".into(), |n| format!("{n:.1}")));
                 ui.end_row();
@@ -74,7 +74,7 @@ pub fn show(
             n.amount = 0.0;
         }
     });
-    let last_layer = model.num_ws.saturating_sub(1);
+    let last_layer = model.num_ws().saturating_sub(1);
     n.last = n.last.min(last_layer);
     n.first = n.first.min(n.last);
     ui.horizontal(|ui| {
