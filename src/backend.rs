@@ -28,6 +28,14 @@ pub enum BackendKind {
     Wgpu,
 }
 
+/// `wgpu: <adapter> (<API>, <device type>)`, as every command prints it.
+fn describe_adapter(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> String {
+    format!(
+        "wgpu: {} ({:?}, {:?})",
+        info.name, info.backend, info.device_type
+    )
+}
+
 /// Whether a wgpu adapter is real hardware (not a CPU rasteriser like lavapipe).
 pub fn is_hardware(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> bool {
     info.device_type != burn::tensor::wgpu::wgpu::DeviceType::Cpu
@@ -87,10 +95,7 @@ impl Backend {
                             .init_with_setup()
                             .map_err(|e| format!("no usable wgpu adapter: {e}"))?;
                         let info = setup.adapter.get_info();
-                        let description = format!(
-                            "wgpu: {} ({:?}, {:?})",
-                            info.name, info.backend, info.device_type
-                        );
+                        let description = describe_adapter(&info);
                         Ok((device, description, setup))
                     })
                     .clone()
@@ -129,10 +134,7 @@ impl Backend {
                     .map_err(|e| format!("cannot run on the window's wgpu device: {e}"))?;
                 Ok((
                     device,
-                    format!(
-                        "wgpu: {} ({:?}, {:?}), shared with the window",
-                        info.name, info.backend, info.device_type
-                    ),
+                    format!("{}, shared with the window", describe_adapter(&info)),
                     setup,
                 ))
             })

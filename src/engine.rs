@@ -244,28 +244,41 @@ impl Engine {
         Ok(())
     }
 
+    /// Checks that `wplus` is `[N, num_ws, w_dim]` for this model.
+    fn check_wplus(&self, wplus: &HostTensor) -> Result<()> {
+        let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
+        if wplus.shape.len() != 3 || wplus.shape[1] != num_ws || wplus.shape[2] != d {
+            return Err(Error::Input(format!(
+                "W+ must be [N, {num_ws}, {d}] for this model, got {:?}",
+                wplus.shape
+            )));
+        }
+        Ok(())
+    }
+
+    /// One forward pass of the synthesis network over `batch` W+ rows (checked by the caller).
+    fn run_batch(&self, rows: Vec<f32>, batch: usize, trace: &mut Trace) -> Result<Tensor<4>> {
+        let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
+        let t = Tensor::<3>::from_data(
+            TensorData::new(rows, [batch, num_ws, d]),
+            &self.backend.device,
+        );
+        self.generator.synthesize(t, trace)
+    }
+
     /// Runs the synthesis network on W+ `[N, num_ws, D]` (one batch) with a trace.
     pub fn synthesize_traced(&self, wplus: &HostTensor, trace: &mut Trace) -> Result<HostTensor> {
-        let s = self.config().size;
-        let n = wplus.shape.first().copied().unwrap_or(0);
-        let img = self.generator.synthesize(
-            Tensor::<3>::from_data(
-                TensorData::new(wplus.data.clone(), wplus.shape.clone()),
-                &self.backend.device,
-            ),
-            trace,
-        )?;
+        self.check_wplus(wplus)?;
+        let (n, s) = (wplus.shape[0], self.config().size);
+        let img = self.run_batch(wplus.data.clone(), n, trace)?;
         Ok(HostTensor::new(vec![n, 3, s, s], to_host(img)?))
     }
 
     /// Runs the synthesis network on W+ `[N, num_ws, D]` in one batch and leaves the images
     /// `[N, 3, S, S]` on the device (for the GPU display path).
     pub fn synthesize_on_device(&self, wplus: &HostTensor) -> Result<Tensor<4>> {
-        let t = Tensor::<3>::from_data(
-            TensorData::new(wplus.data.clone(), wplus.shape.clone()),
-            &self.backend.device,
-        );
-        self.generator.synthesize(t, &mut Trace::off())
+        self.check_wplus(wplus)?;
+        self.run_batch(wplus.data.clone(), wplus.shape[0], &mut Trace::off())
     }
 
     /// Runs the synthesis network on W+ `[N, num_ws, D]` in batches of `batch`, returning the
@@ -276,23 +289,14 @@ impl Engine {
         batch: usize,
         mut progress: impl FnMut(usize),
     ) -> Result<HostTensor> {
+        self.check_wplus(wplus)?;
         let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
-        if wplus.shape.len() != 3 || wplus.shape[1] != num_ws || wplus.shape[2] != d {
-            return Err(Error::Input(format!(
-                "W+ must be [N, {num_ws}, {d}] for this model, got {:?}",
-                wplus.shape
-            )));
-        }
         let n = wplus.shape[0];
         let s = self.config().size;
         let mut out = Vec::with_capacity(n * 3 * s * s);
         for (i, chunk) in wplus.data.chunks(batch.max(1) * num_ws * d).enumerate() {
             let b = chunk.len() / (num_ws * d);
-            let t = Tensor::<3>::from_data(
-                TensorData::new(chunk.to_vec(), [b, num_ws, d]),
-                &self.backend.device,
-            );
-            let img = self.generator.synthesize(t, &mut Trace::off())?;
+            let img = self.run_batch(chunk.to_vec(), b, &mut Trace::off())?;
             out.extend(to_host(img)?);
             progress((i * batch.max(1) + b).min(n));
         }
