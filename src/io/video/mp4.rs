@@ -25,6 +25,10 @@ fn mp4_err(e: mp4::Error) -> Error {
     }
 }
 
+/// Track time units per frame: the track's timescale is `fps × FRAME_TICKS`, so any frame rate
+/// is exact to 1/1000 fps.
+const FRAME_TICKS: u32 = 1000;
+
 /// OpenH264's quality mode never goes below this quantiser.
 pub const MIN_QP: u8 = 12;
 const NAL_SPS: u8 = 7;
@@ -35,9 +39,8 @@ pub struct Mp4Encoder<W: Write + Seek> {
     yuv: YUVBuffer,
     width: usize,
     height: usize,
-    /// Track time units per second and per frame: fps to 1/1000.
+    /// Track time units per second.
     timescale: u32,
-    frame_ticks: u32,
     /// The sink until the first frame's SPS/PPS let the track be created.
     pending: Option<W>,
     muxer: Option<mp4::Mp4Writer<W>>,
@@ -84,14 +87,13 @@ impl<W: Write + Seek> Mp4Encoder<W> {
             .vui(VuiConfig::bt601());
         let encoder =
             Encoder::with_api_config(OpenH264API::from_source(), config).map_err(h264_err)?;
-        let timescale = (fps * 1000.0).round() as u32;
+        let timescale = (fps * FRAME_TICKS as f32).round() as u32;
         Ok(Self {
             encoder,
             yuv: YUVBuffer::new(width, height),
             width,
             height,
             timescale,
-            frame_ticks: 1000,
             pending: Some(out),
             muxer: None,
             frames: 0,
@@ -99,7 +101,7 @@ impl<W: Write + Seek> Mp4Encoder<W> {
     }
 
     pub fn effective_fps(&self) -> f32 {
-        self.timescale as f32 / self.frame_ticks as f32
+        self.timescale as f32 / FRAME_TICKS as f32
     }
 
     pub fn push(&mut self, rgb: &[u8]) -> Result<()> {
@@ -148,8 +150,8 @@ impl<W: Write + Seek> Mp4Encoder<W> {
             .write_sample(
                 1,
                 &mp4::Mp4Sample {
-                    start_time: self.frames * self.frame_ticks as u64,
-                    duration: self.frame_ticks,
+                    start_time: self.frames * FRAME_TICKS as u64,
+                    duration: FRAME_TICKS,
                     rendering_offset: 0,
                     is_sync,
                     bytes: bytes::Bytes::from(sample),
