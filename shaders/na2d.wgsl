@@ -43,8 +43,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         acc[e] = 0.0;
     }
 
-    var running_max = -3.0e38;
-    var denom = 0.0;
+    var softmax = OnlineSoftmax(-3.0e38, 0.0);
     for (var ty = 0u; ty < k; ty = ty + 1u) {
         let row = (b * height + wy.x + ty * d) * width;
         let bias_row = bias_base + (wy.y + ty) * table + wx.y;
@@ -54,20 +53,16 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             for (var e = 0u; e < HD; e = e + 1u) {
                 logit = logit + q[e] * qkv[kbase + e];
             }
-            let new_max = max(running_max, logit);
-            let correction = exp(running_max - new_max);
-            let p = exp(logit - new_max);
-            denom = denom * correction + p;
+            let w = softmax_tap(&softmax, logit);
             let vbase = kbase + c;
             for (var e = 0u; e < HD; e = e + 1u) {
-                acc[e] = acc[e] * correction + p * qkv[vbase + e];
+                acc[e] = acc[e] * w.x + w.y * qkv[vbase + e];
             }
-            running_max = new_max;
         }
     }
 
     let obase = ((b * height + y) * width + x) * c + h * HD;
-    let inv = 1.0 / denom;
+    let inv = 1.0 / softmax.denom;
     for (var e = 0u; e < HD; e = e + 1u) {
         out[obase + e] = acc[e] * inv;
     }

@@ -1,4 +1,5 @@
-// Shared by na2d.wgsl and na2d_tiled.wgsl (spliced in front of each by src/kernels/wgsl.rs).
+// Shared by na2d.wgsl and na2d_tiled.wgsl (spliced in front of each by src/kernels/wgsl.rs):
+// bindings, the info header, head groups, the NATTEN window rule and the online softmax.
 //
 // Every binding is read_write: cubecl sub-allocates tensors from shared wgpu buffers, and a
 // buffer bound both read-only and read-write in one dispatch is a validation error.
@@ -54,4 +55,20 @@ fn window(i: u32, len: u32, k: u32, d: u32) -> vec2<u32> {
     let gi = i / d;
     let s = start(gi, (len - r + d - 1u) / d, k);
     return vec2<u32>(s * d + r, s + k - 1u - gi);
+}
+
+// Online softmax over a query's taps: the running maximum and denominator. `softmax_tap` folds in
+// one logit and returns (factor to rescale what was accumulated so far, weight of the new tap).
+struct OnlineSoftmax {
+    running_max: f32,
+    denom: f32,
+}
+
+fn softmax_tap(s: ptr<function, OnlineSoftmax>, logit: f32) -> vec2<f32> {
+    let new_max = max((*s).running_max, logit);
+    let correction = exp((*s).running_max - new_max);
+    let p = exp(logit - new_max);
+    (*s).denom = (*s).denom * correction + p;
+    (*s).running_max = new_max;
+    return vec2<f32>(correction, p);
 }

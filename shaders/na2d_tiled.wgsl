@@ -77,8 +77,7 @@ fn main(
             acc[e] = 0.0;
         }
     }
-    var running_max = -3.0e38;
-    var denom = 0.0;
+    var softmax = OnlineSoftmax(-3.0e38, 0.0);
 
     for (var ty = 0u; ty < k; ty = ty + 1u) {
         let ky = (sy + ty) * d + ry;
@@ -100,21 +99,17 @@ fn main(
                 for (var e = 0u; e < HD; e = e + 1u) {
                     logit = logit + q[e] * keys[slot + e];
                 }
-                let new_max = max(running_max, logit);
-                let correction = exp(running_max - new_max);
-                let p = exp(logit - new_max);
-                denom = denom * correction + p;
+                let w = softmax_tap(&softmax, logit);
                 for (var e = 0u; e < HD; e = e + 1u) {
-                    acc[e] = acc[e] * correction + p * values[slot + e];
+                    acc[e] = acc[e] * w.x + w.y * values[slot + e];
                 }
-                running_max = new_max;
             }
         }
     }
 
     if (in_range) {
         let obase = ((b * height + y) * width + x) * c + h * HD;
-        let inv = 1.0 / denom;
+        let inv = 1.0 / softmax.denom;
         for (var e = 0u; e < HD; e = e + 1u) {
             out[obase + e] = acc[e] * inv;
         }
