@@ -2,19 +2,6 @@
 
 mod common;
 use common::*;
-use std::process::{Command, Output};
-
-fn stylenat(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_stylenat"))
-        .args(args)
-        .env(
-            "XDG_CACHE_HOME",
-            std::env::temp_dir().join("stylenat-test-cache"),
-        )
-        .output()
-        .expect("the binary runs")
-}
-
 fn ckpt() -> String {
     small("checkpoint.pt").display().to_string()
 }
@@ -40,8 +27,7 @@ fn generate_writes_decodable_pngs_and_refuses_to_overwrite() {
         "--outdir",
         &out,
     ];
-    let r = stylenat(&args);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    stylenat_ok(&args);
     for s in ["seed0001", "seed0002", "seed0003"] {
         let img = image::open(dir.path().join(format!("{s}.png")))
             .unwrap()
@@ -63,8 +49,7 @@ fn synth_matches(ckpt: &str, input: &[&str], case: &str) {
     let mut args = vec!["synth", "--ckpt", ckpt];
     args.extend_from_slice(input);
     args.extend_from_slice(&["--out-npy", &out_arg]);
-    let r = stylenat(&args);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    stylenat_ok(&args);
     let want = npy(small(&format!("{case}_out_img.npy")));
     assert_close(&format!("synth {input:?}"), &npy(out), &want, 1e-3, 1e-4);
 }
@@ -106,7 +91,7 @@ fn info_describes_the_architecture() {
 fn latents_write_the_interchange_format() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("w.npz");
-    let r = stylenat(&[
+    stylenat_ok(&[
         "latents",
         "--ckpt",
         &ckpt(),
@@ -117,7 +102,6 @@ fn latents_write_the_interchange_format() {
         "--out",
         &out.display().to_string(),
     ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let w = stylenat::io::npy::read_array(&out, Some("w")).unwrap();
     assert_eq!(w.shape, vec![5, 12, 64]);
 }
@@ -141,8 +125,7 @@ fn bad_checkpoint_is_a_clean_error() {
 fn convert_writes_a_native_file_that_generates_the_same_image() {
     let dir = tempfile::tempdir().unwrap();
     let st = dir.path().join("small.safetensors").display().to_string();
-    let r = stylenat(&["convert", "--ckpt", &ckpt(), "--out", &st]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    stylenat_ok(&["convert", "--ckpt", &ckpt(), "--out", &st]);
     synth_matches(&st, &["--wplus", &path("mix_in_wplus.npy")], "mix");
 }
 
@@ -150,7 +133,7 @@ fn convert_writes_a_native_file_that_generates_the_same_image() {
 fn pngs_carry_their_recipe_and_wplus_files_generate_too() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    let r = stylenat(&[
+    stylenat_ok(&[
         "generate",
         "--ckpt",
         &ckpt(),
@@ -165,10 +148,8 @@ fn pngs_carry_their_recipe_and_wplus_files_generate_too() {
         "--outdir",
         &out,
     ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let png = dir.path().join("7.png").display().to_string();
-    let r = stylenat(&["info", &png]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let r = stylenat_ok(&["info", &png]);
     let p: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
     assert_eq!(p["seed"], 7);
     assert_eq!(p["psi"].as_f64().map(|v| (v * 10.0).round()), Some(6.0));
@@ -183,7 +164,7 @@ fn pngs_carry_their_recipe_and_wplus_files_generate_too() {
 
     // --wplus: the fixture's W+ gives the fixture's image (compared in pixel space).
     let wdir = dir.path().join("w");
-    let r = stylenat(&[
+    stylenat_ok(&[
         "generate",
         "--ckpt",
         &ckpt(),
@@ -192,7 +173,6 @@ fn pngs_carry_their_recipe_and_wplus_files_generate_too() {
         "--outdir",
         &wdir.display().to_string(),
     ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let got = image::open(wdir.join("wplus0000.png")).unwrap().to_rgb8();
     let want = npy(small("wplus_out_img.npy"));
     let want = stylenat::io::image::to_rgb8(&want.data, 128, 128);
@@ -209,7 +189,7 @@ fn pngs_carry_their_recipe_and_wplus_files_generate_too() {
 fn seed_grid_and_style_mixing_grid() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().display().to_string();
-    let r = stylenat(&[
+    stylenat_ok(&[
         "generate",
         "--ckpt",
         &ckpt(),
@@ -220,7 +200,6 @@ fn seed_grid_and_style_mixing_grid() {
         "--outdir",
         &out,
     ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let grid = image::open(dir.path().join("grid.png")).unwrap().to_rgb8();
     assert_eq!(grid.dimensions(), (3 * 128, 2 * 128));
     let bad = stylenat(&[
@@ -240,7 +219,7 @@ fn seed_grid_and_style_mixing_grid() {
     );
 
     let mix = dir.path().join("mix.png");
-    let r = stylenat(&[
+    stylenat_ok(&[
         "mix",
         "--ckpt",
         &ckpt(),
@@ -253,7 +232,6 @@ fn seed_grid_and_style_mixing_grid() {
         "--out",
         &mix.display().to_string(),
     ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let img = image::open(&mix).unwrap().to_rgb8();
     assert_eq!(img.dimensions(), (3 * 128, 4 * 128));
     // Blank corner; a mixed cell differs from both of its sources.
@@ -289,8 +267,7 @@ fn video_writes_a_looping_gif() {
         "--out",
         &out.display().to_string(),
     ];
-    let r = stylenat(&args);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    stylenat_ok(&args);
     // Decode it independently of our writer's settings.
     let mut opts = gif::DecodeOptions::new();
     opts.set_color_output(gif::ColorOutput::RGBA);
@@ -328,7 +305,7 @@ fn video_writes_a_looping_gif() {
 fn attention_directions_and_edits_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let maps = dir.path().join("maps.png");
-    let r = stylenat(&[
+    let r = stylenat_ok(&[
         "attention",
         "--ckpt",
         &ckpt(),
@@ -341,7 +318,6 @@ fn attention_directions_and_edits_from_the_command_line() {
         "--out",
         &maps.display().to_string(),
     ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(text.contains("kernel 7, dilation 8"), "{text}");
     // The image plus one panel per head group (stage 4 of the fixture has two).
@@ -349,7 +325,7 @@ fn attention_directions_and_edits_from_the_command_line() {
     assert_eq!((img.width(), img.height()), (3 * 128, 128));
 
     let dirs = dir.path().join("dirs.npz");
-    let r = stylenat(&[
+    let r = stylenat_ok(&[
         "directions",
         "--ckpt",
         &ckpt(),
@@ -360,7 +336,6 @@ fn attention_directions_and_edits_from_the_command_line() {
         "--out",
         &dirs.display().to_string(),
     ]);
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     assert!(String::from_utf8_lossy(&r.stdout).contains("cumulative"));
 
     let plain = dir.path().join("plain");
@@ -371,8 +346,7 @@ fn attention_directions_and_edits_from_the_command_line() {
         let o = out.display().to_string();
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--outdir", &o]);
-        let r = stylenat(&args);
-        assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+        stylenat_ok(&args);
         image::open(out.join("6.png")).unwrap().to_rgb8().into_raw()
     };
     let edit = format!("{}:0:+3:0-5", dirs.display());

@@ -8,10 +8,6 @@ use stylenat::app::state::RenderArgs;
 use stylenat::app::worker::{Request, Response, Worker};
 use stylenat::backend::Backend;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_stylenat")
-}
-
 #[test]
 fn no_gpu_adapter_falls_back_to_the_cpu_with_a_notice() {
     let mut worker = Worker::spawn_with(
@@ -84,7 +80,7 @@ fn unwritable_destinations_are_clear_errors() {
         } else {
             out
         };
-        let r = Command::new(bin())
+        let r = Command::new(STYLENAT)
             .args(&args)
             .args(["--out", &out.display().to_string()])
             .output()
@@ -97,7 +93,7 @@ fn unwritable_destinations_are_clear_errors() {
         );
         assert!(!err.contains("panicked"), "{err}");
     }
-    let r = Command::new(bin())
+    let r = Command::new(STYLENAT)
         .args(["generate", "--ckpt", &ckpt, "--seeds", "1", "--outdir"])
         .arg(file.join("sub"))
         .output()
@@ -116,7 +112,7 @@ fn a_full_disk_mid_export_keeps_the_previous_file() {
     let script = format!(
         "trap '' XFSZ; exec prlimit --fsize=30000 -- {} video --ckpt {} --seeds 1,2,3 --loop \
          --frames-per-transition 30 --quality 12 --force --out {}",
-        bin(),
+        STYLENAT,
         small("checkpoint.pt").display(),
         out.display()
     );
@@ -140,7 +136,7 @@ fn a_full_disk_mid_export_keeps_the_previous_file() {
 fn a_killed_export_leaves_no_partial_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("long.gif");
-    let mut child = Command::new(bin())
+    let mut child = Command::new(STYLENAT)
         .args(["video", "--ckpt"])
         .arg(small("checkpoint.pt"))
         .args([

@@ -85,20 +85,12 @@ fn assert_alive(frames: &[Vec<u8>]) {
     );
 }
 
-fn run_cli(args: &[&str]) {
-    let r = Command::new(env!("CARGO_BIN_EXE_stylenat"))
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
-}
-
 #[test]
 fn mp4_loop_has_the_frames_size_and_rate_asked_for() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("loop.mp4");
     let ckpt = small("checkpoint.pt").display().to_string();
-    run_cli(&[
+    stylenat_ok(&[
         "video",
         "--ckpt",
         &ckpt,
@@ -136,7 +128,7 @@ fn grid_of_loops_tiles_the_cells() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("grid.mp4");
     let ckpt = small("checkpoint.pt").display().to_string();
-    run_cli(&[
+    stylenat_ok(&[
         "video",
         "--ckpt",
         &ckpt,

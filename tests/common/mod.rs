@@ -7,6 +7,28 @@ use stylenat::checkpoint::HostTensor;
 use stylenat::kernels::{KernelPath, NaProblem, neighborhood_attention, to_host};
 use stylenat::model::HeadGroup;
 
+/// The `stylenat` binary under test.
+pub const STYLENAT: &str = env!("CARGO_BIN_EXE_stylenat");
+
+/// Runs the real binary as a user would (with a private cache folder).
+pub fn stylenat(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(STYLENAT)
+        .args(args)
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join("stylenat-test-cache"),
+        )
+        .output()
+        .expect("the binary runs")
+}
+
+/// [`stylenat`], which must succeed (its stderr is shown otherwise).
+pub fn stylenat_ok(args: &[&str]) -> std::process::Output {
+    let r = stylenat(args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    r
+}
+
 /// `../shared/fixtures/<rel>` beside the repository (as CI lays it out).
 pub fn fixture(rel: &str) -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
