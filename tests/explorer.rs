@@ -39,6 +39,22 @@ fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&Explo
     h.step();
 }
 
+/// Clicks the widget labelled `label` and lets the UI settle.
+fn click(h: &mut Harness<'_, ExplorerApp>, label: &str) {
+    h.get_by_label(label).click();
+    h.run_steps(2);
+}
+
+/// How far W+ layer `l` (of width `d`) moved between two flat W+ vectors.
+fn layer_step(before: &[f32], after: &[f32], d: usize, l: usize) -> f32 {
+    before[l * d..(l + 1) * d]
+        .iter()
+        .zip(&after[l * d..(l + 1) * d])
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f32>()
+        .sqrt()
+}
+
 fn image_shown(app: &ExplorerApp) -> bool {
     app.shown_args.as_ref() == Some(&app.state.args)
 }
@@ -71,8 +87,7 @@ fn psi_slider_asks_for_a_new_image_and_it_arrives() {
 fn toggling_a_mixing_layer_changes_the_wplus_composition() {
     let mut h = harness(app());
     step_until(&mut h, "the first image", image_shown);
-    h.get_by_label("Style mixing").click();
-    h.run_steps(2);
+    click(&mut h, "Style mixing");
     h.get_by_label("3: 8²").click();
     step_until(&mut h, "the mixed image", |a| {
         a.state.args.mix_layers == vec![3] && image_shown(a)
@@ -145,10 +160,8 @@ fn rendered_window_matches_the_snapshot_on_lavapipe() {
 fn attention_view_shows_the_maps_of_the_clicked_pixel() {
     let mut h = harness(app());
     step_until(&mut h, "the first image", image_shown);
-    h.get_by_label("Attention maps").click();
-    h.run_steps(2);
-    h.get_by_label("show attention maps").click();
-    h.run_steps(2);
+    click(&mut h, "Attention maps");
+    click(&mut h, "show attention maps");
     // Click the image near its top-left corner.
     let rect = h.get_by_label("generated image mix").rect();
     let at = rect.min + egui::vec2(rect.width() * 0.1, rect.height() * 0.1);
@@ -188,8 +201,7 @@ fn attention_view_shows_the_maps_of_the_clicked_pixel() {
 fn pca_sliders_move_the_latent_along_a_component() {
     let mut h = harness(app());
     step_until(&mut h, "the first image", image_shown);
-    h.get_by_label("Directions (PCA)").click();
-    h.run_steps(2);
+    click(&mut h, "Directions (PCA)");
     h.get_by_label("Compute PCA").click();
     step_until(&mut h, "the directions", |a| a.directions.is_some());
     let before = h.state().shown_wplus.clone().unwrap();
@@ -206,14 +218,7 @@ fn pca_sliders_move_the_latent_along_a_component() {
     let info = h.state().directions.clone().unwrap();
     // Every layer moved by 2σ₀ along a unit vector.
     let d = h.state().model.as_ref().unwrap().w_dim();
-    let dist = |l: usize| {
-        before[l * d..(l + 1) * d]
-            .iter()
-            .zip(&after[l * d..(l + 1) * d])
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f32>()
-            .sqrt()
-    };
+    let dist = |l: usize| layer_step(&before, &after, d, l);
     for l in [0, 5, 11] {
         assert!(
             (dist(l) - 2.0 * info.sigma[0]).abs() < 1e-3,
@@ -328,14 +333,7 @@ fn the_nudge_moves_only_its_layers_by_the_chosen_amount() {
     step_until(&mut h, "the nudged image", image_shown);
     let after = h.state().shown_wplus.clone().unwrap();
     let d = h.state().model.as_ref().unwrap().w_dim();
-    let step = |l: usize| -> f32 {
-        before[l * d..(l + 1) * d]
-            .iter()
-            .zip(&after[l * d..(l + 1) * d])
-            .map(|(a, b)| (a - b).powi(2))
-            .sum::<f32>()
-            .sqrt()
-    };
+    let step = |l: usize| layer_step(&before, &after, d, l);
     let moved: Vec<f32> = (2..=5).map(step).collect();
     assert!(
         moved
