@@ -69,8 +69,16 @@ impl AtomicFile {
 /// Temporaries of ours older than this were left by a killed process, never by a live export.
 const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Deletes `.stylenat-*.part` files a killed process left in `dir` (best effort).
+/// Deletes `.stylenat-*.part` files a killed process left in `dir` (best effort), once per
+/// folder and process: writing many files into one folder must not list it each time.
 fn remove_stale_temporaries(dir: &Path) {
+    static CLEANED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    if let Ok(mut done) = CLEANED.lock() {
+        if done.iter().any(|d| d == dir) {
+            return;
+        }
+        done.push(dir.to_path_buf());
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
