@@ -2,6 +2,7 @@
 //!
 //! Data flows one way: [`checkpoint`] (files → config + weights) → [`model`] (burn modules,
 //! NA from [`kernels`]) → [`engine`] (latents → images) → front ends ([`cli`], [`app`]).
+//! [`train`] trains generators with burn's autodiff and writes them in the native format.
 
 pub mod analysis;
 pub mod app;
@@ -15,5 +16,7 @@ pub mod io;
 pub mod kernels;
 pub mod latent;
 pub mod model;
+pub mod rng;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -23,29 +23,47 @@ pub fn is_native(path: &Path) -> bool {
 /// Reads a native generator file.
 pub fn load(path: &Path) -> Result<LoadedGenerator> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let fmt_err = |reason: String| Error::Format {
+    from_bytes(&bytes, path)
+}
+
+/// Parses native bytes; `path` names the source in errors.
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<LoadedGenerator> {
+    let (weights, meta) = read_tensors(bytes, path)?;
+    let config_json = meta
+        .get(CONFIG_KEY)
+        .ok_or_else(|| format_error(path, format!("safetensors metadata has no `{CONFIG_KEY}` entry")))?;
+    let config: GeneratorConfig = serde_json::from_str(config_json).map_err(|e| {
+        format_error(path, format!("invalid generator config in metadata: {e}"))
+    })?;
+    config.validate().map_err(Error::Config)?;
+    Ok(LoadedGenerator {
+        format: CheckpointFormat::Native,
+        config,
+        weights,
+    })
+}
+
+fn format_error(path: &Path, reason: String) -> Error {
+    Error::Format {
         path: path.to_path_buf(),
         reason,
-    };
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| fmt_err(format!("not a valid safetensors file: {e}")))?;
-    let config_json = meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(CONFIG_KEY))
-        .ok_or_else(|| fmt_err(format!("safetensors metadata has no `{CONFIG_KEY}` entry")))?;
-    let config: GeneratorConfig = serde_json::from_str(config_json)
-        .map_err(|e| fmt_err(format!("invalid generator config in metadata: {e}")))?;
-    config.validate().map_err(Error::Config)?;
-    let st = SafeTensors::deserialize(&bytes)
-        .map_err(|e| fmt_err(format!("not a valid safetensors file: {e}")))?;
+    }
+}
+
+/// Every F32 tensor of a safetensors file and its string metadata.
+pub fn read_tensors(bytes: &[u8], path: &Path) -> Result<(WeightMap, HashMap<String, String>)> {
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| format_error(path, format!("not a valid safetensors file: {e}")))?;
+    let meta = meta.metadata().clone().unwrap_or_default();
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| format_error(path, format!("not a valid safetensors file: {e}")))?;
     let mut weights = WeightMap::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
-            return Err(fmt_err(format!(
-                "tensor `{name}` is {:?}, expected F32",
-                view.dtype()
-            )));
+            return Err(format_error(
+                path,
+                format!("tensor `{name}` is {:?}, expected F32", view.dtype()),
+            ));
         }
         let data = view
             .data()
@@ -54,15 +72,11 @@ pub fn load(path: &Path) -> Result<LoadedGenerator> {
             .collect();
         weights.insert(name, HostTensor::new(view.shape().to_vec(), data));
     }
-    Ok(LoadedGenerator {
-        format: CheckpointFormat::Native,
-        config,
-        weights,
-    })
+    Ok((weights, meta))
 }
 
-/// Serialises a generator to native bytes.
-pub fn to_bytes(config: &GeneratorConfig, weights: &WeightMap) -> Result<Vec<u8>> {
+/// Serialises F32 tensors with string metadata as safetensors bytes.
+pub fn write_tensors(weights: &WeightMap, meta: HashMap<String, String>) -> Result<Vec<u8>> {
     let raw: Vec<(String, Vec<u8>, Vec<usize>)> = weights
         .iter()
         .map(|(n, t)| {
@@ -81,9 +95,13 @@ pub fn to_bytes(config: &GeneratorConfig, weights: &WeightMap) -> Result<Vec<u8>
                 .map_err(|e| Error::Input(format!("tensor `{n}`: {e}")))
         })
         .collect::<Result<Vec<_>>>()?;
-    let config_json = serde_json::to_string(config).map_err(|e| Error::Input(e.to_string()))?;
-    let meta = HashMap::from([(CONFIG_KEY.to_string(), config_json)]);
     safetensors::serialize(views, Some(meta)).map_err(|e| Error::Input(e.to_string()))
+}
+
+/// Serialises a generator to native bytes.
+pub fn to_bytes(config: &GeneratorConfig, weights: &WeightMap) -> Result<Vec<u8>> {
+    let config_json = serde_json::to_string(config).map_err(|e| Error::Input(e.to_string()))?;
+    write_tensors(weights, HashMap::from([(CONFIG_KEY.to_string(), config_json)]))
 }
 
 /// Writes a generator to `path` atomically.

@@ -10,6 +10,7 @@ mod info;
 mod latents;
 mod mix;
 mod synth;
+mod train;
 mod video;
 
 use crate::backend::{Backend, BackendKind};
@@ -62,6 +63,8 @@ enum Command {
     Directions(directions::DirectionsArgs),
     /// Convert a checkpoint to the native safetensors format (config embedded).
     Convert(convert::ConvertArgs),
+    /// Train a StyleNAT generator from scratch on an image folder or Fashion-MNIST (CPU).
+    Train(train::TrainArgs),
 }
 
 /// Where hyper-parameters a checkpoint may lack (dilations, lr_mlp) come from.
@@ -167,6 +170,7 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Synth(a)) => synth::run(a)?,
         Some(Command::Bench(a)) => bench::run(a)?,
         Some(Command::Convert(a)) => convert::run(a)?,
+        Some(Command::Train(a)) => train::run(a)?,
         Some(Command::Mix(a)) => mix::run(a)?,
         Some(Command::Video(a)) => video::run(a)?,
         Some(Command::Attention(a)) => attention::run(a)?,

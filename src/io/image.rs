@@ -21,6 +21,19 @@ pub fn to_rgb8(chw: &[f32], height: usize, width: usize) -> Vec<u8> {
     out
 }
 
+/// The inverse of [`to_rgb8`]: interleaved RGB8 → one CHW float image in the generator's
+/// output space (what a discriminator compares generated images with).
+pub fn from_rgb8(rgb: &[u8], height: usize, width: usize) -> Vec<f32> {
+    let plane = height * width;
+    let mut out = vec![0f32; plane * 3];
+    for c in 0..3 {
+        for i in 0..plane {
+            out[c * plane + i] = (rgb[i * 3 + c] as f32 / 255.0 - MEAN[c]) / STD[c];
+        }
+    }
+    out
+}
+
 /// Writes RGB8 pixels as a PNG file, atomically, with an optional provenance record.
 pub fn save_png(
     path: &Path,

@@ -78,8 +78,8 @@ impl Linear {
         lr_mul: f32,
         device: &Device,
     ) -> Result<Self> {
-        let scale = (1.0 / (d_in as f32).sqrt()) * lr_mul;
-        Self::load_scaled(src, prefix, (d_in, d_out), true, (scale, lr_mul), device)
+        let scales = super::export::equal_scales(d_in, lr_mul);
+        Self::load_scaled(src, prefix, (d_in, d_out), true, scales, device)
     }
 
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {

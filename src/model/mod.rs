@@ -4,7 +4,9 @@
 pub mod attention;
 pub mod block;
 pub mod config;
+pub mod export;
 pub mod generator;
+pub mod init;
 pub mod layers;
 pub mod mapping;
 pub mod params;

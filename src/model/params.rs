@@ -3,6 +3,7 @@
 
 use crate::checkpoint::{HostTensor, WeightMap};
 use crate::error::{Error, Result};
+use crate::rng::Rng;
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::BTreeSet;
@@ -79,7 +80,7 @@ impl ParamSource for MapSource<'_> {
 /// Deterministic pseudo-random weights (normal, std 0.1; norm gains 1) for timing
 /// architectures whose weights we do not have. Optional buffers are left to their defaults.
 pub struct RandomSource {
-    state: u64,
+    rng: Rng,
     /// Every tensor handed out, so a random model can be saved like a loaded one.
     pub taken: WeightMap,
 }
@@ -87,24 +88,9 @@ pub struct RandomSource {
 impl RandomSource {
     pub fn new(seed: u64) -> Self {
         Self {
-            state: seed ^ 0x9e37_79b9_7f4a_7c15,
+            rng: Rng::new(seed),
             taken: WeightMap::new(),
         }
-    }
-
-    fn next_unit(&mut self) -> f32 {
-        // splitmix64 → uniform in (0, 1)
-        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        ((z >> 40) as f32 + 0.5) / (1u64 << 24) as f32
-    }
-
-    fn normal(&mut self) -> f32 {
-        let (u1, u2) = (self.next_unit(), self.next_unit());
-        (-2.0 * u1.ln()).sqrt() * (std::f32::consts::TAU * u2).cos()
     }
 }
 
@@ -114,7 +100,7 @@ impl ParamSource for RandomSource {
         let data: Vec<f32> = if name.ends_with("norm.weight") {
             vec![1.0; n]
         } else {
-            (0..n).map(|_| 0.1 * self.normal()).collect()
+            (0..n).map(|_| 0.1 * self.rng.normal()).collect()
         };
         let t = HostTensor::new(shape.to_vec(), data);
         self.taken.insert(name.to_string(), t.clone());
