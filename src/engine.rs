@@ -169,15 +169,11 @@ impl Engine {
     /// checkpoint never reads a stale cache. `None` for models not loaded from a file.
     pub fn cache_file(&self, name: &str, ext: &str) -> Option<PathBuf> {
         let path = self.source_path.as_ref()?;
-        let meta = std::fs::metadata(path).ok()?;
-        let canon = std::fs::canonicalize(path).ok()?;
-        let mtime = meta
-            .modified()
-            .ok()?
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()?
-            .as_nanos();
-        let key = format!("{}|{}|{}|{name}", canon.display(), meta.len(), mtime);
+        let key = if checkpoint::builtin::is_builtin(path) {
+            format!("{}|{}|{name}", checkpoint::builtin::NAME, checkpoint::builtin::size())
+        } else {
+            Self::file_key(path, name)?
+        };
         let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
             (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
         });
@@ -188,6 +184,18 @@ impl Engine {
             base.join("stylenat")
                 .join(format!("{name}_{hash:016x}.{ext}")),
         )
+    }
+
+    fn file_key(path: &Path, name: &str) -> Option<String> {
+        let meta = std::fs::metadata(path).ok()?;
+        let canon = std::fs::canonicalize(path).ok()?;
+        let mtime = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_nanos();
+        Some(format!("{}|{}|{}|{name}", canon.display(), meta.len(), mtime))
     }
 
     /// W+ `[N, num_ws, D]` for seeds, following `recipe` (truncation, then mixing).

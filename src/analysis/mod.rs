@@ -2,3 +2,4 @@
 
 pub mod attention;
 pub mod directions;
+pub mod frechet;

@@ -135,9 +135,10 @@ impl ExplorerApp {
         let mut app = Self::with_worker(state, worker);
         app.errors.extend(notice);
         app.screenshot = std::env::var_os("STYLENAT_SCREENSHOT").map(PathBuf::from);
-        if let Some(p) = ckpt.or_else(|| app.state.recent.first().cloned()) {
-            app.apply(Action::Open(p));
-        }
+        let first = ckpt
+            .or_else(|| app.state.recent.first().cloned())
+            .unwrap_or_else(|| PathBuf::from(crate::checkpoint::builtin::NAME));
+        app.apply(Action::Open(first));
         Ok(app)
     }
 

@@ -5,6 +5,7 @@
 
 pub mod allow_list;
 pub mod arch;
+pub mod builtin;
 pub mod native;
 pub mod pickle;
 pub mod presets;
@@ -102,6 +103,9 @@ pub fn load_with_progress(
     source: &ConfigSource,
     progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<LoadedGenerator> {
+    if builtin::is_builtin(path) {
+        return builtin::load();
+    }
     if native::is_native(path) {
         return native::load(path);
     }

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 #[derive(Args, Debug)]
 pub struct InfoArgs {
     /// Checkpoint file (.pt or .safetensors), or a PNG made by `stylenat generate` (prints the
-    /// checkpoint and latent recipe stored in it).
+    /// checkpoint and latent recipe stored in it); without it, the built-in model.
+    #[arg(default_value = crate::checkpoint::builtin::NAME)]
     pub ckpt: PathBuf,
     #[command(flatten)]
     pub config: ConfigArgs,

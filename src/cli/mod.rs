@@ -9,6 +9,7 @@ mod generate;
 mod info;
 mod latents;
 mod mix;
+mod quality;
 mod synth;
 mod train;
 mod video;
@@ -38,7 +39,7 @@ struct Cli {
 enum Command {
     /// Open the interactive explorer (the default).
     Explore {
-        /// Checkpoint to open (otherwise the most recent one).
+        /// Checkpoint to open (otherwise the most recent one, or the built-in model).
         ckpt: Option<PathBuf>,
         #[command(flatten)]
         backend: BackendArgs,
@@ -63,6 +64,8 @@ enum Command {
     Directions(directions::DirectionsArgs),
     /// Convert a checkpoint to the native safetensors format (config embedded).
     Convert(convert::ConvertArgs),
+    /// Fréchet distances (classifier features) of generators against held-out real images.
+    Quality(quality::QualityArgs),
     /// Train a StyleNAT generator from scratch on an image folder or Fashion-MNIST (CPU).
     Train(train::TrainArgs),
 }
@@ -93,8 +96,9 @@ impl ConfigArgs {
 /// Which checkpoint, how to interpret it, and where to run it.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Generator checkpoint: official PyTorch `.pt` or native `.safetensors`.
-    #[arg(long, value_name = "FILE")]
+    /// Generator checkpoint: official PyTorch `.pt` or native `.safetensors`; without it, the
+    /// built-in Fashion-MNIST model.
+    #[arg(long, value_name = "FILE", default_value = crate::checkpoint::builtin::NAME)]
     pub ckpt: PathBuf,
     #[command(flatten)]
     pub config: ConfigArgs,
@@ -171,6 +175,7 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Bench(a)) => bench::run(a)?,
         Some(Command::Convert(a)) => convert::run(a)?,
         Some(Command::Train(a)) => train::run(a)?,
+        Some(Command::Quality(a)) => quality::run(a)?,
         Some(Command::Mix(a)) => mix::run(a)?,
         Some(Command::Video(a)) => video::run(a)?,
         Some(Command::Attention(a)) => attention::run(a)?,

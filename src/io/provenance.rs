@@ -45,6 +45,10 @@ impl Provenance {
 /// SHA-256 of a file, hex encoded.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::Digest;
+    if crate::checkpoint::builtin::is_builtin(path) {
+        let digest = sha2::Sha256::digest(crate::checkpoint::builtin::bytes());
+        return Ok(hex(&digest));
+    }
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
@@ -55,11 +59,11 @@ pub fn sha256_file(path: &Path) -> Result<String> {
         }
         hasher.update(&buf[..n]);
     }
-    Ok(hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    Ok(hex(&hasher.finalize()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Encodes RGB8 pixels as PNG, with the provenance record as an iTXt chunk.

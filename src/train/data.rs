@@ -61,11 +61,12 @@ impl Dataset {
         (0..n).map(|_| rng.below(self.len())).collect()
     }
 
-    /// Opens `spec`: `fashion-mnist` / `fashion-mnist:test` (the Debian package's files), a
-    /// folder holding Fashion-MNIST IDX files, or a folder of PNG images.
+    /// Opens `spec`: `fashion-mnist` (the Debian package's files) or a folder holding
+    /// Fashion-MNIST IDX files, either with an optional `:train` / `:test` split suffix; or a
+    /// folder of PNG images.
     pub fn open(spec: &str, size: usize) -> Result<Self> {
-        let (name, split) = match spec.split_once(':') {
-            Some((n, s)) if n == "fashion-mnist" => (n, s),
+        let (name, split) = match spec.rsplit_once(':') {
+            Some((n, s)) if s == "train" || s == "test" => (n, s),
             _ => (spec, "train"),
         };
         if name == "fashion-mnist" {
@@ -78,6 +79,11 @@ impl Dataset {
         let dir = Path::new(name);
         if find_idx(dir, "train-images-idx3-ubyte").is_some() {
             return fashion_mnist(dir, split, size);
+        }
+        if spec != name {
+            return Err(Error::Input(format!(
+                "`{spec}`: splits exist only for Fashion-MNIST IDX folders"
+            )));
         }
         image_folder(dir, size)
     }

@@ -12,7 +12,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use std::f32::consts::SQRT_2;
 
 /// Leaky ReLU(0.2) with StyleGAN2's √2 gain.
-fn lrelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+pub fn lrelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     leaky_relu(x, 0.2) * SQRT_2
 }
 
@@ -33,14 +33,14 @@ pub struct EqConv {
 }
 
 impl EqConv {
-    fn new(rng: &mut Rng, c_in: usize, c_out: usize, k: usize, bias: bool, device: &Device) -> Self {
+    pub fn new(rng: &mut Rng, c_in: usize, c_out: usize, k: usize, bias: bool, device: &Device) -> Self {
         Self {
             weight: normal_param(rng, [c_out, c_in, k, k], device),
             bias: bias.then(|| zeros_param(c_out, device)),
         }
     }
 
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [_, c_in, k, _] = self.weight.val().dims();
         let scale = 1.0 / ((c_in * k * k) as f32).sqrt();
         let pad = k / 2;
@@ -57,21 +57,21 @@ pub struct EqLinear {
 }
 
 impl EqLinear {
-    fn new(rng: &mut Rng, d_in: usize, d_out: usize, device: &Device) -> Self {
+    pub fn new(rng: &mut Rng, d_in: usize, d_out: usize, device: &Device) -> Self {
         Self {
             weight: normal_param(rng, [d_out, d_in], device),
             bias: zeros_param(d_out, device),
         }
     }
 
-    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+    pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let d_in = self.weight.val().dims()[1];
         let w = self.weight.val().transpose() * (1.0 / (d_in as f32).sqrt());
         linear(x, w, Some(self.bias.val()))
     }
 }
 
-fn downsample(x: Tensor<4>) -> Tensor<4> {
+pub fn downsample(x: Tensor<4>) -> Tensor<4> {
     avg_pool2d(x, AvgPoolOptions::new([2, 2]))
 }
 

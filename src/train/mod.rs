@@ -11,6 +11,7 @@
 
 pub mod adam;
 pub mod arch;
+pub mod classifier;
 pub mod data;
 pub mod discriminator;
 pub mod params;

@@ -1,0 +1,149 @@
+//! `stylenat quality`: Fréchet distances in the feature space of a classifier trained on the
+//! same data — real (train split) vs real (held-out split) as the floor, then each generator.
+
+use crate::analysis::frechet::frechet_distance;
+use crate::checkpoint::{self, ConfigSource};
+use crate::model::init::InitSource;
+use crate::model::{Generator, GeneratorConfig};
+use crate::rng::Rng;
+use crate::train::classifier::{Classifier, FEATURES};
+use crate::train::data::Dataset;
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Device, Tensor, TensorData};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[derive(Args, Debug)]
+pub struct QualityArgs {
+    /// Generators to measure (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub ckpt: Vec<PathBuf>,
+    /// Also measure an untrained generator of the first checkpoint's architecture.
+    #[arg(long)]
+    pub untrained: bool,
+    /// Labelled data (`fashion-mnist` or a folder of its IDX files, without a split): the
+    /// classifier learns from `:train`, `:test` is the reference set.
+    #[arg(long, default_value = "fashion-mnist")]
+    pub data: String,
+    /// Feature extractor; trained on the train split and written here if the file is absent.
+    #[arg(long, value_name = "FILE")]
+    pub classifier: PathBuf,
+    /// Steps when the classifier has to be trained (batch 64).
+    #[arg(long, default_value_t = 1500)]
+    pub classifier_steps: usize,
+    /// Images per set.
+    #[arg(long, default_value_t = 10_000)]
+    pub samples: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also write the results as JSON.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
+/// `n` RGB8 images from `g` (ψ = 1), as a dataset.
+fn generate(g: &Generator, n: usize, seed: u64, device: &Device) -> Result<Dataset> {
+    let (sd, s) = (g.config.style_dim, g.config.size);
+    let mut rng = Rng::new(seed);
+    let mut pixels = Vec::with_capacity(n * s * s * 3);
+    for start in (0..n).step_by(250) {
+        let b = 250.min(n - start);
+        let z = Tensor::<2>::from_data(TensorData::new(rng.normals(b * sd), [b, sd]), device);
+        let img = crate::kernels::to_host(g.forward(z)?)?;
+        for chw in img.chunks(3 * s * s) {
+            pixels.extend(crate::io::image::to_rgb8(chw, s, s));
+        }
+    }
+    Ok(Dataset {
+        size: s,
+        pixels,
+        labels: None,
+        source: "generated".into(),
+    })
+}
+
+/// The first `n` images of `data` in a seeded random order.
+fn subset(data: &Dataset, n: usize, seed: u64) -> Dataset {
+    let mut idx: Vec<usize> = (0..data.len()).collect();
+    let mut rng = Rng::new(seed);
+    for i in (1..idx.len()).rev() {
+        idx.swap(i, rng.below(i + 1));
+    }
+    let pixels = idx[..n.min(idx.len())]
+        .iter()
+        .flat_map(|&i| data.image(i).to_vec())
+        .collect();
+    Dataset {
+        pixels,
+        labels: None,
+        ..data.clone()
+    }
+}
+
+pub fn run(a: QualityArgs) -> Result<()> {
+    let device = Device::flex();
+    let configs: Vec<(PathBuf, GeneratorConfig, Generator)> = a
+        .ckpt
+        .iter()
+        .map(|p| -> Result<_> {
+            let loaded = checkpoint::load(p, &ConfigSource::default())
+                .with_context(|| format!("reading {}", p.display()))?;
+            let g = Generator::from_loaded(&loaded, &device)?;
+            Ok((p.clone(), loaded.config, g))
+        })
+        .collect::<Result<_>>()?;
+    let size = match configs.first() {
+        Some((_, c, _)) => c.size,
+        None => bail!("give at least one --ckpt"),
+    };
+    let train = Dataset::open(&format!("{}:train", a.data), size)?;
+    let test = Dataset::open(&format!("{}:test", a.data), size)?;
+    let classifier = if a.classifier.exists() {
+        Classifier::load(&a.classifier, &device)?
+    } else {
+        eprintln!("training the feature classifier ({} steps)…", a.classifier_steps);
+        let c = Classifier::train(&train, a.classifier_steps, a.seed, &device, &mut |s, loss| {
+            if s % 250 == 0 {
+                eprintln!("  step {s}: loss {loss:.3}");
+            }
+        })?;
+        c.save(&a.classifier, size)?;
+        c
+    };
+    let (reference, predicted) = classifier.embed(&test, &device)?;
+    let labels = test.labels.as_deref().unwrap_or(&[]);
+    let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
+    let accuracy = correct as f64 / labels.len().max(1) as f64;
+    eprintln!("classifier accuracy on {}: {:.2}%", test.source, 100.0 * accuracy);
+    let fd = |set: &Dataset| -> Result<f64> {
+        let (f, _) = classifier.embed(set, &device)?;
+        Ok(frechet_distance(&f, &reference, FEATURES))
+    };
+    let mut rows = vec![(
+        "real (train split) vs held-out".to_string(),
+        fd(&subset(&train, a.samples, a.seed))?,
+    )];
+    if a.untrained {
+        let cfg = &configs[0].1;
+        let g = Generator::new(cfg, &mut InitSource::new(a.seed, cfg.lr_mlp), &device)?;
+        rows.push(("untrained generator".into(), fd(&generate(&g, a.samples, a.seed, &device)?)?));
+    }
+    for (path, _, g) in &configs {
+        rows.push((path.display().to_string(), fd(&generate(g, a.samples, a.seed, &device)?)?));
+    }
+    println!("Fréchet distance to {} ({} images each, {FEATURES}-d classifier features):", test.source, a.samples);
+    for (name, v) in &rows {
+        println!("  {v:>10.3}  {name}");
+    }
+    if let Some(path) = &a.json {
+        let doc = json!({
+            "reference": test.source,
+            "samples": a.samples,
+            "classifier_accuracy": accuracy,
+            "frechet_distance": rows.iter().map(|(n, v)| json!({"set": n, "fd": v})).collect::<Vec<_>>(),
+        });
+        crate::io::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+    }
+    Ok(())
+}
