@@ -345,3 +345,16 @@ fn the_nudge_moves_only_its_layers_by_the_chosen_amount() {
         assert_eq!(step(l), 0.0, "layer {l} should not move");
     }
 }
+
+#[test]
+fn built_in_model_button_opens_the_shipped_generator() {
+    let worker = Worker::spawn(BackendKind::Cpu, || {}).unwrap();
+    let mut h = harness(ExplorerApp::with_worker(AppState::default(), worker));
+    click(&mut h, "Built-in model");
+    step_until(&mut h, "the built-in model's first image", |a| {
+        a.model.is_some() && image_shown(a)
+    });
+    let model = h.state().model.clone().unwrap();
+    assert_eq!(model.path, std::path::PathBuf::from(stylenat::checkpoint::builtin::NAME));
+    assert_eq!(model.config.size, 32);
+}

@@ -27,6 +27,13 @@ pub fn show(
         {
             actions.push(Action::Open(p));
         }
+        if ui
+            .button("Built-in model")
+            .on_hover_text("The small Fashion-MNIST StyleNAT that ships with the app (assets/MODEL_CARD.md)")
+            .clicked()
+        {
+            actions.push(Action::Open(PathBuf::from(crate::checkpoint::builtin::NAME)));
+        }
         if !recent.is_empty() {
             egui::ComboBox::from_label("recent")
                 .selected_text("choose…")
