@@ -170,7 +170,11 @@ impl Engine {
     pub fn cache_file(&self, name: &str, ext: &str) -> Option<PathBuf> {
         let path = self.source_path.as_ref()?;
         let key = if checkpoint::builtin::is_builtin(path) {
-            format!("{}|{}|{name}", checkpoint::builtin::NAME, checkpoint::builtin::size())
+            format!(
+                "{}|{}|{name}",
+                checkpoint::builtin::NAME,
+                checkpoint::builtin::size()
+            )
         } else {
             Self::file_key(path, name)?
         };
@@ -195,7 +199,12 @@ impl Engine {
             .duration_since(std::time::UNIX_EPOCH)
             .ok()?
             .as_nanos();
-        Some(format!("{}|{}|{}|{name}", canon.display(), meta.len(), mtime))
+        Some(format!(
+            "{}|{}|{}|{name}",
+            canon.display(),
+            meta.len(),
+            mtime
+        ))
     }
 
     /// W+ `[N, num_ws, D]` for seeds, following `recipe` (truncation, then mixing).

@@ -355,6 +355,9 @@ fn built_in_model_button_opens_the_shipped_generator() {
         a.model.is_some() && image_shown(a)
     });
     let model = h.state().model.clone().unwrap();
-    assert_eq!(model.path, std::path::PathBuf::from(stylenat::checkpoint::builtin::NAME));
+    assert_eq!(
+        model.path,
+        std::path::PathBuf::from(stylenat::checkpoint::builtin::NAME)
+    );
     assert_eq!(model.config.size, 32);
 }

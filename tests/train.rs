@@ -90,9 +90,17 @@ fn classifier_cross_entropy_falls() {
     let c = Classifier::train(&data, 30, 0, &Device::flex(), &mut |_, l| losses.push(l)).unwrap();
     println!("classifier loss: {losses:?}");
     assert!(losses[0] > 1.0, "starts near ln(4): {}", losses[0]);
-    assert!(losses[29] < 0.5 * losses[0], "{} → {}", losses[0], losses[29]);
+    assert!(
+        losses[29] < 0.5 * losses[0],
+        "{} → {}",
+        losses[0],
+        losses[29]
+    );
     let (features, classes) = c.embed(&data, &Device::flex()).unwrap();
-    assert_eq!(features.len(), data.len() * stylenat::train::classifier::FEATURES);
+    assert_eq!(
+        features.len(),
+        data.len() * stylenat::train::classifier::FEATURES
+    );
     let correct = classes
         .iter()
         .zip(data.labels.as_ref().unwrap())
@@ -130,10 +138,17 @@ fn resumed_run_is_bit_identical_to_an_uninterrupted_one() {
     }
     let (a, b) = (state_tensors(&straight), state_tensors(&resumed));
     assert_eq!(a.len(), b.len());
-    assert!(a.keys().any(|k| k.starts_with("g_adam.m.")), "moments are saved");
+    assert!(
+        a.keys().any(|k| k.starts_with("g_adam.m.")),
+        "moments are saved"
+    );
     for (name, t) in &a {
         let u = &b[name];
-        let same = t.data.iter().zip(&u.data).all(|(x, y)| x.to_bits() == y.to_bits());
+        let same = t
+            .data
+            .iter()
+            .zip(&u.data)
+            .all(|(x, y)| x.to_bits() == y.to_bits());
         assert!(same, "{name} differs after resuming");
     }
     // A different seed is a different run (the comparison above can fail).
@@ -183,8 +198,11 @@ fn exported_weights_reload_to_the_same_generator() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.safetensors");
     native::save(&path, &loaded.config, &exported).unwrap();
-    let again = Generator::from_loaded(&checkpoint::load(&path, &ConfigSource::Checkpoint).unwrap(), &device)
-        .unwrap();
+    let again = Generator::from_loaded(
+        &checkpoint::load(&path, &ConfigSource::Checkpoint).unwrap(),
+        &device,
+    )
+    .unwrap();
     let z = npy(small("z_plain_in_z.npy"));
     let run = |g: &Generator| {
         let z = burn::tensor::Tensor::<2>::from_data(
@@ -196,7 +214,11 @@ fn exported_weights_reload_to_the_same_generator() {
         stylenat::kernels::to_host(g.synthesize(wplus, &mut Trace::off()).unwrap()).unwrap()
     };
     let (a, b) = (run(&g), run(&again));
-    let worst = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
     assert!(worst < 1e-4, "max |Δ| {worst}");
 }
 
@@ -210,10 +232,18 @@ fn corrupt_idx_data_is_a_clear_error() {
     }
     bytes.extend([0u8; 50]);
     std::fs::write(dir.path().join("train-images-idx3-ubyte"), &bytes).unwrap();
-    std::fs::write(dir.path().join("train-labels-idx1-ubyte"), [0u8, 0, 8, 1, 0, 0, 0, 100]).unwrap();
-    let err = Dataset::open(dir.path().to_str().unwrap(), 32).unwrap_err().to_string();
+    std::fs::write(
+        dir.path().join("train-labels-idx1-ubyte"),
+        [0u8, 0, 8, 1, 0, 0, 0, 100],
+    )
+    .unwrap();
+    let err = Dataset::open(dir.path().to_str().unwrap(), 32)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("does not match its dimensions"), "{err}");
     let empty = tempfile::tempdir().unwrap();
-    let err = Dataset::open(empty.path().to_str().unwrap(), 32).unwrap_err().to_string();
+    let err = Dataset::open(empty.path().to_str().unwrap(), 32)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no .png images"), "{err}");
 }

@@ -29,12 +29,14 @@ pub fn load(path: &Path) -> Result<LoadedGenerator> {
 /// Parses native bytes; `path` names the source in errors.
 pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<LoadedGenerator> {
     let (weights, meta) = read_tensors(bytes, path)?;
-    let config_json = meta
-        .get(CONFIG_KEY)
-        .ok_or_else(|| format_error(path, format!("safetensors metadata has no `{CONFIG_KEY}` entry")))?;
-    let config: GeneratorConfig = serde_json::from_str(config_json).map_err(|e| {
-        format_error(path, format!("invalid generator config in metadata: {e}"))
+    let config_json = meta.get(CONFIG_KEY).ok_or_else(|| {
+        format_error(
+            path,
+            format!("safetensors metadata has no `{CONFIG_KEY}` entry"),
+        )
     })?;
+    let config: GeneratorConfig = serde_json::from_str(config_json)
+        .map_err(|e| format_error(path, format!("invalid generator config in metadata: {e}")))?;
     config.validate().map_err(Error::Config)?;
     Ok(LoadedGenerator {
         format: CheckpointFormat::Native,
@@ -101,7 +103,10 @@ pub fn write_tensors(weights: &WeightMap, meta: HashMap<String, String>) -> Resu
 /// Serialises a generator to native bytes.
 pub fn to_bytes(config: &GeneratorConfig, weights: &WeightMap) -> Result<Vec<u8>> {
     let config_json = serde_json::to_string(config).map_err(|e| Error::Input(e.to_string()))?;
-    write_tensors(weights, HashMap::from([(CONFIG_KEY.to_string(), config_json)]))
+    write_tensors(
+        weights,
+        HashMap::from([(CONFIG_KEY.to_string(), config_json)]),
+    )
 }
 
 /// Writes a generator to `path` atomically.

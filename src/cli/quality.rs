@@ -102,12 +102,21 @@ pub fn run(a: QualityArgs) -> Result<()> {
     let classifier = if a.classifier.exists() {
         Classifier::load(&a.classifier, &device)?
     } else {
-        eprintln!("training the feature classifier ({} steps)…", a.classifier_steps);
-        let c = Classifier::train(&train, a.classifier_steps, a.seed, &device, &mut |s, loss| {
-            if s % 250 == 0 {
-                eprintln!("  step {s}: loss {loss:.3}");
-            }
-        })?;
+        eprintln!(
+            "training the feature classifier ({} steps)…",
+            a.classifier_steps
+        );
+        let c = Classifier::train(
+            &train,
+            a.classifier_steps,
+            a.seed,
+            &device,
+            &mut |s, loss| {
+                if s % 250 == 0 {
+                    eprintln!("  step {s}: loss {loss:.3}");
+                }
+            },
+        )?;
         c.save(&a.classifier, size)?;
         c
     };
@@ -115,7 +124,11 @@ pub fn run(a: QualityArgs) -> Result<()> {
     let labels = test.labels.as_deref().unwrap_or(&[]);
     let correct = predicted.iter().zip(labels).filter(|(p, l)| p == l).count();
     let accuracy = correct as f64 / labels.len().max(1) as f64;
-    eprintln!("classifier accuracy on {}: {:.2}%", test.source, 100.0 * accuracy);
+    eprintln!(
+        "classifier accuracy on {}: {:.2}%",
+        test.source,
+        100.0 * accuracy
+    );
     let fd = |set: &Dataset| -> Result<f64> {
         let (f, _) = classifier.embed(set, &device)?;
         Ok(frechet_distance(&f, &reference, FEATURES))
@@ -127,12 +140,21 @@ pub fn run(a: QualityArgs) -> Result<()> {
     if a.untrained {
         let cfg = &configs[0].1;
         let g = Generator::new(cfg, &mut InitSource::new(a.seed, cfg.lr_mlp), &device)?;
-        rows.push(("untrained generator".into(), fd(&generate(&g, a.samples, a.seed, &device)?)?));
+        rows.push((
+            "untrained generator".into(),
+            fd(&generate(&g, a.samples, a.seed, &device)?)?,
+        ));
     }
     for (path, _, g) in &configs {
-        rows.push((path.display().to_string(), fd(&generate(g, a.samples, a.seed, &device)?)?));
+        rows.push((
+            path.display().to_string(),
+            fd(&generate(g, a.samples, a.seed, &device)?)?,
+        ));
     }
-    println!("Fréchet distance to {} ({} images each, {FEATURES}-d classifier features):", test.source, a.samples);
+    println!(
+        "Fréchet distance to {} ({} images each, {FEATURES}-d classifier features):",
+        test.source, a.samples
+    );
     for (name, v) in &rows {
         println!("  {v:>10.3}  {name}");
     }

@@ -122,7 +122,9 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
-    let deadline = a.minutes.map(|m| std::time::Duration::from_secs_f64(m * 60.0));
+    let deadline = a
+        .minutes
+        .map(|m| std::time::Duration::from_secs_f64(m * 60.0));
     if trainer.step == 0 {
         write_samples(&trainer, &samples)?;
     }

@@ -68,8 +68,11 @@ impl Generator {
             for (j, block) in stage.blocks.iter().enumerate() {
                 let p = format!("layers.{i}.blocks.{j}");
                 for (name, norm) in [("norm1", &block.norm1), ("norm2", &block.norm2)] {
-                    norm.style
-                        .export(&mut out, &format!("{p}.{name}.style"), equal_scales(sd, 1.0))?;
+                    norm.style.export(
+                        &mut out,
+                        &format!("{p}.{name}.style"),
+                        equal_scales(sd, 1.0),
+                    )?;
                 }
                 block
                     .attn

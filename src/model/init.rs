@@ -31,10 +31,12 @@ impl InitSource {
     /// N(0, std²) truncated to ±2σ by redrawing (as `timm`'s `trunc_normal_`).
     fn trunc_normal(&mut self, n: usize, std: f32) -> Vec<f32> {
         (0..n)
-            .map(|_| loop {
-                let x = self.rng.normal();
-                if x.abs() <= 2.0 {
-                    break std * x;
+            .map(|_| {
+                loop {
+                    let x = self.rng.normal();
+                    if x.abs() <= 2.0 {
+                        break std * x;
+                    }
                 }
             })
             .collect()

@@ -144,7 +144,10 @@ fn fashion_mnist(dir: &Path, split: &str, size: usize) -> Result<Dataset> {
     };
     let find = |stem: String| {
         find_idx(dir, &stem).ok_or_else(|| {
-            Error::Input(format!("Fashion-MNIST file {stem}(.gz) not found in {}", dir.display()))
+            Error::Input(format!(
+                "Fashion-MNIST file {stem}(.gz) not found in {}",
+                dir.display()
+            ))
         })
     };
     let (dims, images) = read_idx(&find(format!("{prefix}-images-idx3-ubyte"))?)?;
@@ -173,7 +176,12 @@ fn fashion_mnist(dir: &Path, split: &str, size: usize) -> Result<Dataset> {
 fn fit_gray(gray: &[u8], h: usize, w: usize, size: usize) -> Vec<u8> {
     let img = image::GrayImage::from_raw(w as u32, h as u32, gray.to_vec()).expect("sized above");
     let img = if h > size || w > size {
-        image::imageops::resize(&img, size as u32, size as u32, image::imageops::FilterType::Triangle)
+        image::imageops::resize(
+            &img,
+            size as u32,
+            size as u32,
+            image::imageops::FilterType::Triangle,
+        )
     } else {
         img
     };

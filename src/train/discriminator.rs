@@ -16,9 +16,16 @@ pub fn lrelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     leaky_relu(x, 0.2) * SQRT_2
 }
 
-fn normal_param<const D: usize>(rng: &mut Rng, shape: [usize; D], device: &Device) -> Param<Tensor<D>> {
+fn normal_param<const D: usize>(
+    rng: &mut Rng,
+    shape: [usize; D],
+    device: &Device,
+) -> Param<Tensor<D>> {
     let n = shape.iter().product();
-    Param::from_tensor(Tensor::from_data(TensorData::new(rng.normals(n), shape), device))
+    Param::from_tensor(Tensor::from_data(
+        TensorData::new(rng.normals(n), shape),
+        device,
+    ))
 }
 
 fn zeros_param(n: usize, device: &Device) -> Param<Tensor<1>> {
@@ -33,7 +40,14 @@ pub struct EqConv {
 }
 
 impl EqConv {
-    pub fn new(rng: &mut Rng, c_in: usize, c_out: usize, k: usize, bias: bool, device: &Device) -> Self {
+    pub fn new(
+        rng: &mut Rng,
+        c_in: usize,
+        c_out: usize,
+        k: usize,
+        bias: bool,
+        device: &Device,
+    ) -> Self {
         Self {
             weight: normal_param(rng, [c_out, c_in, k, k], device),
             bias: bias.then(|| zeros_param(c_out, device)),
@@ -45,7 +59,12 @@ impl EqConv {
         let scale = 1.0 / ((c_in * k * k) as f32).sqrt();
         let pad = k / 2;
         let options = ConvOptions::new([1, 1], [pad, pad], [1, 1], 1);
-        conv2d(x, self.weight.val() * scale, self.bias.as_ref().map(|b| b.val()), options)
+        conv2d(
+            x,
+            self.weight.val() * scale,
+            self.bias.as_ref().map(|b| b.val()),
+            options,
+        )
     }
 }
 

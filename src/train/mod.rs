@@ -106,7 +106,10 @@ fn upload<const D: usize>(device: &Device, data: Vec<f32>, shape: [usize; D]) ->
 }
 
 fn scalar(t: Tensor<1>) -> Result<f32> {
-    Ok(crate::kernels::to_host(t)?.first().copied().unwrap_or(f32::NAN))
+    Ok(crate::kernels::to_host(t)?
+        .first()
+        .copied()
+        .unwrap_or(f32::NAN))
 }
 
 impl Trainer {
@@ -185,7 +188,11 @@ impl Trainer {
         };
 
         // Discriminator: softplus(D(G(z))) + softplus(−D(x)) [+ γ/2·R1·interval].
-        let real = upload(&self.device, data.batch(&data.sample(&mut self.rng, b)), [b, 3, s, s]);
+        let real = upload(
+            &self.device,
+            data.batch(&data.sample(&mut self.rng, b)),
+            [b, 3, s, s],
+        );
         let g_frozen = self.g.valid();
         let wplus = self.latents(&g_frozen, b);
         let fake = g_frozen.synthesize(wplus, &mut Trace::off())?;
@@ -193,7 +200,8 @@ impl Trainer {
         let fake_logits = self.d.forward(fake);
         stats.real_score = scalar(real_logits.clone().mean().without_autodiff())?;
         stats.fake_score = scalar(fake_logits.clone().mean().without_autodiff())?;
-        let mut d_loss = softplus(fake_logits, 1.0).mean() + softplus(-real_logits.clone(), 1.0).mean();
+        let mut d_loss =
+            softplus(fake_logits, 1.0).mean() + softplus(-real_logits.clone(), 1.0).mean();
         if self.config.r1_every > 0 && self.step.is_multiple_of(self.config.r1_every) {
             let sigma = self.config.r1_sigma;
             let noise = upload(&self.device, self.rng.normals(b * 3 * s * s), [b, 3, s, s]) * sigma;
@@ -216,7 +224,9 @@ impl Trainer {
         stats.g_loss = scalar(g_loss.clone().without_autodiff())?;
         let grads = g_loss.backward();
         let generator = self.generator.clone();
-        self.g = self.g_opt.step(g, &grads, &|name| arch::lr_scale(&generator, name))?;
+        self.g = self
+            .g_opt
+            .step(g, &grads, &|name| arch::lr_scale(&generator, name))?;
 
         self.update_ema()?;
         if !(stats.d_loss.is_finite() && stats.g_loss.is_finite()) {
@@ -264,7 +274,7 @@ impl Trainer {
     /// `n` images from the EMA generator for fixed latents (seeded by the run), as RGB8.
     pub fn samples(&self, n: usize) -> Result<Vec<Vec<u8>>> {
         let sd = self.generator.style_dim;
-        let mut rng = Rng::new(self.config.seed ^ 0x5a3b_1e5);
+        let mut rng = Rng::new(self.config.seed ^ 0x05a3_b1e5);
         let z = upload(&self.device, rng.normals(n * sd), [n, sd]);
         let img = self.ema.forward(z)?;
         let s = self.generator.size;

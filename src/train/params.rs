@@ -54,7 +54,10 @@ pub fn flat_params<M: Module>(module: &M) -> Vec<(String, Tensor<1>)> {
 pub fn host_params<M: Module>(module: &M, prefix: &str, out: &mut WeightMap) -> Result<()> {
     for (name, t) in flat_params(module) {
         let n = t.dims()[0];
-        out.insert(format!("{prefix}{name}"), HostTensor::new(vec![n], to_host(t)?));
+        out.insert(
+            format!("{prefix}{name}"),
+            HostTensor::new(vec![n], to_host(t)?),
+        );
     }
     Ok(())
 }
@@ -141,7 +144,10 @@ pub fn load_params<M: Module>(module: M, map: &WeightMap, prefix: &str) -> Resul
             });
         }
         let device = t.device();
-        Ok(Tensor::from_data(TensorData::new(v.data.clone(), [v.data.len()]), &device))
+        Ok(Tensor::from_data(
+            TensorData::new(v.data.clone(), [v.data.len()]),
+            &device,
+        ))
     })
 }
 

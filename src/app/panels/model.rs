@@ -29,10 +29,14 @@ pub fn show(
         }
         if ui
             .button("Built-in model")
-            .on_hover_text("The small Fashion-MNIST StyleNAT that ships with the app (assets/MODEL_CARD.md)")
+            .on_hover_text(
+                "The small Fashion-MNIST StyleNAT that ships with the app (assets/MODEL_CARD.md)",
+            )
             .clicked()
         {
-            actions.push(Action::Open(PathBuf::from(crate::checkpoint::builtin::NAME)));
+            actions.push(Action::Open(PathBuf::from(
+                crate::checkpoint::builtin::NAME,
+            )));
         }
         if !recent.is_empty() {
             egui::ComboBox::from_label("recent")
