@@ -52,7 +52,7 @@ fn main() {
     let ckpt = std::env::args()
         .nth(1)
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("../shared/fixtures/stylenat-small/checkpoint.pt"));
+        .unwrap_or_else(|| PathBuf::from(stylenat::checkpoint::builtin::NAME));
     std::fs::create_dir_all("docs").expect("docs/");
 
     // Attention maps of one pixel at the last stage.
