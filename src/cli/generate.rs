@@ -93,6 +93,9 @@ pub struct GenerateArgs {
     /// per image, e.g. `--grid 4x2`.
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_grid)]
     pub grid: Option<(usize, usize)>,
+    /// Enlarge the grid image N× (nearest neighbour), for small models.
+    #[arg(long, value_name = "N", default_value_t = 1, requires = "grid", value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub zoom: u16,
     /// Generate from W+ latents instead of seeds: `.npz` (key `w`) or `.npy`,
     /// `[N, num_ws, w_dim]`; files are named `wplus0000.png`, … (truncation/mixing not applied).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "trunc", "mix_seed"])]
@@ -213,6 +216,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     if let Some((cols, _)) = a.grid {
         let cells: Vec<Option<&[u8]>> = grid_cells.iter().map(|c| Some(c.as_slice())).collect();
         let (px, w, h) = crate::io::grid::tile(&cells, cols, size);
+        let (px, w, h) = crate::io::grid::zoom(&px, w, h, a.zoom as usize);
         save_png(&paths[0], &px, w, h, None)?;
     }
     eprintln!("wrote {} image(s) to {}", names.len(), a.outdir.display());

@@ -33,6 +33,9 @@ pub struct MixArgs {
     /// Output PNG.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
+    /// Enlarge the grid image N× (nearest neighbour), for small models.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=16))]
+    pub zoom: u16,
     /// Overwrite an existing file.
     #[arg(long)]
     pub force: bool,
@@ -77,6 +80,7 @@ pub fn run(a: MixArgs) -> Result<()> {
     let mut cells: Vec<Option<&[u8]>> = vec![None];
     cells.extend(rgb.iter().map(|p| Some(p.as_slice())));
     let (px, w, h) = tile(&cells, cols.len() + 1, size);
+    let (px, w, h) = crate::io::grid::zoom(&px, w, h, a.zoom as usize);
     save_png(&a.out, &px, w, h, None)?;
     eprintln!(
         "wrote a {}×{} mixing grid to {}",

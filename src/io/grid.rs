@@ -17,6 +17,20 @@ pub fn tile(cells: &[Option<&[u8]>], cols: usize, size: usize) -> (Vec<u8>, usiz
     (out, w, h)
 }
 
+/// Nearest-neighbour enlargement by an integer `factor` (small models' images are a few dozen
+/// pixels wide; smoothing would blur what the model drew).
+pub fn zoom(rgb: &[u8], w: usize, h: usize, factor: usize) -> (Vec<u8>, usize, usize) {
+    let f = factor.max(1);
+    let (zw, zh) = (w * f, h * f);
+    let mut out = Vec::with_capacity(zw * zh * 3);
+    for y in 0..zh {
+        for x in 0..zw {
+            out.extend_from_slice(&rgb[((y / f) * w + x / f) * 3..][..3]);
+        }
+    }
+    (out, zw, zh)
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -28,5 +42,9 @@ mod tests {
         assert_eq!(px[0], 10); // top-left cell
         assert_eq!(px[2 * 3], 0); // top-right: blank
         assert_eq!(px[(2 * 4) * 3], 20); // bottom-left cell
+        let (big, zw, zh) = super::zoom(&px, w, h, 3);
+        assert_eq!((zw, zh), (12, 12));
+        assert_eq!(big[(11 * 12) * 3], 20); // bottom-left pixel stays bottom-left
+        assert_eq!(big[(2 * 12 + 2) * 3], 10);
     }
 }
