@@ -247,3 +247,49 @@ fn corrupt_idx_data_is_a_clear_error() {
         .to_string();
     assert!(err.contains("no .png images"), "{err}");
 }
+
+#[test]
+fn train_command_writes_a_model_every_command_loads_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let images = dir.path().join("images");
+    std::fs::create_dir(&images).unwrap();
+    for i in 0..6u8 {
+        let img = image::RgbImage::from_fn(12, 12, |x, y| {
+            image::Rgb([(x * 20) as u8, (y * 20) as u8, i * 40])
+        });
+        img.save(images.join(format!("{i}.png"))).unwrap();
+    }
+    let run = dir.path().join("run");
+    let (data, out) = (images.to_str().unwrap(), run.to_str().unwrap());
+    let common = ["--data", data, "--out", out, "--size", "8", "--width", "16"];
+    let args = |extra: &[&'static str]| {
+        let mut a = vec!["train"];
+        a.extend(common);
+        a.extend(["--style-dim", "16", "--batch", "2", "--sample-every", "2"]);
+        a.extend(extra);
+        a
+    };
+    stylenat_ok(&args(&["--steps", "2"]));
+    // A second fresh run into the same folder is refused rather than overwriting it.
+    let again = stylenat(&args(&["--steps", "2"]));
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    stylenat_ok(&args(&["--steps", "3", "--resume"]));
+    let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+    assert!(run.join("samples/step-000002.png").exists());
+    let model = run.join("model.safetensors");
+    let info = stylenat_ok(&["info", model.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&info.stdout).contains("8×8"));
+    let gen_dir = dir.path().join("gen");
+    stylenat_ok(&[
+        "generate",
+        "--ckpt",
+        model.to_str().unwrap(),
+        "--seeds",
+        "0-1",
+        "--outdir",
+        gen_dir.to_str().unwrap(),
+    ]);
+    assert!(gen_dir.join("0.png").exists());
+}

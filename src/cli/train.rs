@@ -122,6 +122,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .progress_chars("=> "),
     );
     let started = std::time::Instant::now();
+    let first_step = trainer.step;
     let deadline = a
         .minutes
         .map(|m| std::time::Duration::from_secs_f64(m * 60.0));
@@ -159,7 +160,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "step {} ({:.1} s training, {:.2} s/step this session); wrote {}",
         trainer.step,
         trainer.elapsed_s,
-        started.elapsed().as_secs_f64() / bar.position().max(1) as f64,
+        started.elapsed().as_secs_f64() / (trainer.step - first_step).max(1) as f64,
         a.out.join("model.safetensors").display()
     );
     Ok(())
