@@ -38,17 +38,27 @@ pub struct TrainArgs {
     /// Width of z and w.
     #[arg(long, default_value_t = 128)]
     pub style_dim: usize,
+    /// Images per step.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Fixes initialisation, batches and noise (runs are deterministic).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Generator learning rate (Adam, β = (0, 0.99)).
     #[arg(long, default_value_t = TrainConfig::default().g_lr)]
     pub g_lr: f32,
+    /// Discriminator learning rate.
     #[arg(long, default_value_t = TrainConfig::default().d_lr)]
     pub d_lr: f32,
     /// R1 weight γ.
     #[arg(long, default_value_t = TrainConfig::default().r1_gamma)]
     pub r1_gamma: f32,
+    /// Apply R1 every N steps (lazy regularisation; 0 turns it off).
+    #[arg(long, default_value_t = TrainConfig::default().r1_every)]
+    pub r1_every: u64,
+    /// Probability of style-mixing regularisation (0 turns it off).
+    #[arg(long, default_value_t = TrainConfig::default().mixing_prob)]
+    pub mixing_prob: f32,
     /// Write a sample grid every N steps.
     #[arg(long, default_value_t = 250)]
     pub sample_every: u64,
@@ -91,6 +101,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
             g_lr: a.g_lr,
             d_lr: a.d_lr,
             r1_gamma: a.r1_gamma,
+            r1_every: a.r1_every,
+            mixing_prob: a.mixing_prob,
             ..TrainConfig::default()
         };
         if !a.size.is_power_of_two() || !(8..=256).contains(&a.size) {
