@@ -6,8 +6,8 @@ use crate::checkpoint::{self, ConfigSource};
 use crate::model::init::InitSource;
 use crate::model::{Generator, GeneratorConfig};
 use crate::rng::Rng;
-use crate::train::classifier::{Classifier, FEATURES};
-use crate::train::data::Dataset;
+use crate::train::classifier::{CLASSES, Classifier, FEATURES};
+use crate::train::data::{Dataset, FASHION_MNIST_CLASSES};
 use anyhow::{Context, Result, bail};
 use burn::tensor::{Device, Tensor, TensorData};
 use clap::Args;
@@ -129,9 +129,14 @@ pub fn run(a: QualityArgs) -> Result<()> {
         test.source,
         100.0 * accuracy
     );
-    let fd = |set: &Dataset| -> Result<f64> {
-        let (f, _) = classifier.embed(set, &device)?;
-        Ok(frechet_distance(&f, &reference, FEATURES))
+    // Fréchet distance, and the share of each predicted class (variety across classes).
+    let fd = |set: &Dataset| -> Result<(f64, Vec<f64>)> {
+        let (f, classes) = classifier.embed(set, &device)?;
+        let mut share = vec![0f64; CLASSES];
+        for c in &classes {
+            share[*c as usize] += 1.0 / classes.len() as f64;
+        }
+        Ok((frechet_distance(&f, &reference, FEATURES), share))
     };
     let mut rows = vec![(
         "real (train split) vs held-out".to_string(),
@@ -155,15 +160,27 @@ pub fn run(a: QualityArgs) -> Result<()> {
         "Fréchet distance to {} ({} images each, {FEATURES}-d classifier features):",
         test.source, a.samples
     );
-    for (name, v) in &rows {
+    for (name, (v, _)) in &rows {
         println!("  {v:>10.3}  {name}");
+    }
+    println!(
+        "predicted classes (%): {}",
+        FASHION_MNIST_CLASSES.join(" | ")
+    );
+    for (name, (_, share)) in &rows {
+        let pct: Vec<String> = share.iter().map(|s| format!("{:.1}", 100.0 * s)).collect();
+        println!("  {}  {name}", pct.join(" "));
     }
     if let Some(path) = &a.json {
         let doc = json!({
             "reference": test.source,
             "samples": a.samples,
             "classifier_accuracy": accuracy,
-            "frechet_distance": rows.iter().map(|(n, v)| json!({"set": n, "fd": v})).collect::<Vec<_>>(),
+            "classes": FASHION_MNIST_CLASSES,
+            "frechet_distance": rows
+                .iter()
+                .map(|(n, (v, share))| json!({"set": n, "fd": v, "class_share": share}))
+                .collect::<Vec<_>>(),
         });
         crate::io::write_atomic(path, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }

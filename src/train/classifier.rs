@@ -18,7 +18,8 @@ use std::path::Path;
 
 /// Width of the feature vector.
 pub const FEATURES: usize = 128;
-const CLASSES: usize = 10;
+/// Number of classes (Fashion-MNIST's ten).
+pub const CLASSES: usize = 10;
 const META_KEY: &str = "stylenat.classifier";
 
 #[derive(Module, Debug)]
@@ -69,6 +70,12 @@ impl Classifier {
             .labels
             .as_ref()
             .ok_or_else(|| Error::Input("the classifier needs labelled data".into()))?;
+        if labels.iter().any(|&l| l as usize >= CLASSES) {
+            return Err(Error::Input(format!(
+                "the classifier expects labels 0–{} (Fashion-MNIST's classes)",
+                CLASSES - 1
+            )));
+        }
         let mut model = trainable(Self::new(data.size, seed, device))?;
         let mut opt = Adam::new(AdamConfig {
             lr: 0.002,
