@@ -12,9 +12,14 @@ use stylenat::app::state::AppState;
 use stylenat::app::worker::Worker;
 use stylenat::backend::BackendKind;
 
-fn app() -> ExplorerApp {
+/// The explorer on the CPU backend with no model open.
+fn empty_app() -> ExplorerApp {
     let worker = Worker::spawn(BackendKind::Cpu, || {}).unwrap();
-    let mut app = ExplorerApp::with_worker(AppState::default(), worker);
+    ExplorerApp::with_worker(AppState::default(), worker)
+}
+
+fn app() -> ExplorerApp {
+    let mut app = empty_app();
     app.apply(Action::Open(small("checkpoint.pt")));
     app
 }
@@ -348,8 +353,7 @@ fn the_nudge_moves_only_its_layers_by_the_chosen_amount() {
 
 #[test]
 fn built_in_model_button_opens_the_shipped_generator() {
-    let worker = Worker::spawn(BackendKind::Cpu, || {}).unwrap();
-    let mut h = harness(ExplorerApp::with_worker(AppState::default(), worker));
+    let mut h = harness(empty_app());
     click(&mut h, "Built-in model");
     step_until(&mut h, "the built-in model's first image", |a| {
         a.model.is_some() && image_shown(a)

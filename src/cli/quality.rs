@@ -3,13 +3,14 @@
 
 use crate::analysis::frechet::frechet_distance;
 use crate::checkpoint::{self, ConfigSource};
+use crate::model::Generator;
 use crate::model::init::InitSource;
-use crate::model::{Generator, GeneratorConfig};
 use crate::rng::Rng;
 use crate::train::classifier::{CLASSES, Classifier, FEATURES};
 use crate::train::data::{Dataset, FASHION_MNIST_CLASSES};
+use crate::train::sample_rgb8;
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Device;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
@@ -43,21 +44,10 @@ pub struct QualityArgs {
 }
 
 /// `n` RGB8 images from `g` (ψ = 1), as a dataset.
-fn generate(g: &Generator, n: usize, seed: u64, device: &Device) -> Result<Dataset> {
-    let (sd, s) = (g.config.style_dim, g.config.size);
-    let mut rng = Rng::new(seed);
-    let mut pixels = Vec::with_capacity(n * s * s * 3);
-    for start in (0..n).step_by(250) {
-        let b = 250.min(n - start);
-        let z = Tensor::<2>::from_data(TensorData::new(rng.normals(b * sd), [b, sd]), device);
-        let img = crate::kernels::to_host(g.forward(z)?)?;
-        for chw in img.chunks(3 * s * s) {
-            pixels.extend(crate::io::image::to_rgb8(chw, s, s));
-        }
-    }
+fn generate(g: &Generator, n: usize, seed: u64) -> Result<Dataset> {
     Ok(Dataset {
-        size: s,
-        pixels,
+        size: g.config.size,
+        pixels: sample_rgb8(g, &mut Rng::new(seed), n)?,
         labels: None,
         source: "generated".into(),
     })
@@ -83,18 +73,18 @@ fn subset(data: &Dataset, n: usize, seed: u64) -> Dataset {
 
 pub fn run(a: QualityArgs) -> Result<()> {
     let device = Device::flex();
-    let configs: Vec<(PathBuf, GeneratorConfig, Generator)> = a
+    let generators: Vec<(PathBuf, Generator)> = a
         .ckpt
         .iter()
         .map(|p| -> Result<_> {
             let loaded = checkpoint::load(p, &ConfigSource::default())
                 .with_context(|| format!("reading {}", p.display()))?;
             let g = Generator::from_loaded(&loaded, &device)?;
-            Ok((p.clone(), loaded.config, g))
+            Ok((p.clone(), g))
         })
         .collect::<Result<_>>()?;
-    let size = match configs.first() {
-        Some((_, c, _)) => c.size,
+    let size = match generators.first() {
+        Some((_, g)) => g.config.size,
         None => bail!("give at least one --ckpt"),
     };
     let train = Dataset::open(&format!("{}:train", a.data), size)?;
@@ -143,17 +133,17 @@ pub fn run(a: QualityArgs) -> Result<()> {
         fd(&subset(&train, a.samples, a.seed))?,
     )];
     if a.untrained {
-        let cfg = &configs[0].1;
+        let cfg = &generators[0].1.config;
         let g = Generator::new(cfg, &mut InitSource::new(a.seed, cfg.lr_mlp), &device)?;
         rows.push((
             "untrained generator".into(),
-            fd(&generate(&g, a.samples, a.seed, &device)?)?,
+            fd(&generate(&g, a.samples, a.seed)?)?,
         ));
     }
-    for (path, _, g) in &configs {
+    for (path, g) in &generators {
         rows.push((
             path.display().to_string(),
-            fd(&generate(g, a.samples, a.seed, &device)?)?,
+            fd(&generate(g, a.samples, a.seed)?)?,
         ));
     }
     println!(

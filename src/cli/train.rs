@@ -70,7 +70,7 @@ pub struct TrainArgs {
 fn write_samples(trainer: &Trainer, dir: &Path) -> Result<PathBuf> {
     let images = trainer.samples(64)?;
     let cells: Vec<Option<&[u8]>> = images.iter().map(|i| Some(i.as_slice())).collect();
-    let (px, w, h) = tile(&cells, 8, trainer.generator.size);
+    let (px, w, h) = tile(&cells, 8, trainer.generator().size);
     let path = dir.join(format!("step-{:06}.png", trainer.step));
     save_png(&path, &px, w, h, None)?;
     Ok(path)
@@ -110,7 +110,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         }
         Trainer::new(config, arch::small(a.size, a.width, a.style_dim), &device)?
     };
-    let data = Dataset::open(&trainer.config.data, trainer.generator.size)
+    let data = Dataset::open(&trainer.config.data, trainer.generator().size)
         .with_context(|| format!("opening training data `{}`", trainer.config.data))?;
     let samples = a.out.join("samples");
     std::fs::create_dir_all(&samples).with_context(|| format!("creating {}", samples.display()))?;
@@ -123,7 +123,7 @@ pub fn run(a: TrainArgs) -> Result<()> {
         "training on {} ({} images), {} generator parameters, from step {}",
         data.source,
         data.len(),
-        trainer.ema_parameters(),
+        burn::module::Module::num_params(&trainer.ema),
         trainer.step
     );
     let bar = ProgressBar::new(a.steps).with_position(trainer.step);
@@ -166,8 +166,8 @@ pub fn run(a: TrainArgs) -> Result<()> {
             break;
         }
     }
+    // The last step saved above (nothing to save when the run was already complete).
     bar.finish();
-    save(&trainer, &a.out)?;
     eprintln!(
         "step {} ({:.1} s training, {:.2} s/step this session); wrote {}",
         trainer.step,

@@ -74,25 +74,18 @@ impl Generator {
                         equal_scales(sd, 1.0),
                     )?;
                 }
-                block
-                    .attn
-                    .qkv
-                    .export(&mut out, &format!("{p}.attn.qkv"), (1.0, 1.0))?;
-                block
-                    .attn
-                    .proj
-                    .export(&mut out, &format!("{p}.attn.proj"), (1.0, 1.0))?;
+                let linears = [
+                    ("attn.qkv", &block.attn.qkv),
+                    ("attn.proj", &block.attn.proj),
+                    ("mlp.fc1", &block.mlp.fc1),
+                    ("mlp.fc2", &block.mlp.fc2),
+                ];
+                for (name, linear) in linears {
+                    linear.export(&mut out, &format!("{p}.{name}"), (1.0, 1.0))?;
+                }
                 for (g, rpb) in block.attn.rpb.iter().enumerate() {
                     out.insert(format!("{p}.attn.rpb.{g}"), host(rpb)?);
                 }
-                block
-                    .mlp
-                    .fc1
-                    .export(&mut out, &format!("{p}.mlp.fc1"), (1.0, 1.0))?;
-                block
-                    .mlp
-                    .fc2
-                    .export(&mut out, &format!("{p}.mlp.fc2"), (1.0, 1.0))?;
             }
             if let Some(up) = &stage.upsample {
                 let p = format!("layers.{i}.upsample");

@@ -4,7 +4,7 @@
 //! step size does not depend on the gradient's scale, so updating `c·W` with `lr·c` is the same
 //! as updating `W` with `lr` (official `EqualLinear` keeps `W` and multiplies at run time).
 
-use super::params::map_params;
+use super::params::{Path, map_params};
 use crate::checkpoint::{HostTensor, WeightMap};
 use crate::error::Result;
 use crate::kernels::to_host;
@@ -40,13 +40,13 @@ pub struct Adam {
 /// The gradient of every parameter that received one, flattened, keyed by path.
 fn gradients<M: Module>(module: &M, grads: &Gradients) -> BTreeMap<String, Tensor<1>> {
     struct Collect<'a> {
-        path: Vec<String>,
+        path: Path,
         grads: &'a Gradients,
         out: BTreeMap<String, Tensor<1>>,
     }
     impl ModuleVisitor for Collect<'_> {
         fn enter_module(&mut self, name: &str, _: &str) {
-            self.path.push(name.to_string());
+            self.path.push(name);
         }
         fn exit_module(&mut self, _: &str, _: &str) {
             self.path.pop();
@@ -54,12 +54,12 @@ fn gradients<M: Module>(module: &M, grads: &Gradients) -> BTreeMap<String, Tenso
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
             if let Some(g) = param.val().grad(self.grads) {
                 let n = g.shape().num_elements();
-                self.out.insert(self.path.join("."), g.reshape([n]));
+                self.out.insert(self.path.name(), g.reshape([n]));
             }
         }
     }
     let mut c = Collect {
-        path: Vec::new(),
+        path: Path::default(),
         grads,
         out: BTreeMap::new(),
     };

@@ -87,7 +87,6 @@ pub struct StepStats {
 
 pub struct Trainer {
     pub config: TrainConfig,
-    pub generator: GeneratorConfig,
     /// Trainable generator (autodiff parameters, tensor-op NA).
     g: Generator,
     d: Discriminator,
@@ -119,12 +118,11 @@ impl Trainer {
         let mut init = InitSource::new(config.seed, generator.lr_mlp);
         let g = Generator::new(&generator, &mut init, device)?;
         let d = Discriminator::new(generator.size, config.d_width, config.seed ^ 0xd15c, device);
-        Self::assemble(config, generator, g, d, None, device)
+        Self::assemble(config, g, d, None, device)
     }
 
     fn assemble(
         config: TrainConfig,
-        generator: GeneratorConfig,
         g: Generator,
         d: Discriminator,
         ema: Option<Generator>,
@@ -148,7 +146,6 @@ impl Trainer {
             d_opt: adam(config.d_lr),
             rng: Rng::new(config.seed),
             config,
-            generator,
             g,
             d,
             ema,
@@ -161,7 +158,7 @@ impl Trainer {
     /// W+ for a batch: `w = map(z)` on every layer, or with probability `mixing_prob` two
     /// latents crossing over at a random layer.
     fn latents(&mut self, g: &Generator, batch: usize) -> Tensor<3> {
-        let (sd, nw) = (self.generator.style_dim, self.generator.num_ws());
+        let (sd, nw) = (self.generator().style_dim, self.generator().num_ws());
         let z1 = upload(&self.device, self.rng.normals(batch * sd), [batch, sd]);
         let z2 = upload(&self.device, self.rng.normals(batch * sd), [batch, sd]);
         let mut mask = vec![1f32; batch * nw];
@@ -181,7 +178,7 @@ impl Trainer {
     /// EMA update.
     pub fn step(&mut self, data: &Dataset) -> Result<StepStats> {
         let started = std::time::Instant::now();
-        let (b, s) = (self.config.batch, self.generator.size);
+        let (b, s) = (self.config.batch, self.generator().size);
         let mut stats = StepStats {
             step: self.step,
             ..StepStats::default()
@@ -223,10 +220,10 @@ impl Trainer {
         let g_loss = softplus(-d_frozen.forward(fake), 1.0).mean();
         stats.g_loss = scalar(g_loss.clone().without_autodiff())?;
         let grads = g_loss.backward();
-        let generator = self.generator.clone();
+        let config = &self.ema.config;
         self.g = self
             .g_opt
-            .step(g, &grads, &|name| arch::lr_scale(&generator, name))?;
+            .step(g, &grads, &|name| arch::lr_scale(config, name))?;
 
         self.update_ema()?;
         if !(stats.d_loss.is_finite() && stats.g_loss.is_finite()) {
@@ -256,6 +253,11 @@ impl Trainer {
         Ok(())
     }
 
+    /// The architecture being trained.
+    pub fn generator(&self) -> &GeneratorConfig {
+        &self.ema.config
+    }
+
     /// The EMA generator under its official tensor names (the shipped model).
     pub fn export_weights(&self) -> Result<WeightMap> {
         self.ema.to_weights()
@@ -263,25 +265,31 @@ impl Trainer {
 
     /// Writes the EMA generator in the native format.
     pub fn export(&self, path: &std::path::Path) -> Result<()> {
-        native::save(path, &self.generator, &self.export_weights()?)
-    }
-
-    /// Number of generator parameters.
-    pub fn ema_parameters(&self) -> usize {
-        self.ema.num_params()
+        native::save(path, self.generator(), &self.export_weights()?)
     }
 
     /// `n` images from the EMA generator for fixed latents (seeded by the run), as RGB8.
     pub fn samples(&self, n: usize) -> Result<Vec<Vec<u8>>> {
-        let sd = self.generator.style_dim;
         let mut rng = Rng::new(self.config.seed ^ 0x05a3_b1e5);
-        let z = upload(&self.device, rng.normals(n * sd), [n, sd]);
-        let img = self.ema.forward(z)?;
-        let s = self.generator.size;
-        let data = crate::kernels::to_host(img)?;
-        Ok(data
-            .chunks(3 * s * s)
-            .map(|chw| crate::io::image::to_rgb8(chw, s, s))
-            .collect())
+        let s = self.generator().size;
+        let pixels = sample_rgb8(&self.ema, &mut rng, n)?;
+        Ok(pixels.chunks(3 * s * s).map(<[u8]>::to_vec).collect())
     }
+}
+
+/// `n` images of `g` for `z ~ N(0, I)` drawn from `rng` (ψ = 1), as consecutive RGB8 images;
+/// generated in batches so memory stays bounded for large `n`.
+pub fn sample_rgb8(g: &Generator, rng: &mut Rng, n: usize) -> Result<Vec<u8>> {
+    const BATCH: usize = 250;
+    let (sd, s) = (g.config.style_dim, g.config.size);
+    let device = g.input.val().device();
+    let mut pixels = Vec::with_capacity(n * s * s * 3);
+    for start in (0..n).step_by(BATCH) {
+        let b = BATCH.min(n - start);
+        let z = upload(&device, rng.normals(b * sd), [b, sd]);
+        for chw in crate::kernels::to_host(g.forward(z)?)?.chunks(3 * s * s) {
+            pixels.extend(crate::io::image::to_rgb8(chw, s, s));
+        }
+    }
+    Ok(pixels)
 }

@@ -8,17 +8,18 @@ use crate::kernels::to_host;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};
 
+/// The dotted path of the module being visited (maintained from enter/exit callbacks).
 #[derive(Default)]
-struct Path(Vec<String>);
+pub(super) struct Path(Vec<String>);
 
 impl Path {
-    fn push(&mut self, name: &str) {
+    pub(super) fn push(&mut self, name: &str) {
         self.0.push(name.to_string());
     }
-    fn pop(&mut self) {
+    pub(super) fn pop(&mut self) {
         self.0.pop();
     }
-    fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         self.0.join(".")
     }
 }

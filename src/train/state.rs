@@ -40,7 +40,7 @@ impl Trainer {
         self.d_opt.save("d_adam.", &mut map)?;
         let meta = Meta {
             config: self.config.clone(),
-            generator: self.generator.clone(),
+            generator: self.generator().clone(),
             step: self.step,
             elapsed_s: self.elapsed_s,
             rng: self.rng.state,
@@ -73,14 +73,12 @@ impl Trainer {
                 })
             })?;
         // Build the modules (any weights), then overwrite every parameter from the file.
-        let fresh = |seed| -> Result<Generator> {
-            Generator::new(&meta.generator, &mut InitSource::new(seed, 1.0), device)
-        };
-        let g = load_params(fresh(0)?, &map, "g.")?;
-        let ema = load_params(fresh(0)?, &map, "ema.")?;
+        let fresh = || Generator::new(&meta.generator, &mut InitSource::new(0, 1.0), device);
+        let g = load_params(fresh()?, &map, "g.")?;
+        let ema = load_params(fresh()?, &map, "ema.")?;
         let d = Discriminator::new(meta.generator.size, meta.config.d_width, 0, device);
         let d = load_params(d, &map, "d.")?;
-        let mut t = Trainer::assemble(meta.config, meta.generator, g, d, Some(ema), device)?;
+        let mut t = Trainer::assemble(meta.config, g, d, Some(ema), device)?;
         let adam = |lr, steps, prefix| {
             Adam::load(
                 AdamConfig {
