@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use burn::tensor::Device;
+use burn::tensor::wgpu::{WgpuSetup, wgpu};
 use std::sync::OnceLock;
 
 /// User-facing backend choice.
@@ -28,8 +29,83 @@ pub enum BackendKind {
     Wgpu,
 }
 
+/// Which limits a wgpu device is created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpuLimits {
+    /// Everything the adapter offers (the default: big models need large buffers).
+    Adapter,
+    /// WebGPU's guaranteed defaults (128 MiB per binding, 16 KiB workgroup memory, 256
+    /// invocations per workgroup): what every GPU offers. The tests run with these, so a
+    /// kernel that needs more fails here rather than on a user's GPU.
+    WebGpu,
+}
+
+impl GpuLimits {
+    /// `STYLENAT_WGPU_LIMITS=webgpu` asks for [`GpuLimits::WebGpu`]; anything else (or unset)
+    /// keeps the adapter's.
+    pub fn from_env() -> Self {
+        match std::env::var("STYLENAT_WGPU_LIMITS").ok().as_deref() {
+            Some("webgpu") => Self::WebGpu,
+            _ => Self::Adapter,
+        }
+    }
+
+    /// The limits to request from `adapter`.
+    pub fn for_adapter(self, adapter: &wgpu::Adapter) -> wgpu::Limits {
+        match self {
+            Self::Adapter => adapter.limits(),
+            Self::WebGpu => wgpu::Limits::default(),
+        }
+    }
+}
+
+/// The wgpu device every command and test runs on, with the chosen limits.
+fn create_wgpu_setup(limits: GpuLimits) -> std::result::Result<WgpuSetup, String> {
+    use cubecl::future::block_on;
+    // Vulkan, Metal or DX12 first; OpenGL only where none of those exists (probing GL makes
+    // Mesa's EGL look for a Wayland display and print an error on headless machines).
+    let mut last_error = String::new();
+    let mut found = None;
+    for backends in [wgpu::Backends::PRIMARY, wgpu::Backends::SECONDARY] {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor {
+            backends,
+            ..wgpu::InstanceDescriptor::new_without_display_handle()
+        });
+        match block_on(instance.request_adapter(&wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::HighPerformance,
+            ..Default::default()
+        })) {
+            Ok(adapter) => {
+                found = Some((instance, adapter));
+                break;
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+    }
+    let (instance, adapter) =
+        found.ok_or_else(|| format!("no usable wgpu adapter: {last_error}"))?;
+    let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor {
+        label: Some("stylenat"),
+        required_features: adapter
+            .features()
+            .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+        required_limits: limits.for_adapter(&adapter),
+        memory_hints: wgpu::MemoryHints::MemoryUsage,
+        ..Default::default()
+    }))
+    .map_err(|e| format!("the wgpu adapter refused a device: {e}"))?;
+    let backend = adapter.get_info().backend;
+    Ok(WgpuSetup {
+        instance,
+        adapter,
+        device,
+        queue,
+        backend,
+    })
+}
+
 /// `wgpu: <adapter> (<API>, <device type>)`, as every command prints it.
-fn describe_adapter(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> String {
+fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
     format!(
         "wgpu: {} ({:?}, {:?})",
         info.name, info.backend, info.device_type
@@ -37,8 +113,8 @@ fn describe_adapter(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> String {
 }
 
 /// Whether a wgpu adapter is real hardware (not a CPU rasteriser like lavapipe).
-pub fn is_hardware(info: &burn::tensor::wgpu::wgpu::AdapterInfo) -> bool {
-    info.device_type != burn::tensor::wgpu::wgpu::DeviceType::Cpu
+pub fn is_hardware(info: &wgpu::AdapterInfo) -> bool {
+    info.device_type != wgpu::DeviceType::Cpu
 }
 
 /// An initialised device plus a human-readable description of it.
@@ -48,7 +124,7 @@ pub struct Backend {
     pub device: Device,
     pub description: String,
     /// The wgpu handles the device runs on (wgpu only), for sharing with other wgpu users.
-    pub wgpu: Option<burn::tensor::wgpu::WgpuSetup>,
+    pub wgpu: Option<WgpuSetup>,
 }
 
 impl Backend {
@@ -87,15 +163,20 @@ impl Backend {
             }),
             BackendKind::Wgpu => {
                 // The wgpu runtime can be registered once per process; later calls reuse it.
-                type Registered = (Device, String, burn::tensor::wgpu::WgpuSetup);
+                type Registered = (Device, String, WgpuSetup);
                 static WGPU: OnceLock<std::result::Result<Registered, String>> = OnceLock::new();
                 let (device, description, setup) = WGPU
                     .get_or_init(|| {
-                        let (device, setup) = Device::wgpu_options()
-                            .init_with_setup()
-                            .map_err(|e| format!("no usable wgpu adapter: {e}"))?;
-                        let info = setup.adapter.get_info();
-                        let description = describe_adapter(&info);
+                        let limits = GpuLimits::from_env();
+                        let setup = create_wgpu_setup(limits)?;
+                        let device = Device::wgpu_options()
+                            .setup(setup.clone())
+                            .init()
+                            .map_err(|e| format!("cannot run on the wgpu device: {e}"))?;
+                        let mut description = describe_adapter(&setup.adapter.get_info());
+                        if limits == GpuLimits::WebGpu {
+                            description.push_str(", WebGPU default limits");
+                        }
                         Ok((device, description, setup))
                     })
                     .clone()
@@ -115,11 +196,10 @@ impl Backend {
     /// wgpu on the explorer window's own device and queue, so generated images never leave
     /// the GPU. Registered once per process (a second window reuses the first registration).
     pub fn from_render_state(rs: &eframe::egui_wgpu::RenderState) -> Result<Self> {
-        type Registered = (Device, String, burn::tensor::wgpu::WgpuSetup);
+        type Registered = (Device, String, WgpuSetup);
         static SHARED: OnceLock<std::result::Result<Registered, String>> = OnceLock::new();
         let (device, description, setup) = SHARED
             .get_or_init(|| {
-                use burn::tensor::wgpu::WgpuSetup;
                 let info = rs.adapter.get_info();
                 let setup = WgpuSetup {
                     instance: rs.instance.clone(),
@@ -149,6 +229,47 @@ impl Backend {
     }
 }
 
+impl Backend {
+    /// The largest buffer a kernel may bind on this device (`None`: no limit, the CPU).
+    pub fn max_buffer_bytes(&self) -> Option<u64> {
+        let limits = self.wgpu.as_ref()?.device.limits();
+        Some(
+            limits
+                .max_storage_buffer_binding_size
+                .min(limits.max_buffer_size),
+        )
+    }
+
+    /// Images of `config` one forward pass may hold on this device: its activations scale
+    /// with the batch, and each must fit one buffer binding.
+    pub fn max_batch(&self, config: &crate::model::GeneratorConfig) -> usize {
+        match self.max_buffer_bytes() {
+            Some(cap) => (cap / config.largest_buffer().0.max(1)).max(1) as usize,
+            None => usize::MAX,
+        }
+    }
+
+    /// Refuses a model whose largest buffer this GPU cannot bind, before anything is uploaded:
+    /// the user learns what the model needs instead of meeting a device error mid-render.
+    pub fn check_fits(&self, config: &crate::model::GeneratorConfig) -> Result<()> {
+        let Some(cap) = self.max_buffer_bytes() else {
+            return Ok(());
+        };
+        let (need, what) = config.largest_buffer();
+        if need > cap {
+            let mib = |b: u64| b as f64 / (1 << 20) as f64;
+            return Err(Error::Backend(format!(
+                "this model needs GPU buffers of {:.0} MiB ({what}), but {} binds at most \
+                 {:.0} MiB per buffer; use --backend cpu",
+                mib(need),
+                self.description,
+                mib(cap)
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// eframe's wgpu settings: the device gets every adapter feature and limit (as burn's own
 /// device would), because the generator's kernels run on it too.
 pub fn egui_wgpu_options() -> eframe::egui_wgpu::WgpuConfiguration {
@@ -160,7 +281,7 @@ pub fn egui_wgpu_options() -> eframe::egui_wgpu::WgpuConfiguration {
             required_features: adapter
                 .features()
                 .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-            required_limits: adapter.limits(),
+            required_limits: crate::backend::GpuLimits::from_env().for_adapter(adapter),
             memory_hints: wgpu::MemoryHints::MemoryUsage,
             ..Default::default()
         });

@@ -44,6 +44,7 @@ impl Engine {
 
     /// Builds the model of an already read checkpoint on a backend.
     pub fn from_loaded(loaded: LoadedGenerator, path: &Path, backend: Backend) -> Result<Self> {
+        backend.check_fits(&loaded.config)?;
         let generator = Generator::from_loaded(&loaded, &backend.device)?;
         Ok(Self {
             backend,
@@ -56,6 +57,7 @@ impl Engine {
 
     /// A generator with seeded random weights (benchmarks of architectures without weights).
     pub fn random(config: &GeneratorConfig, seed: u64, backend: Backend) -> Result<Self> {
+        backend.check_fits(config)?;
         let mut src = crate::model::params::RandomSource::new(seed);
         let generator = Generator::new(config, &mut src, &backend.device)?;
         let loaded = LoadedGenerator {
@@ -132,6 +134,23 @@ impl Engine {
             self.mean_latent = Some(t.data.clone());
             return Ok(t.data);
         }
+        let mean = self.compute_mean_latent()?;
+        if let Some(path) = &cache {
+            // A cache that cannot be written only costs time next run.
+            let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
+            let dim = mean.len();
+            let _ = crate::io::npy::write_array(
+                path,
+                "mean",
+                &HostTensor::new(vec![dim], mean.clone()),
+            );
+        }
+        self.mean_latent = Some(mean.clone());
+        Ok(mean)
+    }
+
+    /// The mean latent computed now, neither read from nor written to the cache.
+    pub fn compute_mean_latent(&self) -> Result<Vec<f32>> {
         let dim = self.config().style_dim;
         let z = z_from_seed(0, MEAN_LATENT_SAMPLES * dim, SeedMode::Stylenat)?;
         let mut sum = vec![0f64; dim];
@@ -146,21 +165,10 @@ impl Engine {
                 }
             }
         }
-        let mean: Vec<f32> = sum
+        Ok(sum
             .iter()
             .map(|s| (s / MEAN_LATENT_SAMPLES as f64) as f32)
-            .collect();
-        if let Some(path) = &cache {
-            // A cache that cannot be written only costs time next run.
-            let _ = std::fs::create_dir_all(path.parent().unwrap_or(Path::new(".")));
-            let _ = crate::io::npy::write_array(
-                path,
-                "mean",
-                &HostTensor::new(vec![dim], mean.clone()),
-            );
-        }
-        self.mean_latent = Some(mean.clone());
-        Ok(mean)
+            .collect())
     }
 
     /// Cache file for the mean latent, keyed by the checkpoint's path, size and mtime.
@@ -295,7 +303,14 @@ impl Engine {
     /// `[N, 3, S, S]` on the device (for the GPU display path).
     pub fn synthesize_on_device(&self, wplus: &HostTensor) -> Result<Tensor<4>> {
         self.check_wplus(wplus)?;
-        self.run_batch(wplus.data.clone(), wplus.shape[0], &mut Trace::off())
+        let row = self.config().num_ws() * self.config().style_dim;
+        let per_pass = self.backend.max_batch(self.config());
+        let parts = wplus
+            .data
+            .chunks(per_pass.saturating_mul(row).max(row))
+            .map(|c| self.run_batch(c.to_vec(), c.len() / row, &mut Trace::off()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::cat(parts, 0))
     }
 
     /// Runs the synthesis network on W+ `[N, num_ws, D]` in batches of `batch`, returning the
@@ -311,11 +326,13 @@ impl Engine {
         let n = wplus.shape[0];
         let s = self.config().size;
         let mut out = Vec::with_capacity(n * 3 * s * s);
-        for (i, chunk) in wplus.data.chunks(batch.max(1) * num_ws * d).enumerate() {
+        // No more images per pass than the device's buffers hold.
+        let batch = batch.clamp(1, self.backend.max_batch(self.config()));
+        for (i, chunk) in wplus.data.chunks(batch * num_ws * d).enumerate() {
             let b = chunk.len() / (num_ws * d);
             let img = self.run_batch(chunk.to_vec(), b, &mut Trace::off())?;
             out.extend(to_host(img)?);
-            progress((i * batch.max(1) + b).min(n));
+            progress((i * batch + b).min(n));
         }
         Ok(HostTensor::new(vec![n, 3, s, s], out))
     }

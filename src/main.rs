@@ -24,7 +24,7 @@ fn main() -> ExitCode {
     match stylenat::cli::run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", stylenat::cli::error_text(&e));
             ExitCode::FAILURE
         }
     }

@@ -372,3 +372,67 @@ fn attention_directions_and_edits_from_the_command_line() {
     ]);
     assert!(!bad.status.success());
 }
+
+/// `synth --out-npy`, `bench --json` and `quality --json` refuse to replace a file without
+/// `--force`, and leave it as it was.
+#[test]
+fn every_writer_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let existing = dir.path().join("taken");
+    let w = dir.path().join("w.npy");
+    stylenat_ok(&[
+        "latents",
+        "--seeds",
+        "1",
+        "--space",
+        "wplus",
+        "--out",
+        w.to_str().unwrap(),
+    ]);
+    let taken = existing.to_str().unwrap();
+    let wp = w.to_str().unwrap();
+    for args in [
+        vec!["synth", "--wplus", wp, "--out-npy", taken],
+        vec!["bench", "--runs", "1", "--json", taken],
+        vec!["quality", "--untrained", "--samples", "10", "--classifier", "x.safetensors", "--json", taken],
+    ] {
+        std::fs::write(&existing, b"keep me").unwrap();
+        let r = stylenat(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success(), "{args:?} replaced the file");
+        assert!(err.contains("already exists") && err.contains("--force"), "{args:?}: {err}");
+        assert_eq!(std::fs::read(&existing).unwrap(), b"keep me", "{args:?}");
+    }
+    // With --force the writer does replace it.
+    stylenat_ok(&["synth", "--wplus", wp, "--out-npy", taken, "--force"]);
+    assert_ne!(std::fs::read(&existing).unwrap(), b"keep me");
+}
+
+/// Nothing that works prints `error:` (wgpu probing on a machine without XDG_RUNTIME_DIR used
+/// to), and a failure names each cause once.
+#[test]
+fn messages_say_each_thing_once_and_no_error_on_success() {
+    let r = std::process::Command::new(STYLENAT)
+        .args(["info", "--json"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(!err.to_lowercase().contains("error"), "{err}");
+    let g = std::process::Command::new(STYLENAT)
+        .args(["generate", "--seeds", "0", "--backend", "auto", "--outdir"])
+        .arg(tempfile::tempdir().unwrap().path().join("out"))
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("WAYLAND_DISPLAY")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&g.stderr);
+    assert!(g.status.success(), "{err}");
+    assert!(!err.contains("error:"), "{err}");
+    let missing = stylenat(&["info", "/nonexistent/x.pt"]);
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(!missing.status.success());
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}

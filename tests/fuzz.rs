@@ -106,6 +106,81 @@ fn mutate(rng: &mut Rng, seed: &[u8], hot: usize) -> Vec<u8> {
     b
 }
 
+/// A structural attack on a pickle: a bomb of a random size inserted right after the
+/// protocol header and popped again, so the rest of the file still decodes. Each kind once
+/// made a reader slow or huge: dict/list bombs, long SETITEMS/APPENDS runs, deep MARK stacks,
+/// nesting without stack growth, memo copy bombs, memoised dicts changed one key at a time.
+fn structural(rng: &mut Rng, pkl: &[u8]) -> Vec<u8> {
+    // Log-uniform sizes from 1 to ~260 000 items.
+    let n = 1usize << rng.below(18);
+    let n = n + rng.below(n);
+    let key = |i: usize| {
+        let mut k = vec![0x8c, 6];
+        k.extend(format!("{:06}", i % 1_000_000).as_bytes());
+        k
+    };
+    let mut bomb = Vec::new();
+    match rng.below(8) {
+        0 => {
+            bomb.push(b'}');
+            if rng.below(2) == 0 {
+                bomb.extend(b"q\x00"); // protocol-0 style: the dict is memoised first
+            }
+            for i in 0..n {
+                bomb.extend(key(i));
+                bomb.extend(b"K\x01s");
+            }
+        }
+        1 => {
+            bomb.push(b']');
+            for _ in 0..n {
+                bomb.extend(b"Na");
+            }
+        }
+        2 => {
+            bomb.extend(b"}(");
+            for i in 0..n {
+                bomb.extend(key(i));
+                bomb.push(b'N');
+            }
+            bomb.push(b'u');
+        }
+        3 => {
+            bomb.extend(b"](");
+            bomb.extend(std::iter::repeat_n(b'N', n));
+            bomb.push(b'e');
+        }
+        4 => {
+            bomb.extend(std::iter::repeat_n(b'(', n));
+            bomb.extend(std::iter::repeat_n(b'1', n));
+            bomb.push(b'N');
+        }
+        5 => {
+            bomb.push(b'N');
+            bomb.extend(std::iter::repeat_n(0x85u8, n));
+        }
+        6 => {
+            bomb.extend(b"](");
+            bomb.extend(std::iter::repeat_n(*b"K\x01", 1000).flatten());
+            bomb.extend(b"eq\x00");
+            for _ in 0..n {
+                bomb.extend(b"h\x000");
+            }
+        }
+        _ => {
+            bomb.extend(b"}q\x00");
+            for _ in 0..n.min(5000) {
+                bomb.extend(b"}\x8c\x01ah\x00sq\x00");
+            }
+        }
+    }
+    bomb.push(b'0');
+    let mut out = pkl[..2].to_vec();
+    out.extend(bomb);
+    out.extend(&pkl[2..]);
+    out
+}
+
 /// The fixture checkpoint with its `data.pkl` replaced (entries otherwise copied unchanged).
 fn repack(original: &[u8], pickle: &[u8]) -> Vec<u8> {
     let mut src = zip::ZipArchive::new(std::io::Cursor::new(original)).unwrap();
@@ -141,6 +216,10 @@ struct Family {
     ext: &'static str,
     read: Reader,
     share: usize,
+    /// Structural pickle attacks instead of byte mutations.
+    structural: bool,
+    /// Longest a case may take.
+    limit: Duration,
 }
 
 fn err<T, E: std::fmt::Display>(r: Result<T, E>) -> Result<(), String> {
@@ -201,11 +280,24 @@ fn families(dir: &Path) -> Vec<Family> {
     vec![
         Family {
             name: "pt (pickle)",
-            seed: pkl,
+            seed: pkl.clone(),
             hot: 4096,
             ext: "pkl",
             read: |_| unreachable!("re-zipped below"),
             share: 20,
+            structural: false,
+            limit: Duration::from_secs(10),
+        },
+        Family {
+            name: "pt (structure)",
+            seed: pkl,
+            hot: 0,
+            ext: "pkl",
+            read: |_| unreachable!("re-zipped below"),
+            share: 5,
+            structural: true,
+            // The promise: any file up to 64 MiB is loaded or refused within 2 s.
+            limit: Duration::from_secs(2),
         },
         Family {
             name: "pt (zip)",
@@ -214,6 +306,8 @@ fn families(dir: &Path) -> Vec<Family> {
             ext: "pt",
             read: |p| err(checkpoint::load(p, &ConfigSource::Checkpoint)),
             share: 10,
+            structural: false,
+            limit: Duration::from_secs(10),
         },
         Family {
             name: "safetensors",
@@ -222,6 +316,8 @@ fn families(dir: &Path) -> Vec<Family> {
             ext: "safetensors",
             read: |p| err(checkpoint::load(p, &ConfigSource::Checkpoint)),
             share: 15,
+            structural: false,
+            limit: Duration::from_secs(10),
         },
         Family {
             name: "npz",
@@ -230,6 +326,8 @@ fn families(dir: &Path) -> Vec<Family> {
             ext: "npz",
             read: |p| err(stylenat::io::npy::read_array(p, Some("w"))),
             share: 15,
+            structural: false,
+            limit: Duration::from_secs(10),
         },
         Family {
             name: "npy",
@@ -238,6 +336,8 @@ fn families(dir: &Path) -> Vec<Family> {
             ext: "npy",
             read: |p| err(stylenat::io::npy::read_array(p, None)),
             share: 10,
+            structural: false,
+            limit: Duration::from_secs(10),
         },
         Family {
             name: "session",
@@ -246,6 +346,8 @@ fn families(dir: &Path) -> Vec<Family> {
             ext: "json",
             read: |p| err(stylenat::app::session::Session::read(p)),
             share: 10,
+            structural: false,
+            limit: Duration::from_secs(10),
         },
         Family {
             name: "png provenance",
@@ -254,6 +356,8 @@ fn families(dir: &Path) -> Vec<Family> {
             ext: "png",
             read: |p| err(stylenat::io::provenance::read_png(p)),
             share: 10,
+            structural: false,
+            limit: Duration::from_secs(10),
         },
         Family {
             name: "directions",
@@ -262,6 +366,8 @@ fn families(dir: &Path) -> Vec<Family> {
             ext: "npz",
             read: |p| err(stylenat::analysis::directions::Directions::load(p)),
             share: 10,
+            structural: false,
+            limit: Duration::from_secs(10),
         },
     ]
 }
@@ -276,7 +382,6 @@ fn mutated_files_give_errors_never_panics_hangs_or_huge_allocations() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(0x5eed);
-    let limit = Duration::from_secs(10);
     let dir = tempfile::tempdir().unwrap();
     let fams = families(dir.path());
     let pt_seed = std::fs::read(small("checkpoint.pt")).unwrap();
@@ -288,7 +393,12 @@ fn mutated_files_give_errors_never_panics_hangs_or_huge_allocations() {
         let cases = total * f.share / shares;
         let (mut ok, mut errors, mut slowest, mut peak_max) = (0, 0, Duration::ZERO, 0usize);
         for case in 0..cases {
-            let mutated = mutate(&mut rng, &f.seed, f.hot);
+            let limit = f.limit;
+            let mutated = if f.structural {
+                structural(&mut rng, &f.seed)
+            } else {
+                mutate(&mut rng, &f.seed, f.hot)
+            };
             let (bytes, read): (Vec<u8>, Reader) = if f.ext == "pkl" {
                 (repack(&pt_seed, &mutated), |p| {
                     err(checkpoint::load(p, &ConfigSource::Checkpoint))
@@ -307,11 +417,15 @@ fn mutated_files_give_errors_never_panics_hangs_or_huge_allocations() {
                 let r = std::panic::catch_unwind(|| read(&p));
                 let _ = tx.send(r);
             });
-            let outcome = rx.recv_timeout(limit).unwrap_or_else(|_| {
+            let outcome = rx.recv_timeout(limit + limit / 2).unwrap_or_else(|_| {
                 std::fs::write(dir.path().join("hang.bin"), &bytes).unwrap();
                 panic!("{} case {case} did not finish in {limit:?}", f.name)
             });
             let took = started.elapsed();
+            if took > limit {
+                std::fs::write(dir.path().join("slow.bin"), &bytes).unwrap();
+                panic!("{} case {case} took {took:?} (limit {limit:?})", f.name);
+            }
             slowest = slowest.max(took);
             let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
             // The reader may hold the file, decode it (f16 → f32, pickle values) and build

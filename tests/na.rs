@@ -4,7 +4,8 @@
 mod common;
 use burn::tensor::Device;
 use common::*;
-use stylenat::kernels::{KernelPath, reference};
+use stylenat::kernels::simd::Simd;
+use stylenat::kernels::{KernelPath, cpu, reference};
 
 #[test]
 fn fast_cpu_kernel_equals_oracle() {
@@ -42,4 +43,83 @@ fn oracle_is_a_softmax_over_the_neighbourhood() {
     }
     let out = reference::na2d(p, &qkv, &rpb);
     assert!(out.iter().all(|x| (x - 1.0).abs() < 1e-6));
+
+    // q = 0 and a zero bias on a map no larger than the kernel: every query's window is the
+    // whole map, so every output is the plain mean of all values of its head.
+    let p = &na_problems()[0];
+    assert_eq!((p.height, p.width), (7, 7));
+    assert!(p.groups.iter().all(|g| g.kernel == 7 && g.dilation == 1));
+    let c = p.heads() * p.head_dim;
+    let (mut qkv, mut rpb) = na_inputs(p, 8);
+    for px in qkv.chunks_mut(3 * c) {
+        px[..c].fill(0.0);
+    }
+    rpb.iter_mut().for_each(|t| t.fill(0.0));
+    let pixels = p.height * p.width;
+    let mean: Vec<f64> = (0..c)
+        .map(|ch| {
+            qkv.chunks(3 * c)
+                .map(|px| px[2 * c + ch] as f64)
+                .sum::<f64>()
+                / pixels as f64
+        })
+        .collect();
+    let out = reference::na2d(p, &qkv, &rpb);
+    for px in out.chunks(c) {
+        for (got, want) in px.iter().zip(&mean) {
+            assert!((*got as f64 - want).abs() < 1e-5, "{got} vs mean {want}");
+        }
+    }
+}
+
+/// Every CPU code path this machine can execute (portable always; AVX2+FMA where present),
+/// called directly, so a machine with AVX2 still tests the portable code.
+#[test]
+fn every_cpu_simd_path_equals_oracle() {
+    let paths = Simd::available();
+    println!("CPU paths on this machine: {paths:?} (active: {:?})", Simd::active());
+    assert_eq!(paths[0], Simd::Portable);
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        paths.contains(&Simd::Avx2),
+        std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
+    );
+    for &simd in &paths {
+        for (i, p) in na_problems().iter().enumerate() {
+            let (qkv, rpb) = na_inputs(p, i as u64 + 200);
+            let want = reference::na2d(p, &qkv, &rpb);
+            let got = cpu::na2d_with(p, &qkv, &rpb, simd);
+            let (max, _) = diff(&got, &want);
+            assert!(max <= 1e-5, "{simd:?} problem {i} {p:?}: max|Δ| = {max}");
+        }
+        // GELU against the exact form, in f64.
+        let x: Vec<f32> = (-6000..6000).map(|i| i as f32 * 1e-3).collect();
+        let mut y = x.clone();
+        cpu::gelu_inplace_with(&mut y, simd);
+        let worst = x
+            .iter()
+            .zip(&y)
+            .map(|(&x, &y)| {
+                let x = x as f64;
+                let want = 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2));
+                (y as f64 - want).abs()
+            })
+            .fold(0f64, f64::max);
+        println!("{simd:?}: NA ok on {} problems; GELU max|Δ| {worst:.2e}", na_problems().len());
+        assert!(worst < 1e-5, "{simd:?} GELU max|Δ| {worst}");
+    }
+}
+
+/// erf by its Maclaurin series (|x| ≤ 4.3 here; converges in f64) or the tail limit.
+fn erf(x: f64) -> f64 {
+    if x.abs() > 4.3 {
+        return x.signum();
+    }
+    let (mut sum, mut term, mut n) = (0.0, x, 0.0);
+    while term.abs() > 1e-17 || n < 5.0 {
+        sum += term / (2.0 * n + 1.0);
+        n += 1.0;
+        term *= -x * x / n;
+    }
+    sum * 2.0 / std::f64::consts::PI.sqrt()
 }

@@ -67,6 +67,12 @@ fn soak(kind: BackendKind, secs: u64) {
     let (mut actions, mut images, mut reloads) = (0u64, 0u64, 0u64);
     let mut last_sample = Instant::now() - Duration::from_secs(1);
     let mut last_shown = None;
+    // The backend each loaded model reported: a wgpu session that moved to the CPU has not
+    // tested wgpu.
+    let expected = match kind {
+        BackendKind::Wgpu => "wgpu",
+        _ => "CPU",
+    };
     while t0.elapsed() < Duration::from_secs(secs) {
         let loaded = h.state().model.is_some();
         if loaded {
@@ -94,6 +100,19 @@ fn soak(kind: BackendKind, secs: u64) {
             }
         }
         h.step();
+        if let Some(m) = &h.state().model {
+            assert!(
+                m.backend.starts_with(expected),
+                "{kind:?} session now runs on `{}` (errors: {:?})",
+                m.backend,
+                h.state().errors
+            );
+        }
+        assert!(
+            h.state().errors.is_empty(),
+            "{kind:?} session: {:?}",
+            h.state().errors
+        );
         if h.state().shown_args != last_shown {
             images += 1;
             last_shown = h.state().shown_args.clone();

@@ -274,9 +274,27 @@ fn train_command_writes_a_model_every_command_loads_and_resumes() {
     let again = stylenat(&args(&["--steps", "2"]));
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("--resume"));
+    // A run killed after its last save logged steps past it (and a torn line); the resume
+    // runs those steps again, so the log must not keep the stale ones.
+    let mut stale = std::fs::OpenOptions::new()
+        .append(true)
+        .open(run.join("log.jsonl"))
+        .unwrap();
+    std::io::Write::write_all(
+        &mut stale,
+        b"{\"step\":3,\"d_loss\":9.0}\n{\"step\":4,\"d_loss\":9.0}\n{\"step\":5,\"d_l",
+    )
+    .unwrap();
+    drop(stale);
     stylenat_ok(&args(&["--steps", "3", "--resume"]));
     let log = std::fs::read_to_string(run.join("log.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 3, "{log}");
+    let steps: Vec<u64> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, [1, 2, 3], "{log}");
+    assert!(!log.contains("9.0"), "stale lines survived: {log}");
     assert!(run.join("samples/step-000002.png").exists());
     let model = run.join("model.safetensors");
     let info = stylenat_ok(&["info", model.to_str().unwrap()]);

@@ -30,6 +30,60 @@ fn wgsl_na_kernel_equals_the_oracle() {
     }
 }
 
+/// Small dispatch limits force what large maps and small GPUs need: a 2-D grid of workgroups
+/// (more than fit along x) and tiles shrunk to the workgroup memory, down to the per-query
+/// kernel when not even one query's band fits.
+#[test]
+fn wgsl_na_kernel_equals_the_oracle_within_small_limits() {
+    use burn::tensor::{Tensor, TensorData};
+    use stylenat::kernels::dispatch::DispatchLimits;
+    use stylenat::kernels::wgsl::{Variant, na2d_within};
+    let backend = wgpu_backend();
+    let device = &backend.device;
+    for (i, p) in na_problems().iter().enumerate() {
+        let (qkv, rpb) = na_inputs(p, i as u64 + 300);
+        let want = stylenat::kernels::reference::na2d(p, &qkv, &rpb);
+        let c = p.heads() * p.head_dim;
+        let kmax = p.groups.iter().map(|g| g.kernel).max().unwrap();
+        // Workgroup memory for tiles of 2, and for none at all.
+        for shared in [2 * (2 + kmax - 1) * p.head_dim * 4, 8] {
+            for variant in [Variant::PerQuery, Variant::Tiled] {
+                let limits = DispatchLimits {
+                    max_groups_per_dim: 3,
+                    max_shared_bytes: shared,
+                };
+                let q = Tensor::<4>::from_data(
+                    TensorData::new(qkv.clone(), [p.batch, p.height, p.width, 3 * c]),
+                    device,
+                );
+                let tables: Vec<Tensor<3>> = p
+                    .groups
+                    .iter()
+                    .zip(&rpb)
+                    .map(|(g, t)| {
+                        let n = 2 * g.kernel - 1;
+                        Tensor::from_data(TensorData::new(t.clone(), [g.heads, n, n]), device)
+                    })
+                    .collect();
+                let got = na2d_within(q, &tables, p, variant, Some(limits)).unwrap();
+                let got = stylenat::kernels::to_host(got).unwrap();
+                let (max, _) = diff(&got, &want);
+                assert!(
+                    max <= 1e-4,
+                    "{variant:?} within {limits:?}, problem {i} {p:?}: max|Δ| = {max}"
+                );
+            }
+        }
+    }
+    // The grid itself: 2-D beyond the axis limit, refused beyond the whole grid.
+    let l = DispatchLimits {
+        max_groups_per_dim: 3,
+        max_shared_bytes: 0,
+    };
+    assert!(matches!(l.grid(7).unwrap(), cubecl::CubeCount::Static(3, 3, 1)));
+    assert!(l.grid(10).is_err());
+}
+
 #[test]
 fn wgpu_generator_matches_the_fixture() {
     let e = Engine::load(

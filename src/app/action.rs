@@ -1,10 +1,13 @@
 //! What panels ask the app to do. Panels edit [`AppState`](super::state::AppState) directly;
 //! anything that needs the worker, a file or the history goes through an action.
 
+use super::file_dialog::FileTask;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// Choose a file (system dialog or the built-in picker); the choice becomes an action.
+    Choose(FileTask),
     /// A checkpoint, session (`.json`), latent (`.npz`/`.npy`) or image (`.png`) to open.
     Open(PathBuf),
     CancelLoad,

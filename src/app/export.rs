@@ -71,7 +71,17 @@ pub fn run(
             ))
         }
         ExportKind::Session { json } => {
-            crate::io::npy::write_array(&session_latent_path(&job.path), "w", &as_wplus(&current))?;
+            let latent = session_latent_path(&job.path);
+            // The dialog confirmed the session file only: its latent may be replaced along
+            // with it, but a file of that name beside a new session is someone else's.
+            if latent.exists() && !job.path.exists() {
+                return Err(Error::Input(format!(
+                    "{} already exists and is not part of this session; not replaced \
+                     (choose another name or move it)",
+                    latent.display()
+                )));
+            }
+            crate::io::npy::write_array(&latent, "w", &as_wplus(&current))?;
             crate::io::write_atomic(&job.path, json.as_bytes())?;
             Ok(format!("saved session {}", job.path.display()))
         }

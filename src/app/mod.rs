@@ -5,6 +5,7 @@ pub mod action;
 pub mod canvas;
 pub mod compose;
 pub mod export;
+pub mod file_dialog;
 pub mod gpu_texture;
 pub mod history;
 pub mod open;
@@ -65,6 +66,8 @@ pub struct ExplorerApp {
     ui_ms: f32,
     pub errors: Vec<String>,
     pub status: Option<String>,
+    /// File choosers (system dialog or the built-in picker).
+    pub dialogs: file_dialog::FileDialogs,
     export: Option<ExportRun>,
     history: History,
     /// The newest attention maps and what they were asked for.
@@ -96,6 +99,7 @@ impl ExplorerApp {
             ui_ms: 0.0,
             errors: Vec::new(),
             status: None,
+            dialogs: file_dialog::FileDialogs::default(),
             export: None,
             attention: None,
             attention_asked: None,
@@ -115,23 +119,7 @@ impl ExplorerApp {
         let (state, notice) = AppState::restore(saved.as_deref());
         let ctx = cc.egui_ctx.clone();
         let notify = move || ctx.request_repaint();
-        let worker = match (backend, cc.wgpu_render_state.clone()) {
-            // The generator shares the window's device when asked to, or (auto) when that
-            // device is real GPU hardware.
-            (BackendKind::Wgpu, Some(rs)) | (BackendKind::Auto, Some(rs))
-                if backend == BackendKind::Wgpu
-                    || crate::backend::is_hardware(&rs.adapter.get_info()) =>
-            {
-                let textures = gpu_texture::GpuTextures::new(rs.clone());
-                Worker::spawn_with(
-                    move || crate::backend::Backend::from_render_state(&rs),
-                    Some(textures),
-                    notify,
-                )?
-            }
-            // Otherwise its own device (auto: the CPU unless a hardware GPU exists).
-            _ => Worker::spawn(backend, notify)?,
-        };
+        let worker = Worker::for_window(backend, cc.wgpu_render_state.clone(), notify)?;
         let mut app = Self::with_worker(state, worker);
         app.errors.extend(notice);
         app.screenshot = std::env::var_os("STYLENAT_SCREENSHOT").map(PathBuf::from);
@@ -196,6 +184,11 @@ impl ExplorerApp {
                     self.model = Some(info);
                     self.requested = None; // render the new model
                 }
+                Response::BackendChanged(description) => {
+                    if let Some(m) = &mut self.model {
+                        m.backend = description;
+                    }
+                }
                 Response::Image(r) => {
                     if let Some(t) = self.asked_at.remove(&r.stamp) {
                         self.latency_ms = Some(t.elapsed().as_secs_f64() * 1e3);
@@ -248,6 +241,13 @@ impl ExplorerApp {
     /// Carries out what a panel asked for.
     pub fn apply(&mut self, action: Action) {
         match action {
+            Action::Choose(task) => {
+                let (chosen, notice) = self.dialogs.start(task);
+                self.errors.extend(notice);
+                if let Some(a) = chosen {
+                    self.apply(a);
+                }
+            }
             Action::Open(path) => open::open(self, path),
             Action::CancelLoad => {
                 self.worker.send(Request::CancelLoad);
@@ -380,6 +380,7 @@ impl ExplorerApp {
                 self.state.args.move_in_lattice(drag.x, drag.y);
             }
         });
+        actions.extend(self.dialogs.show(&ctx));
         for a in actions {
             self.apply(a);
         }

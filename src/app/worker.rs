@@ -113,6 +113,8 @@ pub enum Response {
     },
     Loaded(ModelInfo),
     LoadCancelled,
+    /// The model moved to another device (the GPU failed); the new backend's description.
+    BackendChanged(String),
     Image(Rendered),
     Progress {
         done: usize,
@@ -157,6 +159,27 @@ impl Worker {
         notify: impl Fn() + Send + Sync + 'static,
     ) -> std::io::Result<Self> {
         Self::spawn_with(move || Backend::init(backend), None, notify)
+    }
+
+    /// The worker of a window drawn by egui-wgpu on `rs`: the generator shares the window's
+    /// device when asked to (`Wgpu`), or (`Auto`) when that device is real GPU hardware, and
+    /// then hands images over as textures on it; otherwise it runs on its own device.
+    pub fn for_window(
+        backend: BackendKind,
+        rs: Option<eframe::egui_wgpu::RenderState>,
+        notify: impl Fn() + Send + Sync + 'static,
+    ) -> std::io::Result<Self> {
+        match rs {
+            Some(rs)
+                if backend == BackendKind::Wgpu
+                    || (backend == BackendKind::Auto
+                        && crate::backend::is_hardware(&rs.adapter.get_info())) =>
+            {
+                let textures = GpuTextures::new(rs.clone());
+                Self::spawn_with(move || Backend::from_render_state(&rs), Some(textures), notify)
+            }
+            _ => Self::spawn(backend, notify),
+        }
     }
 
     /// Like [`Worker::spawn`] with a prepared backend; with `gpu` (the window's textures on the
@@ -318,6 +341,7 @@ fn serve(
                         post(Response::Error(format!(
                             "the GPU failed ({why}); continuing on the CPU"
                         )));
+                        post(Response::BackendChanged(cpu.description.clone()));
                         backend = cpu;
                         gpu = None;
                         render = Some((stamp, args)); // retried on the CPU below
@@ -397,12 +421,14 @@ fn spawn_loader(job: LoadJob, tx: Sender<Msg>, post: Post) {
             })
         };
         stage("reading the checkpoint", None);
-        let mut last = 0.0;
-        let mut progress = |done: usize, total: usize| {
-            let f = done as f32 / total.max(1) as f32;
-            if f - last >= 0.05 {
-                last = f;
-                stage("reading tensors", Some(f));
+        let mut last = (false, 0.0);
+        let mut progress = |p: checkpoint::LoadProgress| {
+            let tensors = matches!(p, checkpoint::LoadProgress::Tensors { .. });
+            let f = p.fraction();
+            if tensors != last.0 || f - last.1 >= 0.05 {
+                last = (tensors, f);
+                let what = if tensors { "reading tensors" } else { "reading the structure" };
+                stage(what, Some(f));
             }
             !cancel.load(Ordering::Relaxed)
         };

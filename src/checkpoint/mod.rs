@@ -91,17 +91,37 @@ pub enum ConfigSource {
     File(std::path::PathBuf),
 }
 
-/// Loads any supported generator file, choosing the reader by content.
-pub fn load(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator> {
-    load_with_progress(path, source, &mut |_, _| true)
+/// How far a load has come, as reported to the caller of [`load_with_progress`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadProgress {
+    /// Decoding the pickle (the file's structure).
+    Structure { bytes: usize, of: usize },
+    /// Reading tensors.
+    Tensors { done: usize, of: usize },
 }
 
-/// Like [`load`], calling `progress(tensors read, tensors in total)` as tensors are decoded;
+impl LoadProgress {
+    /// Done so far, 0…1, within the current stage.
+    pub fn fraction(self) -> f32 {
+        let (a, b) = match self {
+            Self::Structure { bytes, of } => (bytes, of),
+            Self::Tensors { done, of } => (done, of),
+        };
+        a as f32 / b.max(1) as f32
+    }
+}
+
+/// Loads any supported generator file, choosing the reader by content.
+pub fn load(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator> {
+    load_with_progress(path, source, &mut |_| true)
+}
+
+/// Like [`load`], calling `progress` while the pickle decodes and as tensors are read;
 /// returning `false` stops with [`Error::Cancelled`].
 pub fn load_with_progress(
     path: &Path,
     source: &ConfigSource,
-    progress: &mut dyn FnMut(usize, usize) -> bool,
+    progress: &mut dyn FnMut(LoadProgress) -> bool,
 ) -> Result<LoadedGenerator> {
     if builtin::is_builtin(path) {
         return builtin::load();
@@ -112,17 +132,14 @@ pub fn load_with_progress(
     load_torch_with_progress(path, source, progress)
 }
 
-/// Loads an official PyTorch checkpoint.
-pub fn load_torch(path: &Path, source: &ConfigSource) -> Result<LoadedGenerator> {
-    load_torch_with_progress(path, source, &mut |_, _| true)
-}
-
 fn load_torch_with_progress(
     path: &Path,
     source: &ConfigSource,
-    progress: &mut dyn FnMut(usize, usize) -> bool,
+    progress: &mut dyn FnMut(LoadProgress) -> bool,
 ) -> Result<LoadedGenerator> {
-    let mut file = torch_zip::TorchFile::open(path)?;
+    let mut file = torch_zip::TorchFile::open(path, &mut |bytes, of| {
+        progress(LoadProgress::Structure { bytes, of })
+    })?;
     let root = std::mem::replace(&mut file.root, Value::None);
     if pickle::depth(&root) > 64 {
         return Err(Error::UnknownFormat(
@@ -142,7 +159,7 @@ fn load_torch_with_progress(
     };
     let total = entries.len();
     for (i, (k, v)) in entries.iter().enumerate() {
-        if !progress(i, total) {
+        if !progress(LoadProgress::Tensors { done: i, of: total }) {
             return Err(Error::Cancelled);
         }
         let Value::Str(name) = k else { continue };

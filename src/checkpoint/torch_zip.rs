@@ -1,7 +1,7 @@
 //! The `torch.save` zip container: `<archive>/data.pkl` + one `<archive>/data/<key>` per storage.
 
 use super::HostTensor;
-use super::pickle::{StorageDType, TensorRef, Value, unpickle};
+use super::pickle::{StorageDType, TensorRef, Value, unpickle_with};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 use std::fs::File;
@@ -9,7 +9,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 /// Largest pickle we accept (real checkpoints have pickles of a few hundred KiB).
-const MAX_PICKLE_BYTES: u64 = 256 << 20;
+const MAX_PICKLE_BYTES: u64 = 64 << 20;
 
 /// An opened `.pt` file: the decoded pickle and lazy access to its storages.
 pub struct TorchFile {
@@ -18,12 +18,17 @@ pub struct TorchFile {
     prefix: String,
     /// Storage key → decoded element bytes, read on first use.
     cache: HashMap<String, Vec<u8>>,
+    /// Elements in the storages read so far, and elements handed out as tensors: views that
+    /// re-read one storage many times must not multiply memory and time without bound.
+    stored: usize,
+    converted: usize,
     pub root: Value,
 }
 
 impl TorchFile {
-    /// Opens `path` and decodes its pickle with the allow-list unpickler.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens `path` and decodes its pickle with the allow-list unpickler; `keep_going(bytes
+    /// read, bytes in total)` is asked now and then while the pickle decodes.
+    pub fn open(path: &Path, keep_going: &mut dyn FnMut(usize, usize) -> bool) -> Result<Self> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| Error::NotAZip {
             path: path.to_path_buf(),
@@ -50,17 +55,29 @@ impl TorchFile {
                 ),
             });
         }
-        let mut pkl = Vec::with_capacity(entry.size() as usize);
+        // The declared size is the file's claim; reserve what the stored bytes can back.
+        let backed = entry.compressed_size().saturating_mul(1100).min(entry.size());
+        let mut pkl = Vec::with_capacity(backed.min(MAX_PICKLE_BYTES) as usize);
         entry
+            .by_ref()
+            .take(MAX_PICKLE_BYTES + 1)
             .read_to_end(&mut pkl)
             .map_err(|e| Error::io(path, e))?;
         drop(entry);
-        let root = unpickle(&pkl)?;
+        if pkl.len() as u64 > MAX_PICKLE_BYTES {
+            return Err(Error::Format {
+                path: path.to_path_buf(),
+                reason: "data.pkl expands beyond any checkpoint's size".into(),
+            });
+        }
+        let root = unpickle_with(&pkl, keep_going)?;
         Ok(Self {
             path: path.to_path_buf(),
             zip,
             prefix,
             cache: HashMap::new(),
+            stored: 0,
+            converted: 0,
             root,
         })
     }
@@ -85,8 +102,9 @@ impl TorchFile {
                 .checked_mul(dtype.size())
                 .ok_or_else(|| storage_err("declared size overflows".into()))?;
             // Sizes come from the archive's directory, which a damaged or hostile file can
-            // inflate: never reserve more than the stored bytes can expand to.
-            if want as u64 > entry.compressed_size().saturating_mul(64).max(1 << 16) {
+            // inflate: never reserve more than the stored bytes can expand to (weights barely
+            // compress; torch.save does not compress at all).
+            if want as u64 > entry.compressed_size().saturating_mul(8).max(1 << 16) {
                 return Err(storage_err(format!(
                     "declares {want} bytes but the archive stores only {}",
                     entry.compressed_size()
@@ -108,6 +126,7 @@ impl TorchFile {
                 return Err(storage_err("archive entry is truncated".into()));
             }
             self.cache.insert(key.to_string(), buf);
+            self.stored += numel;
         }
         let bytes = &self.cache[key];
         // Another reference to the same storage may declare it larger (or of a wider type)
@@ -127,7 +146,8 @@ impl TorchFile {
     /// Reads a tensor as contiguous `f32` (any float or integer storage type is converted).
     pub fn tensor(&mut self, name: &str, t: &TensorRef) -> Result<HostTensor> {
         let s = &t.storage;
-        let bytes = self.storage_bytes(&s.key, s.dtype, s.numel)?;
+        // Reads (and checks) the storage once; its bytes are borrowed again below.
+        self.storage_bytes(&s.key, s.dtype, s.numel)?;
         let numel = t
             .shape
             .iter()
@@ -163,6 +183,17 @@ impl TorchFile {
                 });
             }
         }
+        self.converted += numel;
+        if self.converted > 4 * self.stored + (1 << 20) {
+            return Err(Error::Storage {
+                key: s.key.clone(),
+                reason: format!(
+                    "tensor `{name}`: the tensors re-read their storages many times over, \
+                     which no checkpoint does"
+                ),
+            });
+        }
+        let bytes = &self.cache[&s.key];
         let mut data = Vec::with_capacity(numel);
         let mut index = vec![0usize; t.shape.len()];
         for _ in 0..numel {

@@ -1,5 +1,8 @@
 //! The plain data a checkpoint pickle decodes to.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 /// Deeper values than this are reported as too deep by [`depth`].
 const MAX_DEPTH: usize = 256;
 
@@ -75,7 +78,7 @@ pub enum Value {
     List(Vec<Value>),
     Tuple(Vec<Value>),
     /// Dicts and `OrderedDict`s, in insertion order.
-    Dict(Vec<(Value, Value)>),
+    Dict(Dict),
     /// `argparse.Namespace`: attribute name → value.
     Namespace(Vec<(String, Value)>),
     Storage(StorageRef),
@@ -105,10 +108,7 @@ impl Value {
     /// Looks a key up in a dict or an attribute in a namespace.
     pub fn get(&self, key: &str) -> Option<&Value> {
         match self {
-            Value::Dict(items) => items
-                .iter()
-                .find(|(k, _)| matches!(k, Value::Str(s) if s == key))
-                .map(|(_, v)| v),
+            Value::Dict(d) => d.get(key),
             Value::Namespace(items) => items.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
@@ -173,4 +173,113 @@ pub fn depth(v: &Value) -> usize {
         }
     }
     go(v, 0)
+}
+
+/// A dict in insertion order with a hash index over its keys, so that building one from a
+/// file (one SETITEM per key) and looking keys up cost constant time per key, however many
+/// keys a file declares. A key set twice keeps its first position and its last value, as in
+/// Python.
+#[derive(Debug, Clone, Default)]
+pub struct Dict {
+    items: Vec<(Value, Value)>,
+    index: HashMap<Key, usize>,
+}
+
+/// The hashable part of a key. Python's `True == 1 == 1.0` holds here too; a key with no
+/// hashable form (a tensor, a list, NaN) never equals another, so it is only appended.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Nil,
+    Int(i64),
+    Float(u64),
+    Str(String),
+    Bytes(Vec<u8>),
+    Tuple(Vec<Key>),
+}
+
+impl Key {
+    /// `None` for unhashable keys. Recursion is bounded: the unpickler refuses values nested
+    /// deeper than a small limit before they reach a dict.
+    fn of(v: &Value) -> Option<Key> {
+        Some(match v {
+            Value::None => Key::Nil,
+            Value::Bool(b) => Key::Int(*b as i64),
+            Value::Int(i) => Key::Int(*i),
+            Value::Float(f) if f.is_nan() => return None,
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Key::Int(*f as i64),
+            Value::Float(f) => Key::Float(f.to_bits()),
+            Value::Str(s) => Key::Str(s.clone()),
+            Value::Bytes(b) => Key::Bytes(b.clone()),
+            Value::Tuple(t) => Key::Tuple(t.iter().map(Key::of).collect::<Option<_>>()?),
+            _ => return None,
+        })
+    }
+}
+
+impl PartialEq for Dict {
+    fn eq(&self, other: &Self) -> bool {
+        self.items == other.items
+    }
+}
+
+impl Dict {
+    /// Sets `key` to `value`: replaces the value of an equal key, appends a new one.
+    pub fn insert(&mut self, key: Value, value: Value) {
+        match Key::of(&key) {
+            Some(h) => match self.index.entry(h) {
+                Entry::Occupied(e) => self.items[*e.get()].1 = value,
+                Entry::Vacant(e) => {
+                    e.insert(self.items.len());
+                    self.items.push((key, value));
+                }
+            },
+            None => self.items.push((key, value)),
+        }
+    }
+
+    /// The value of a string key.
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.index
+            .get(&Key::Str(key.to_string()))
+            .map(|&i| &self.items[i].1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Entries in insertion order.
+    pub fn iter(&self) -> std::slice::Iter<'_, (Value, Value)> {
+        self.items.iter()
+    }
+}
+
+impl FromIterator<(Value, Value)> for Dict {
+    fn from_iter<I: IntoIterator<Item = (Value, Value)>>(iter: I) -> Self {
+        let mut d = Dict::default();
+        for (k, v) in iter {
+            d.insert(k, v);
+        }
+        d
+    }
+}
+
+impl IntoIterator for Dict {
+    type Item = (Value, Value);
+    type IntoIter = std::vec::IntoIter<(Value, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Dict {
+    type Item = &'a (Value, Value);
+    type IntoIter = std::slice::Iter<'a, (Value, Value)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
 }

@@ -42,6 +42,9 @@ pub struct BenchArgs {
     /// kernel (WGSL on wgpu, fused Rust on CPU) against NA built from plain tensor ops.
     #[arg(long)]
     pub na: bool,
+    /// Replace an existing JSON file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Serialize)]
@@ -69,6 +72,9 @@ struct BenchResult {
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
+    if let Some(path) = &a.json {
+        super::refuse_overwrite(path, a.force)?;
+    }
     let backend = a.backend.init()?;
     let (engine, model) = match (&a.ckpt, &a.preset) {
         (Some(c), _) => (

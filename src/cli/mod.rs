@@ -183,3 +183,20 @@ pub fn run() -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// An error and its causes on one line, each cause once: a cause whose text the message
+/// already quotes (an I/O error inside "cannot read …: <error>") is not repeated.
+pub fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}

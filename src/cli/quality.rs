@@ -41,6 +41,9 @@ pub struct QualityArgs {
     /// Also write the results as JSON.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Replace an existing JSON file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `n` RGB8 images from `g` (ψ = 1), as a dataset.
@@ -72,6 +75,9 @@ fn subset(data: &Dataset, n: usize, seed: u64) -> Dataset {
 }
 
 pub fn run(a: QualityArgs) -> Result<()> {
+    if let Some(path) = &a.json {
+        super::refuse_overwrite(path, a.force)?;
+    }
     let device = Device::flex();
     let generators: Vec<(PathBuf, Generator)> = a
         .ckpt

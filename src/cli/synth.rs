@@ -36,9 +36,13 @@ pub struct SynthArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
+    /// Replace an existing output file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(a: SynthArgs) -> Result<()> {
+    super::refuse_overwrite(&a.out_npy, a.force)?;
     let mut engine = a.model.engine()?;
     let wplus = match (&a.wplus, &a.z) {
         (Some(p), _) => read_array(p, Some("w"))?,

@@ -114,10 +114,18 @@ pub fn run(a: TrainArgs) -> Result<()> {
         .with_context(|| format!("opening training data `{}`", trainer.config.data))?;
     let samples = a.out.join("samples");
     std::fs::create_dir_all(&samples).with_context(|| format!("creating {}", samples.display()))?;
+    let log_path = a.out.join("log.jsonl");
+    let dropped = crate::train::log::truncate_log(&log_path, trainer.step)?;
+    if dropped > 0 {
+        eprintln!(
+            "log.jsonl: dropped {dropped} line(s) past the saved step {}",
+            trainer.step
+        );
+    }
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(a.out.join("log.jsonl"))
+        .open(&log_path)
         .context("opening log.jsonl")?;
     eprintln!(
         "training on {} ({} images), {} generator parameters, from step {}",

@@ -5,6 +5,7 @@
 //! the inner loops unroll. Rows run in parallel with rayon.
 
 use super::NaProblem;
+use super::simd::Simd;
 use super::window::AxisWindow;
 use rayon::prelude::*;
 
@@ -32,17 +33,23 @@ fn exp_nonpositive(x: f32) -> f32 {
     p * f32::from_bits(((k + 127) as u32) << 23)
 }
 
-/// Same contract as [`super::reference::na2d`].
+/// Same contract as [`super::reference::na2d`], on the [`Simd::active`] path.
 pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
+    na2d_with(p, qkv, rpb, Simd::active())
+}
+
+/// [`na2d`] on a chosen path; a path the CPU lacks runs the portable code.
+pub fn na2d_with(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: Simd) -> Vec<f32> {
+    let simd = if simd.supported() { simd } else { Simd::Portable };
     // Specialising on the head dimension lets the compiler unroll and vectorise the small
     // per-head dot products and updates (head dims are 4–64 in practice).
     match p.head_dim {
-        4 => na2d_hd::<4>(p, qkv, rpb),
-        8 => na2d_hd::<8>(p, qkv, rpb),
-        16 => na2d_hd::<16>(p, qkv, rpb),
-        32 => na2d_hd::<32>(p, qkv, rpb),
-        64 => na2d_hd::<64>(p, qkv, rpb),
-        _ => na2d_hd::<0>(p, qkv, rpb),
+        4 => na2d_hd::<4>(p, qkv, rpb, simd),
+        8 => na2d_hd::<8>(p, qkv, rpb, simd),
+        16 => na2d_hd::<16>(p, qkv, rpb, simd),
+        32 => na2d_hd::<32>(p, qkv, rpb, simd),
+        64 => na2d_hd::<64>(p, qkv, rpb, simd),
+        _ => na2d_hd::<0>(p, qkv, rpb, simd),
     }
 }
 
@@ -56,7 +63,12 @@ struct RowJob<'a> {
 }
 
 /// `HD` is the head dimension, or 0 for "read it from the problem".
-fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
+fn na2d_hd<const HD: usize>(
+    p: &NaProblem,
+    qkv: &[f32],
+    rpb: &[Vec<f32>],
+    simd: Simd,
+) -> Vec<f32> {
     let c = p.heads() * p.head_dim;
     let mut out = vec![0f32; p.batch * p.height * p.width * c];
     let mut head0 = 0;
@@ -75,15 +87,16 @@ fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec
         .collect();
     let job = RowJob { p, qkv, rpb, plans };
     #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+    if simd == Simd::Avx2 {
         out.par_chunks_mut(p.width * c)
             .enumerate()
             .for_each(|(row, out_row)| {
-                // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+                // SAFETY: `na2d_with` only passes paths the CPU supports.
                 unsafe { na_row_avx2::<HD>(&job, row, out_row) }
             });
         return out;
     }
+    let _ = simd; // only x86-64 has more than the portable path
     out.par_chunks_mut(p.width * c)
         .enumerate()
         .for_each(|(row, out_row)| na_row::<HD>(&job, row, out_row));
@@ -248,15 +261,21 @@ fn erf(x: f32) -> f32 {
     e.copysign(x)
 }
 
-/// Exact-form GELU `x · ½ (1 + erf(x/√2))` in place, in parallel.
+/// Exact-form GELU `x · ½ (1 + erf(x/√2))` in place, in parallel, on the active path.
 pub fn gelu_inplace(data: &mut [f32]) {
+    gelu_inplace_with(data, Simd::active())
+}
+
+/// [`gelu_inplace`] on a chosen path; a path the CPU lacks runs the portable code.
+pub fn gelu_inplace_with(data: &mut [f32], simd: Simd) {
+    let simd = if simd.supported() { simd } else { Simd::Portable };
     data.par_chunks_mut(1 << 14).for_each(|chunk| {
         #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            // SAFETY: the CPU supports AVX2 and FMA (checked just above).
+        if simd == Simd::Avx2 {
+            // SAFETY: only paths the CPU supports get here.
             return unsafe { gelu_avx2(chunk) };
         }
+        let _ = simd;
         gelu_chunk(chunk)
     });
 }

@@ -6,10 +6,12 @@
 //! [`reference`] is the oracle both are tested against; [`window`] holds the NATTEN rule.
 
 pub mod cpu;
+pub mod dispatch;
 pub mod gather;
 pub mod host;
 pub mod present;
 pub mod reference;
+pub mod simd;
 pub mod weights;
 pub mod wgsl;
 pub mod window;

@@ -1,18 +1,17 @@
 //! Generated images → RGBA8 texels on the GPU (`shaders/to_rgba8.wgsl`), left in a wgpu buffer
 //! that the explorer copies into its textures: the image never visits the host.
 
+use super::dispatch::DispatchLimits;
 use crate::error::{Error, Result};
 use crate::io::image::{MEAN, STD};
 use burn::backend::Wgpu;
 use burn::backend::wgpu::{CubeDim, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
 use burn::tensor::Tensor;
-use cubecl::CubeCount;
 use cubecl::prelude::KernelId;
 use cubecl::server::KernelArguments;
 use cubecl::wgpu::{AutoCompiler, WgpuResource, WgpuServer};
 
 const WORKGROUP: u32 = 64;
-const MAX_GROUPS_X: u32 = 65_535;
 /// wgpu's required row alignment for buffer → texture copies.
 pub const ROW_ALIGN: usize = 256;
 
@@ -73,10 +72,10 @@ pub fn pack_rgba8(img: Tensor<4>) -> Result<PackedImages> {
     let out = client.empty(n * h * row_bytes);
     let info = client.create_from_slice(bytemuck::cast_slice(&info));
     let groups = ((n * h * w) as u32).div_ceil(WORKGROUP);
-    let (gx, gy) = (groups.min(MAX_GROUPS_X), groups.div_ceil(MAX_GROUPS_X));
+    let grid = DispatchLimits::of(&client.properties().hardware).grid(groups)?;
     client.launch(
         Box::new(SourceKernel::new(PackKernel, CubeDim::new_1d(WORKGROUP))),
-        CubeCount::Static(gx, gy, 1),
+        grid,
         KernelArguments::new().with_buffers(vec![
             img.handle.clone().binding(),
             out.clone().binding(),

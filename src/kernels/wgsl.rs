@@ -6,22 +6,21 @@
 //! queue, and the output is wrapped back, so data never leaves the GPU.
 
 use super::NaProblem;
+use super::dispatch::DispatchLimits;
 use crate::error::{Error, Result};
 use burn::backend::Wgpu;
 use burn::backend::wgpu::{
     CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
 };
 use burn::tensor::{DType, Shape, Tensor};
-use cubecl::CubeCount;
 use cubecl::prelude::KernelId;
 use cubecl::server::KernelArguments;
 
-/// Invocations per workgroup of the per-query kernel.
+/// Invocations per workgroup of the per-query kernel (WebGPU guarantees 256).
 const WORKGROUP: u32 = 64;
-/// Queries per workgroup of the tiled kernel.
-const TILE: u32 = 16;
-/// Most workgroups along one dispatch axis (WebGPU's guaranteed limit).
-const MAX_GROUPS_X: u32 = 65_535;
+/// Most queries per workgroup of the tiled kernel; fewer where the device's workgroup memory
+/// cannot hold the keys and values of that many.
+const MAX_TILE: u32 = 16;
 
 /// Bindings, info layout and the window rule, spliced in front of each kernel (WGSL has no
 /// includes).
@@ -43,6 +42,15 @@ struct Na2dKernel {
     variant: Variant,
     head_dim: u32,
     max_kernel: u32,
+    /// Queries per workgroup of the tiled kernel.
+    tile: u32,
+}
+
+/// The largest tile whose window band of keys and values fits `shared_bytes` of workgroup
+/// memory, or `None` if not even one query's does.
+fn tile_for(shared_bytes: usize, max_kernel: u32, head_dim: u32) -> Option<u32> {
+    let bytes = |tile: u32| 2 * (tile + max_kernel - 1) as usize * head_dim as usize * 4;
+    (1..=MAX_TILE).rev().find(|&t| bytes(t) <= shared_bytes)
 }
 
 impl KernelSource for Na2dKernel {
@@ -54,12 +62,12 @@ impl KernelSource for Na2dKernel {
                     .register("workgroup_size", WORKGROUP.to_string())
             }
             Variant::Tiled => {
-                let band = TILE + self.max_kernel - 1;
+                let band = self.tile + self.max_kernel - 1;
                 SourceTemplate::new(
                     [COMMON, include_str!("../../shaders/na2d_tiled.wgsl")].concat(),
                 )
                 .register("head_dim", self.head_dim.to_string())
-                .register("tile", TILE.to_string())
+                .register("tile", self.tile.to_string())
                 .register("band", band.to_string())
                 .register("band_floats", (band * self.head_dim).to_string())
             }
@@ -68,7 +76,7 @@ impl KernelSource for Na2dKernel {
 
     fn id(&self) -> KernelId {
         // Every template parameter is part of the pipeline-cache key.
-        KernelId::new::<Self>().info((self.variant, self.head_dim, self.max_kernel))
+        KernelId::new::<Self>().info((self.variant, self.head_dim, self.max_kernel, self.tile))
     }
 
     fn lang(&self) -> &'static str {
@@ -82,20 +90,43 @@ fn primitive<const D: usize>(t: Tensor<D>) -> Result<CubeTensor> {
         .map_err(|e| Error::Backend(format!("expected a wgpu tensor: {e:?}")))
 }
 
-/// Same contract as [`super::neighborhood_attention`], on a wgpu device.
+/// Same contract as [`super::neighborhood_attention`], on a wgpu device, within the device's
+/// dispatch limits.
 pub fn na2d(
     qkv: Tensor<4>,
     rpb: &[Tensor<3>],
     p: &NaProblem,
     variant: Variant,
 ) -> Result<Tensor<4>> {
+    na2d_within(qkv, rpb, p, variant, None)
+}
+
+/// [`na2d`] within `limits` instead of the device's own (tests use small ones to exercise the
+/// 2-D dispatch grid and small tiles).
+pub fn na2d_within(
+    qkv: Tensor<4>,
+    rpb: &[Tensor<3>],
+    p: &NaProblem,
+    variant: Variant,
+    limits: Option<DispatchLimits>,
+) -> Result<Tensor<4>> {
     let c = p.heads() * p.head_dim;
     let tables: Vec<Tensor<1>> = rpb.iter().map(|t| t.clone().flatten(0, 2)).collect();
+    let qkv = primitive(qkv)?;
+    let client = qkv.client.clone();
+    let limits = limits.unwrap_or_else(|| DispatchLimits::of(&client.properties().hardware));
+    let max_kernel = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1) as u32;
+    let tile = tile_for(limits.max_shared_bytes, max_kernel, p.head_dim as u32);
+    // Without workgroup memory for even one query, the per-query kernel serves.
+    let (variant, tile) = match (variant, tile) {
+        (Variant::Tiled, Some(t)) => (Variant::Tiled, t),
+        _ => (Variant::PerQuery, 1),
+    };
     // Tiled kernel: column tiles per (row, head); each dilation residue is tiled separately.
     let tiles_x = p
         .groups
         .iter()
-        .map(|g| g.dilation * p.width.div_ceil(g.dilation).div_ceil(TILE as usize))
+        .map(|g| g.dilation * p.width.div_ceil(g.dilation).div_ceil(tile as usize))
         .max()
         .unwrap_or(1);
     // Header layout: shaders/na2d_common.wgsl.
@@ -122,9 +153,7 @@ pub fn na2d(
         head0 += g.heads as u32;
         offset += (g.heads * (2 * g.kernel - 1).pow(2)) as u32;
     }
-    let qkv = primitive(qkv)?;
     let rpb = primitive(Tensor::cat(tables, 0))?;
-    let client = qkv.client.clone();
     let out_len = p.batch * p.height * p.width * c;
     let out = client.empty(out_len * size_of::<f32>());
     let info = client.create_from_slice(bytemuck::cast_slice(&info));
@@ -133,24 +162,21 @@ pub fn na2d(
             ((p.batch * p.height * p.width * p.heads()) as u32).div_ceil(WORKGROUP),
             WORKGROUP,
         ),
-        Variant::Tiled => ((tiles_x * p.height * p.heads() * p.batch) as u32, TILE),
+        Variant::Tiled => ((tiles_x * p.height * p.heads() * p.batch) as u32, tile),
     };
-    let (gx, gy) = (
-        workgroups.min(MAX_GROUPS_X),
-        workgroups.div_ceil(MAX_GROUPS_X),
-    );
-    let max_kernel = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1) as u32;
+    let grid = limits.grid(workgroups)?;
     let kernel = SourceKernel::new(
         Na2dKernel {
             variant,
             head_dim: p.head_dim as u32,
             max_kernel,
+            tile,
         },
         CubeDim::new_1d(size),
     );
     client.launch(
         Box::new(kernel),
-        CubeCount::Static(gx, gy, 1),
+        grid,
         KernelArguments::new().with_buffers(vec![
             qkv.handle.clone().binding(),
             rpb.handle.clone().binding(),

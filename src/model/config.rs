@@ -174,6 +174,31 @@ impl GeneratorConfig {
 }
 
 impl GeneratorConfig {
+    /// The largest buffer a forward pass of one image allocates, in bytes, and what it holds.
+    /// A GPU binds a limited size per buffer (WebGPU guarantees 128 MiB; desktop GPUs allow
+    /// 2–4 GiB), so this decides which GPUs can run the model.
+    pub fn largest_buffer(&self) -> (u64, String) {
+        let mut best = (0u64, String::new());
+        for s in &self.stages {
+            let px = (s.resolution * s.resolution) as u64;
+            let mut candidates = vec![
+                (px * 3 * s.dim as u64, "qkv"),
+                (px * s.mlp_hidden as u64, "MLP hidden layer"),
+            ];
+            if let Some(o) = s.out_dim {
+                candidates.push((4 * px * o as u64, "upsampled output"));
+            }
+            for (floats, what) in candidates {
+                if 4 * floats > best.0 {
+                    best = (4 * floats, format!("{what} of the {0}×{0} stage", s.resolution));
+                }
+            }
+        }
+        best
+    }
+}
+
+impl GeneratorConfig {
     /// A human-readable architecture table (resolution, widths, head groups, W+ layers).
     pub fn describe(&self) -> String {
         let c = self;
@@ -213,6 +238,11 @@ impl GeneratorConfig {
                 st.out_dim.map_or("-".into(), |o| o.to_string()),
             ));
         }
+        let (bytes, what) = c.largest_buffer();
+        line(format!(
+            "GPU buffer  largest {:.1} MiB per image ({what})",
+            bytes as f64 / (1 << 20) as f64
+        ));
         s
     }
 }

@@ -14,6 +14,7 @@ pub mod arch;
 pub mod classifier;
 pub mod data;
 pub mod discriminator;
+pub mod log;
 pub mod params;
 pub mod state;
 

@@ -129,6 +129,10 @@ pub fn na_problems() -> Vec<NaProblem> {
         p(1, 13, 13, 3, vec![g(1, 13, 1), g(1, 11, 1)]),           // large kernels, L = k
         p(3, 10, 12, 6, vec![g(3, 5, 2)]),                         // batch 3
         p(1, 4, 4, 16, vec![g(4, 4, 1)]),                          // 4×4 full attention
+        // The head sizes official checkpoints use (the CPU kernel has specialised code for
+        // them; the WGSL kernel's per-thread arrays grow with them).
+        p(1, 11, 9, 32, vec![g(2, 5, 1), g(1, 3, 3)]),
+        p(2, 8, 10, 64, vec![g(1, 7, 1), g(1, 3, 2)]),
     ]
 }
 

@@ -2,6 +2,7 @@
 //! component in σ units on a W+ layer range, and direction files.
 
 use crate::app::action::Action;
+use crate::app::file_dialog::FileTask;
 use crate::app::state::RenderArgs;
 use crate::app::worker::DirectionsInfo;
 
@@ -29,21 +30,11 @@ pub fn show(
         {
             actions.push(Action::ComputeDirections);
         }
-        if ui.button("Load…").clicked()
-            && let Some(path) = rfd::FileDialog::new()
-                .add_filter("directions", &["npz", "npy"])
-                .pick_file()
-        {
-            actions.push(Action::LoadDirections(path));
+        if ui.button("Load…").clicked() {
+            actions.push(Action::Choose(FileTask::LoadDirections));
         }
-        if p.info.is_some()
-            && ui.button("Save…").clicked()
-            && let Some(path) = rfd::FileDialog::new()
-                .add_filter("directions", &["npz", "npy"])
-                .set_file_name("directions.npz")
-                .save_file()
-        {
-            actions.push(Action::SaveDirections(path));
+        if p.info.is_some() && ui.button("Save…").clicked() {
+            actions.push(Action::Choose(FileTask::SaveDirections));
         }
     });
     if let Some((done, total)) = p.progress {

@@ -2,6 +2,7 @@
 //! latent through more seeds, with progress and Cancel.
 
 use crate::app::action::Action;
+use crate::app::file_dialog::FileTask;
 use crate::app::state::ExportSettings;
 use crate::latent::interp::Interp;
 
@@ -12,13 +13,6 @@ pub struct Progress {
     pub seconds: f32,
 }
 
-fn save_dialog(name: &str, filter: &str, exts: &[&str]) -> Option<std::path::PathBuf> {
-    rfd::FileDialog::new()
-        .add_filter(filter, exts)
-        .set_file_name(name)
-        .save_file()
-}
-
 pub fn show(
     ui: &mut egui::Ui,
     settings: &mut ExportSettings,
@@ -27,20 +21,14 @@ pub fn show(
 ) {
     ui.add_enabled_ui(progress.is_none(), |ui| {
         ui.horizontal(|ui| {
-            if ui.button("Image…").clicked()
-                && let Some(p) = save_dialog("image.png", "PNG", &["png"])
-            {
-                actions.push(Action::SaveImage(p));
+            if ui.button("Image…").clicked() {
+                actions.push(Action::Choose(FileTask::SaveImage));
             }
-            if ui.button("W+…").clicked()
-                && let Some(p) = save_dialog("latent.npz", "latent", &["npz", "npy"])
-            {
-                actions.push(Action::SaveLatent(p));
+            if ui.button("W+…").clicked() {
+                actions.push(Action::Choose(FileTask::SaveLatent));
             }
-            if ui.button("Session…").clicked()
-                && let Some(p) = save_dialog("session.json", "session", &["json"])
-            {
-                actions.push(Action::SaveSession(p));
+            if ui.button("Session…").clicked() {
+                actions.push(Action::Choose(FileTask::SaveSession));
             }
         });
         let label = ui.label("Video: from the shown latent through these seeds");
@@ -68,10 +56,8 @@ pub fn show(
                 ui.selectable_value(&mut settings.interp, i, name);
             }
         });
-        if ui.button("Video…").clicked()
-            && let Some(p) = save_dialog("loop.mp4", "video", &["mp4", "gif"])
-        {
-            actions.push(Action::SaveVideo(p));
+        if ui.button("Video…").clicked() {
+            actions.push(Action::Choose(FileTask::SaveVideo));
         }
     });
     if let Some(p) = progress {

@@ -1,6 +1,7 @@
 //! Model: open a checkpoint (dialog, recent list, drag-and-drop elsewhere) and describe it.
 
 use crate::app::action::Action;
+use crate::app::file_dialog::FileTask;
 use crate::app::worker::ModelInfo;
 use std::path::PathBuf;
 
@@ -20,12 +21,8 @@ pub fn show(
     actions: &mut Vec<Action>,
 ) {
     ui.horizontal(|ui| {
-        if ui.button("Open checkpoint…").clicked()
-            && let Some(p) = rfd::FileDialog::new()
-                .add_filter("StyleNAT checkpoint", &["pt", "pth", "safetensors"])
-                .pick_file()
-        {
-            actions.push(Action::Open(p));
+        if ui.button("Open checkpoint…").clicked() {
+            actions.push(Action::Choose(FileTask::OpenCheckpoint));
         }
         if ui
             .button("Built-in model")

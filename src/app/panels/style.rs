@@ -2,6 +2,7 @@
 //! range, and W+ files (load / save `.npz`).
 
 use crate::app::action::Action;
+use crate::app::file_dialog::FileTask;
 use crate::app::state::RenderArgs;
 use crate::app::worker::ModelInfo;
 
@@ -91,20 +92,11 @@ pub fn show(
     });
     ui.separator();
     ui.horizontal(|ui| {
-        if ui.button("Load W+…").clicked()
-            && let Some(p) = rfd::FileDialog::new()
-                .add_filter("latent", &["npz", "npy"])
-                .pick_file()
-        {
-            actions.push(Action::Open(p));
+        if ui.button("Load W+…").clicked() {
+            actions.push(Action::Choose(FileTask::LoadLatent));
         }
-        if ui.button("Save W+…").clicked()
-            && let Some(p) = rfd::FileDialog::new()
-                .add_filter("latent", &["npz", "npy"])
-                .set_file_name("latent.npz")
-                .save_file()
-        {
-            actions.push(Action::SaveLatent(p));
+        if ui.button("Save W+…").clicked() {
+            actions.push(Action::Choose(FileTask::SaveLatent));
         }
         if args.custom.is_some() && ui.button("back to seed").clicked() {
             actions.push(Action::ClearLatent);

@@ -1,0 +1,62 @@
+//! Which vector instructions the CPU kernels use, chosen at run time: machines differ from
+//! one run to the next (with or without AVX2), so one binary carries every path.
+
+use std::sync::OnceLock;
+
+/// A code path of the CPU kernels, lowest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Simd {
+    /// Plain Rust, vectorised by the compiler for the baseline target (SSE2 on x86-64).
+    Portable,
+    /// AVX2 + FMA (8-wide fused multiply–add).
+    Avx2,
+}
+
+impl Simd {
+    /// Every path this CPU can execute, lowest first.
+    pub fn available() -> Vec<Simd> {
+        let mut v = vec![Simd::Portable];
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            v.push(Simd::Avx2);
+        }
+        v
+    }
+
+    /// Whether this CPU can execute the path.
+    pub fn supported(self) -> bool {
+        Self::available().contains(&self)
+    }
+
+    /// The path the kernels use: the best available, or a lower one named by the environment
+    /// variable `STYLENAT_SIMD` (`portable`, `avx2`) — to test or compare the lower paths.
+    pub fn active() -> Simd {
+        static ACTIVE: OnceLock<Simd> = OnceLock::new();
+        *ACTIVE.get_or_init(|| {
+            let best = *Self::available().last().unwrap_or(&Simd::Portable);
+            match std::env::var("STYLENAT_SIMD").ok().as_deref() {
+                None | Some("") | Some("auto") => best,
+                Some(name) => match Self::parse(name) {
+                    Some(s) if s.supported() => s,
+                    _ => {
+                        eprintln!(
+                            "STYLENAT_SIMD={name}: not a path this CPU runs (it runs {:?}); \
+                             using {best:?}",
+                            Self::available()
+                        );
+                        best
+                    }
+                },
+            }
+        })
+    }
+
+    fn parse(name: &str) -> Option<Simd> {
+        match name.to_ascii_lowercase().as_str() {
+            "portable" => Some(Simd::Portable),
+            "avx2" => Some(Simd::Avx2),
+            _ => None,
+        }
+    }
+}
