@@ -14,13 +14,27 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn keep_freed_memory() {
     const KEY: &str = "MIMALLOC_PURGE_DELAY";
     if std::env::var_os(KEY).is_none() {
-        // SAFETY: first statement of `main`, no other thread exists yet.
+        // SAFETY: called from the start of `main`, before any other thread exists.
         unsafe { std::env::set_var(KEY, "-1") };
+    }
+}
+
+/// Mesa's Vulkan device-selection layer looks for a Wayland display and, on a machine without
+/// `XDG_RUNTIME_DIR` (SSH, servers, CI), prints "error: XDG_RUNTIME_DIR is invalid or not set"
+/// although everything works. Where there can be no Wayland session, switch that layer off
+/// (its own documented switch) unless the user configured it.
+fn quiet_headless_vulkan() {
+    let runtime_dir_ok = std::env::var_os("XDG_RUNTIME_DIR")
+        .is_some_and(|d| std::path::Path::new(&d).is_dir());
+    if !runtime_dir_ok && std::env::var_os("NODEVICE_SELECT").is_none() {
+        // SAFETY: called from the start of `main`, before any other thread exists.
+        unsafe { std::env::set_var("NODEVICE_SELECT", "1") };
     }
 }
 
 fn main() -> ExitCode {
     keep_freed_memory();
+    quiet_headless_vulkan();
     match stylenat::cli::run() {
         Ok(code) => code,
         Err(e) => {

@@ -380,8 +380,11 @@ fn every_writer_refuses_to_overwrite_without_force() {
     let dir = tempfile::tempdir().unwrap();
     let existing = dir.path().join("taken");
     let w = dir.path().join("w.npy");
+    let ckpt = small("checkpoint.pt").display().to_string();
     stylenat_ok(&[
         "latents",
+        "--ckpt",
+        &ckpt,
         "--seeds",
         "1",
         "--space",
@@ -392,8 +395,8 @@ fn every_writer_refuses_to_overwrite_without_force() {
     let taken = existing.to_str().unwrap();
     let wp = w.to_str().unwrap();
     for args in [
-        vec!["synth", "--wplus", wp, "--out-npy", taken],
-        vec!["bench", "--runs", "1", "--json", taken],
+        vec!["synth", "--ckpt", &ckpt, "--wplus", wp, "--out-npy", taken],
+        vec!["bench", "--ckpt", &ckpt, "--runs", "1", "--json", taken],
         vec!["quality", "--untrained", "--samples", "10", "--classifier", "x.safetensors", "--json", taken],
     ] {
         std::fs::write(&existing, b"keep me").unwrap();
@@ -404,7 +407,7 @@ fn every_writer_refuses_to_overwrite_without_force() {
         assert_eq!(std::fs::read(&existing).unwrap(), b"keep me", "{args:?}");
     }
     // With --force the writer does replace it.
-    stylenat_ok(&["synth", "--wplus", wp, "--out-npy", taken, "--force"]);
+    stylenat_ok(&["synth", "--ckpt", &ckpt, "--wplus", wp, "--out-npy", taken, "--force"]);
     assert_ne!(std::fs::read(&existing).unwrap(), b"keep me");
 }
 

@@ -73,7 +73,13 @@ fn soak(kind: BackendKind, secs: u64) {
         BackendKind::Wgpu => "wgpu",
         _ => "CPU",
     };
-    while t0.elapsed() < Duration::from_secs(secs) {
+    // At least MIN_IMAGES images however slow the adapter (lavapipe on 2 cores renders the
+    // fixture in ~2.5 s), so that warm-up and the memory trend are measured, not guessed.
+    const MIN_IMAGES: u64 = 16;
+    let hard_stop = Duration::from_secs(secs.max(240));
+    while t0.elapsed() < Duration::from_secs(secs)
+        || (images < MIN_IMAGES && t0.elapsed() < hard_stop)
+    {
         let loaded = h.state().model.is_some();
         if loaded {
             let a = &mut h.state_mut().state.args;

@@ -37,9 +37,10 @@ fn wgsl_na_kernel_equals_the_oracle() {
 fn wgsl_na_kernel_equals_the_oracle_within_small_limits() {
     use burn::tensor::{Tensor, TensorData};
     use stylenat::kernels::dispatch::DispatchLimits;
-    use stylenat::kernels::wgsl::{Variant, na2d_within};
+    use stylenat::kernels::wgsl::{LaunchShape, Variant, na2d_within};
     let backend = wgpu_backend();
     let device = &backend.device;
+    let mut grids_2d = 0;
     for (i, p) in na_problems().iter().enumerate() {
         let (qkv, rpb) = na_inputs(p, i as u64 + 300);
         let want = stylenat::kernels::reference::na2d(p, &qkv, &rpb);
@@ -48,10 +49,20 @@ fn wgsl_na_kernel_equals_the_oracle_within_small_limits() {
         // Workgroup memory for tiles of 2, and for none at all.
         for shared in [2 * (2 + kmax - 1) * p.head_dim * 4, 8] {
             for variant in [Variant::PerQuery, Variant::Tiled] {
-                let limits = DispatchLimits {
-                    max_groups_per_dim: 3,
+                let mut limits = DispatchLimits {
+                    max_groups_per_dim: u32::MAX,
                     max_shared_bytes: shared,
                 };
+                let shape = LaunchShape::new(p, variant, &limits);
+                if variant == Variant::Tiled {
+                    // A tile of 2 when the band fits, the per-query kernel when nothing does.
+                    let want = if shared == 8 { Variant::PerQuery } else { Variant::Tiled };
+                    assert_eq!(shape.variant, want, "{shape:?}");
+                    assert!(shared == 8 || shape.tile == 2, "{shape:?}");
+                }
+                // Half the workgroups per axis: the grid needs a second row.
+                limits.max_groups_per_dim = shape.workgroups.div_ceil(2).max(2);
+                let two_d = shape.workgroups > limits.max_groups_per_dim;
                 let q = Tensor::<4>::from_data(
                     TensorData::new(qkv.clone(), [p.batch, p.height, p.width, 3 * c]),
                     device,
@@ -70,11 +81,14 @@ fn wgsl_na_kernel_equals_the_oracle_within_small_limits() {
                 let (max, _) = diff(&got, &want);
                 assert!(
                     max <= 1e-4,
-                    "{variant:?} within {limits:?}, problem {i} {p:?}: max|Δ| = {max}"
+                    "{variant:?} within {limits:?} (2-D grid: {two_d}), problem {i} {p:?}: max|Δ| = {max}"
                 );
+                grids_2d += two_d as usize;
             }
         }
     }
+    println!("{grids_2d} launches used a 2-D grid");
+    assert!(grids_2d >= na_problems().len(), "only {grids_2d} 2-D launches");
     // The grid itself: 2-D beyond the axis limit, refused beyond the whole grid.
     let l = DispatchLimits {
         max_groups_per_dim: 3,

@@ -1,10 +1,11 @@
 //! Choosing files: the system's dialog where one answers, otherwise a built-in picker drawn in
-//! the window (egui_file). On Linux the system dialog is an XDG desktop portal over D-Bus; a
+//! the window ([`super::file_picker`]). On Linux the system dialog is an XDG desktop portal over D-Bus; a
 //! plain X11 session, a tiling WM or Xvfb often has neither, and then the portal call returns
 //! at once as if cancelled. Saving in the built-in picker asks before replacing a file (the
 //! system dialogs ask themselves).
 
 use super::action::Action;
+use super::file_picker::{FilePicker, Picked};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -98,7 +99,7 @@ const NO_ANSWER: Duration = Duration::from_millis(250);
 /// The file choosers of the window: at most one built-in picker or confirmation at a time.
 #[derive(Default)]
 pub struct FileDialogs {
-    builtin: Option<(FileTask, egui_file::FileDialog)>,
+    builtin: Option<(FileTask, FilePicker)>,
     /// A save into an existing file, waiting for the user to confirm.
     confirm: Option<(FileTask, PathBuf)>,
     /// The system dialog did not answer once: use the built-in picker from now on.
@@ -159,18 +160,8 @@ impl FileDialogs {
             .clone()
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
-        let filter: egui_file::Filter<PathBuf> = Box::new(move |p: &Path| task.accepts(p));
-        let mut dialog = if task.saves() {
-            egui_file::FileDialog::save_file()
-                .initial_path(start.join(name))
-                .default_filename(name)
-        } else {
-            egui_file::FileDialog::open_file().initial_path(start)
-        }
-        .title(title)
-        .show_files_filter(filter);
-        dialog.open();
-        self.builtin = Some((task, dialog));
+        let picker = FilePicker::new(title, task.saves(), start, name, move |p| task.accepts(p));
+        self.builtin = Some((task, picker));
     }
 
     /// Whether a built-in picker or a confirmation is open.
@@ -210,23 +201,20 @@ impl FileDialogs {
                 None => None,
             };
         }
-        let (task, dialog) = self.builtin.as_mut()?;
+        let (task, picker) = self.builtin.as_mut()?;
         let task = *task;
-        dialog.show(ctx);
-        match dialog.state() {
-            egui_file::State::Open => None,
-            egui_file::State::Selected => {
-                let path = dialog.path().map(Path::to_path_buf);
-                self.last_dir = Some(dialog.directory().to_path_buf());
+        match picker.show(ctx) {
+            Picked::Open => None,
+            Picked::Chosen(path) => {
+                self.last_dir = Some(picker.dir().to_path_buf());
                 self.builtin = None;
-                let path = path?;
                 if task.saves() && path.exists() {
                     self.confirm = Some((task, path));
                     return None;
                 }
                 Some(task.action(path))
             }
-            egui_file::State::Cancelled | egui_file::State::Closed => {
+            Picked::Cancelled => {
                 self.builtin = None;
                 None
             }

@@ -6,6 +6,7 @@ pub mod canvas;
 pub mod compose;
 pub mod export;
 pub mod file_dialog;
+pub mod file_picker;
 pub mod gpu_texture;
 pub mod history;
 pub mod open;

@@ -100,10 +100,10 @@ pub(super) fn rebuild_tensor(args: Vec<Value>) -> std::result::Result<Value, Str
     if shape.len() != stride.len() {
         return Err("tensor size and stride have different lengths".into());
     }
-    Ok(Value::Tensor(TensorRef {
+    Ok(Value::Tensor(Box::new(TensorRef {
         storage,
         offset,
         shape,
         stride,
-    }))
+    })))
 }

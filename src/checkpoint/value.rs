@@ -82,7 +82,8 @@ pub enum Value {
     /// `argparse.Namespace`: attribute name → value.
     Namespace(Vec<(String, Value)>),
     Storage(StorageRef),
-    Tensor(TensorRef),
+    /// Boxed: the largest variant, and files hold far more small values than tensors.
+    Tensor(Box<TensorRef>),
     /// An allow-listed class or function reference (before it is called).
     Global(Global),
     /// A known data-only object we skip (e.g. a numpy scalar); the string names its class.
@@ -180,7 +181,11 @@ pub fn depth(v: &Value) -> usize {
 /// keys a file declares. A key set twice keeps its first position and its last value, as in
 /// Python.
 #[derive(Debug, Clone, Default)]
-pub struct Dict {
+pub struct Dict(Box<DictInner>);
+
+/// Boxed behind [`Dict`] so that a [`Value`] stays small.
+#[derive(Debug, Clone, Default)]
+struct DictInner {
     items: Vec<(Value, Value)>,
     index: HashMap<Key, usize>,
 }
@@ -218,43 +223,45 @@ impl Key {
 
 impl PartialEq for Dict {
     fn eq(&self, other: &Self) -> bool {
-        self.items == other.items
+        self.0.items == other.0.items
     }
 }
 
 impl Dict {
     /// Sets `key` to `value`: replaces the value of an equal key, appends a new one.
     pub fn insert(&mut self, key: Value, value: Value) {
+        let d = &mut *self.0;
         match Key::of(&key) {
-            Some(h) => match self.index.entry(h) {
-                Entry::Occupied(e) => self.items[*e.get()].1 = value,
+            Some(h) => match d.index.entry(h) {
+                Entry::Occupied(e) => d.items[*e.get()].1 = value,
                 Entry::Vacant(e) => {
-                    e.insert(self.items.len());
-                    self.items.push((key, value));
+                    e.insert(d.items.len());
+                    d.items.push((key, value));
                 }
             },
-            None => self.items.push((key, value)),
+            None => d.items.push((key, value)),
         }
     }
 
     /// The value of a string key.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.index
+        self.0
+            .index
             .get(&Key::Str(key.to_string()))
-            .map(|&i| &self.items[i].1)
+            .map(|&i| &self.0.items[i].1)
     }
 
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.0.items.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.0.items.is_empty()
     }
 
     /// Entries in insertion order.
     pub fn iter(&self) -> std::slice::Iter<'_, (Value, Value)> {
-        self.items.iter()
+        self.0.items.iter()
     }
 }
 
@@ -272,7 +279,7 @@ impl IntoIterator for Dict {
     type Item = (Value, Value);
     type IntoIter = std::vec::IntoIter<(Value, Value)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.items.into_iter()
+        self.0.items.into_iter()
     }
 }
 
@@ -280,6 +287,6 @@ impl<'a> IntoIterator for &'a Dict {
     type Item = &'a (Value, Value);
     type IntoIter = std::slice::Iter<'a, (Value, Value)>;
     fn into_iter(self) -> Self::IntoIter {
-        self.items.iter()
+        self.0.items.iter()
     }
 }

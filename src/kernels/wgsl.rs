@@ -101,6 +101,50 @@ pub fn na2d(
     na2d_within(qkv, rpb, p, variant, None)
 }
 
+/// How an NA launch is shaped within `limits`: the kernel that runs (the tiled one falls back
+/// to per-query when the workgroup memory cannot hold one query's band), its tile, the column
+/// tiles per (row, head), workgroups and invocations per workgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaunchShape {
+    pub variant: Variant,
+    pub tile: u32,
+    pub tiles_x: u32,
+    pub workgroups: u32,
+    pub workgroup_size: u32,
+}
+
+impl LaunchShape {
+    pub fn new(p: &NaProblem, variant: Variant, limits: &DispatchLimits) -> Self {
+        let max_kernel = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1) as u32;
+        let tile = tile_for(limits.max_shared_bytes, max_kernel, p.head_dim as u32);
+        let (variant, tile) = match (variant, tile) {
+            (Variant::Tiled, Some(t)) => (Variant::Tiled, t),
+            _ => (Variant::PerQuery, 1),
+        };
+        // Tiled kernel: column tiles per (row, head); each dilation residue is tiled apart.
+        let tiles_x = p
+            .groups
+            .iter()
+            .map(|g| g.dilation * p.width.div_ceil(g.dilation).div_ceil(tile as usize))
+            .max()
+            .unwrap_or(1) as u32;
+        let (workgroups, workgroup_size) = match variant {
+            Variant::PerQuery => (
+                ((p.batch * p.height * p.width * p.heads()) as u32).div_ceil(WORKGROUP),
+                WORKGROUP,
+            ),
+            Variant::Tiled => (tiles_x * (p.height * p.heads() * p.batch) as u32, tile),
+        };
+        Self {
+            variant,
+            tile,
+            tiles_x,
+            workgroups,
+            workgroup_size,
+        }
+    }
+}
+
 /// [`na2d`] within `limits` instead of the device's own (tests use small ones to exercise the
 /// 2-D dispatch grid and small tiles).
 pub fn na2d_within(
@@ -115,20 +159,8 @@ pub fn na2d_within(
     let qkv = primitive(qkv)?;
     let client = qkv.client.clone();
     let limits = limits.unwrap_or_else(|| DispatchLimits::of(&client.properties().hardware));
+    let shape = LaunchShape::new(p, variant, &limits);
     let max_kernel = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1) as u32;
-    let tile = tile_for(limits.max_shared_bytes, max_kernel, p.head_dim as u32);
-    // Without workgroup memory for even one query, the per-query kernel serves.
-    let (variant, tile) = match (variant, tile) {
-        (Variant::Tiled, Some(t)) => (Variant::Tiled, t),
-        _ => (Variant::PerQuery, 1),
-    };
-    // Tiled kernel: column tiles per (row, head); each dilation residue is tiled separately.
-    let tiles_x = p
-        .groups
-        .iter()
-        .map(|g| g.dilation * p.width.div_ceil(g.dilation).div_ceil(tile as usize))
-        .max()
-        .unwrap_or(1);
     // Header layout: shaders/na2d_common.wgsl.
     let info = vec![
         p.batch,
@@ -137,7 +169,7 @@ pub fn na2d_within(
         p.heads(),
         0,
         p.groups.len(),
-        tiles_x,
+        shape.tiles_x as usize,
     ];
     let mut info: Vec<u32> = info.into_iter().map(|v| v as u32).collect();
     info[4] = p.scale.to_bits();
@@ -157,22 +189,15 @@ pub fn na2d_within(
     let out_len = p.batch * p.height * p.width * c;
     let out = client.empty(out_len * size_of::<f32>());
     let info = client.create_from_slice(bytemuck::cast_slice(&info));
-    let (workgroups, size) = match variant {
-        Variant::PerQuery => (
-            ((p.batch * p.height * p.width * p.heads()) as u32).div_ceil(WORKGROUP),
-            WORKGROUP,
-        ),
-        Variant::Tiled => ((tiles_x * p.height * p.heads() * p.batch) as u32, tile),
-    };
-    let grid = limits.grid(workgroups)?;
+    let grid = limits.grid(shape.workgroups)?;
     let kernel = SourceKernel::new(
         Na2dKernel {
-            variant,
+            variant: shape.variant,
             head_dim: p.head_dim as u32,
             max_kernel,
-            tile,
+            tile: shape.tile,
         },
-        CubeDim::new_1d(size),
+        CubeDim::new_1d(shape.workgroup_size),
     );
     client.launch(
         Box::new(kernel),

@@ -28,7 +28,7 @@ pub fn show(
             ui.label("layer");
             ui.label("res");
             ui.label("source");
-            ui.label("‖w‖");
+            ui.label("|w|");
             ui.end_row();
             for (l, res) in model.layer_res().iter().enumerate() {
                 ui.label(l.to_string());

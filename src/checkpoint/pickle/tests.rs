@@ -164,3 +164,9 @@ fn unpickling_stops_when_the_caller_cancels() {
     assert!(matches!(r, Err(Error::Cancelled)), "{r:?}");
     assert_eq!(calls, 2);
 }
+
+#[test]
+fn values_stay_small() {
+    // The node budget bounds memory only if each value is small (big variants are boxed).
+    assert!(size_of::<Value>() <= 40, "{} bytes", size_of::<Value>());
+}
