@@ -84,15 +84,17 @@ fn create_wgpu_setup(limits: GpuLimits) -> std::result::Result<WgpuSetup, String
     }
     let (instance, adapter) =
         found.ok_or_else(|| format!("no usable wgpu adapter: {last_error}"))?;
-    let (device, queue) = block_on(adapter.request_device(&wgpu::DeviceDescriptor {
-        label: Some("stylenat"),
-        required_features: adapter
-            .features()
-            .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-        required_limits: limits.for_adapter(&adapter),
-        memory_hints: wgpu::MemoryHints::MemoryUsage,
-        ..Default::default()
-    }))
+    let (device, queue) = block_on(
+        adapter.request_device(&wgpu::DeviceDescriptor {
+            label: Some("stylenat"),
+            required_features: adapter
+                .features()
+                .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+            required_limits: limits.for_adapter(&adapter),
+            memory_hints: wgpu::MemoryHints::MemoryUsage,
+            ..Default::default()
+        }),
+    )
     .map_err(|e| format!("the wgpu adapter refused a device: {e}"))?;
     let backend = adapter.get_info().backend;
     Ok(WgpuSetup {

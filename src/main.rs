@@ -24,8 +24,8 @@ fn keep_freed_memory() {
 /// although everything works. Where there can be no Wayland session, switch that layer off
 /// (its own documented switch) unless the user configured it.
 fn quiet_headless_vulkan() {
-    let runtime_dir_ok = std::env::var_os("XDG_RUNTIME_DIR")
-        .is_some_and(|d| std::path::Path::new(&d).is_dir());
+    let runtime_dir_ok =
+        std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
     if !runtime_dir_ok && std::env::var_os("NODEVICE_SELECT").is_none() {
         // SAFETY: called from the start of `main`, before any other thread exists.
         unsafe { std::env::set_var("NODEVICE_SELECT", "1") };

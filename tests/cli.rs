@@ -397,17 +397,38 @@ fn every_writer_refuses_to_overwrite_without_force() {
     for args in [
         vec!["synth", "--ckpt", &ckpt, "--wplus", wp, "--out-npy", taken],
         vec!["bench", "--ckpt", &ckpt, "--runs", "1", "--json", taken],
-        vec!["quality", "--untrained", "--samples", "10", "--classifier", "x.safetensors", "--json", taken],
+        vec![
+            "quality",
+            "--untrained",
+            "--samples",
+            "10",
+            "--classifier",
+            "x.safetensors",
+            "--json",
+            taken,
+        ],
     ] {
         std::fs::write(&existing, b"keep me").unwrap();
         let r = stylenat(&args);
         let err = String::from_utf8_lossy(&r.stderr);
         assert!(!r.status.success(), "{args:?} replaced the file");
-        assert!(err.contains("already exists") && err.contains("--force"), "{args:?}: {err}");
+        assert!(
+            err.contains("already exists") && err.contains("--force"),
+            "{args:?}: {err}"
+        );
         assert_eq!(std::fs::read(&existing).unwrap(), b"keep me", "{args:?}");
     }
     // With --force the writer does replace it.
-    stylenat_ok(&["synth", "--ckpt", &ckpt, "--wplus", wp, "--out-npy", taken, "--force"]);
+    stylenat_ok(&[
+        "synth",
+        "--ckpt",
+        &ckpt,
+        "--wplus",
+        wp,
+        "--out-npy",
+        taken,
+        "--force",
+    ]);
     assert_ne!(std::fs::read(&existing).unwrap(), b"keep me");
 }
 

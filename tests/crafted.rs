@@ -91,31 +91,66 @@ fn crafted_checkpoints_up_to_64_mib_load_or_fail_within_2_s() {
     let dir = tempfile::tempdir().unwrap();
     let storage = vec![0u8; 48 * MIB];
     let cases: Vec<(&str, Vec<u8>)> = vec![
-        ("dict bomb, one SETITEM per key", checkpoint_zip(&dict_bomb(64 * MIB, false), false, &[])),
-        ("memoised dict bomb", checkpoint_zip(&dict_bomb(64 * MIB, true), false, &[])),
-        ("list bomb, one APPEND per item", checkpoint_zip(&repeated(b"]", b"Na", 64 * MIB, b"."), false, &[])),
-        ("MARK / POP_MARK churn", checkpoint_zip(&repeated(b"", b"(1", 64 * MIB, b"N."), false, &[])),
-        ("deep MARK stack", checkpoint_zip(&repeated(b"", b"(", 64 * MIB, b"N."), false, &[])),
-        ("TUPLE1 nesting", checkpoint_zip(&repeated(b"N", b"\x85", 64 * MIB, b"."), false, &[])),
-        ("memo copy bomb", checkpoint_zip(&{
-            let mut p = b"\x80\x02](".to_vec();
-            p.extend(std::iter::repeat_n(*b"K\x01", 1000).flatten());
-            p.extend(b"eq\x00");
-            let mut rest = repeated(b"", b"h\x000", 64 * MIB - p.len(), b"N.");
-            p.extend(rest.split_off(2));
-            p
-        }, false, &[])),
+        (
+            "dict bomb, one SETITEM per key",
+            checkpoint_zip(&dict_bomb(64 * MIB, false), false, &[]),
+        ),
+        (
+            "memoised dict bomb",
+            checkpoint_zip(&dict_bomb(64 * MIB, true), false, &[]),
+        ),
+        (
+            "list bomb, one APPEND per item",
+            checkpoint_zip(&repeated(b"]", b"Na", 64 * MIB, b"."), false, &[]),
+        ),
+        (
+            "MARK / POP_MARK churn",
+            checkpoint_zip(&repeated(b"", b"(1", 64 * MIB, b"N."), false, &[]),
+        ),
+        (
+            "deep MARK stack",
+            checkpoint_zip(&repeated(b"", b"(", 64 * MIB, b"N."), false, &[]),
+        ),
+        (
+            "TUPLE1 nesting",
+            checkpoint_zip(&repeated(b"N", b"\x85", 64 * MIB, b"."), false, &[]),
+        ),
+        (
+            "memo copy bomb",
+            checkpoint_zip(
+                &{
+                    let mut p = b"\x80\x02](".to_vec();
+                    p.extend(std::iter::repeat_n(*b"K\x01", 1000).flatten());
+                    p.extend(b"eq\x00");
+                    let mut rest = repeated(b"", b"h\x000", 64 * MIB - p.len(), b"N.");
+                    p.extend(rest.split_off(2));
+                    p
+                },
+                false,
+                &[],
+            ),
+        ),
         // 64 MiB of no-op pickle deflated into a small file: the reader must stop at its cap.
-        ("deflated pickle expanding past the cap", checkpoint_zip(&repeated(b"", b"(1", 80 * MIB, b"N."), true, &[])),
-        ("one 48 MiB storage viewed by 1000 tensors", checkpoint_zip(
-            &shared_storage_views(1000, 12 * MIB),
-            false,
-            &[("0", storage)],
-        )),
+        (
+            "deflated pickle expanding past the cap",
+            checkpoint_zip(&repeated(b"", b"(1", 80 * MIB, b"N."), true, &[]),
+        ),
+        (
+            "one 48 MiB storage viewed by 1000 tensors",
+            checkpoint_zip(
+                &shared_storage_views(1000, 12 * MIB),
+                false,
+                &[("0", storage)],
+            ),
+        ),
     ];
     let mut report = Vec::new();
     for (name, bytes) in cases {
-        assert!(bytes.len() <= 64 * MIB + 4096, "{name}: {} bytes", bytes.len());
+        assert!(
+            bytes.len() <= 64 * MIB + 4096,
+            "{name}: {} bytes",
+            bytes.len()
+        );
         let path = dir.path().join("crafted.pt");
         std::fs::write(&path, &bytes).unwrap();
         let t0 = Instant::now();
@@ -132,7 +167,10 @@ fn crafted_checkpoints_up_to_64_mib_load_or_fail_within_2_s() {
             outcome.chars().take(90).collect::<String>()
         ));
         assert!(took <= LIMIT, "{name}: took {took:?} ({outcome})");
-        assert!(result.is_err(), "{name}: a crafted file loaded as a generator");
+        assert!(
+            result.is_err(),
+            "{name}: a crafted file loaded as a generator"
+        );
     }
     for line in report {
         println!("{line}");

@@ -382,7 +382,10 @@ fn builtin_file_picker_opens_a_checkpoint() {
     click(&mut h, "checkpoint.pt");
     click(&mut h, "Open");
     step_until(&mut h, "the model from the picker", |a| a.model.is_some());
-    assert_eq!(h.state().model.as_ref().unwrap().path, small("checkpoint.pt"));
+    assert_eq!(
+        h.state().model.as_ref().unwrap().path,
+        small("checkpoint.pt")
+    );
     assert!(!h.state().dialogs.is_open());
 }
 
@@ -412,7 +415,9 @@ fn builtin_save_picker_asks_before_replacing() {
             assert_eq!(std::fs::read(&target).unwrap(), b"precious");
         } else {
             step_until(&mut h, "the saved W+", |a| {
-                a.status.as_deref().is_some_and(|s| s.starts_with("saved W+"))
+                a.status
+                    .as_deref()
+                    .is_some_and(|s| s.starts_with("saved W+"))
             });
             let w = stylenat::io::npy::read_array(&target, Some("w")).unwrap();
             assert_eq!(w.shape[0], 1);

@@ -50,7 +50,10 @@ fn drawn_image(h: &mut Harness<'_, ExplorerApp>) -> image::RgbaImage {
     let rect = h.get_by_label("generated image mix").rect();
     let frame = h.render().expect("the frame renders");
     let ppp = frame.width() as f32 / 1100.0;
-    let (x, y) = ((rect.min.x * ppp).round() as u32, (rect.min.y * ppp).round() as u32);
+    let (x, y) = (
+        (rect.min.x * ppp).round() as u32,
+        (rect.min.y * ppp).round() as u32,
+    );
     let side = (rect.width() * ppp).round() as u32;
     image::imageops::crop_imm(&frame, x, y, side, side).to_image()
 }
@@ -107,12 +110,20 @@ fn gpu_display_path_matches_the_host_path_and_survives_a_lost_device() {
         }
     }
     let total = (on_gpu.width() * on_gpu.height() * 3) as usize;
-    println!("GPU vs host drawing: {off} of {total} channel values differ by more than 1; worst {worst}");
+    println!(
+        "GPU vs host drawing: {off} of {total} channel values differ by more than 1; worst {worst}"
+    );
     // The two generators agree to ~1e-5; a rounding flip may move a byte by one.
-    assert!(worst <= 2 && off * 1000 <= total, "{off} values off, worst {worst}");
+    assert!(
+        worst <= 2 && off * 1000 <= total,
+        "{off} values off, worst {worst}"
+    );
     // Not a blank or uniform image on both sides.
     let first = on_gpu.get_pixel(0, 0);
-    assert!(on_gpu.pixels().any(|p| p != first), "the GPU image is uniform");
+    assert!(
+        on_gpu.pixels().any(|p| p != first),
+        "the GPU image is uniform"
+    );
     drop((gpu, host));
 
     // A real device failure: the worker's own wgpu device destroyed under the loaded model.
@@ -121,8 +132,19 @@ fn gpu_display_path_matches_the_host_path_and_survives_a_lost_device() {
         .with_size([1100.0, 760.0])
         .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app(worker));
     step_until(&mut h, "the first wgpu image", image_shown);
-    assert!(h.state().model.as_ref().unwrap().backend.starts_with("wgpu"));
-    let device = Backend::init(BackendKind::Wgpu).unwrap().wgpu.unwrap().device;
+    assert!(
+        h.state()
+            .model
+            .as_ref()
+            .unwrap()
+            .backend
+            .starts_with("wgpu")
+    );
+    let device = Backend::init(BackendKind::Wgpu)
+        .unwrap()
+        .wgpu
+        .unwrap()
+        .device;
     device.destroy();
     h.state_mut().state.args.psi = 0.5;
     step_until(&mut h, "an image after the device was lost", |a| {

@@ -77,7 +77,10 @@ fn oracle_is_a_softmax_over_the_neighbourhood() {
 #[test]
 fn every_cpu_simd_path_equals_oracle() {
     let paths = Simd::available();
-    println!("CPU paths on this machine: {paths:?} (active: {:?})", Simd::active());
+    println!(
+        "CPU paths on this machine: {paths:?} (active: {:?})",
+        Simd::active()
+    );
     assert_eq!(paths[0], Simd::Portable);
     #[cfg(target_arch = "x86_64")]
     assert_eq!(
@@ -105,7 +108,10 @@ fn every_cpu_simd_path_equals_oracle() {
                 (y as f64 - want).abs()
             })
             .fold(0f64, f64::max);
-        println!("{simd:?}: NA ok on {} problems; GELU max|Δ| {worst:.2e}", na_problems().len());
+        println!(
+            "{simd:?}: NA ok on {} problems; GELU max|Δ| {worst:.2e}",
+            na_problems().len()
+        );
         assert!(worst < 1e-5, "{simd:?} GELU max|Δ| {worst}");
     }
 }

@@ -282,7 +282,7 @@ fn train_command_writes_a_model_every_command_loads_and_resumes() {
         .unwrap();
     std::io::Write::write_all(
         &mut stale,
-        b"{\"step\":3,\"d_loss\":9.0}\n{\"step\":4,\"d_loss\":9.0}\n{\"step\":5,\"d_l",
+        b"{\"step\":2,\"d_loss\":9.0}\n{\"step\":3,\"d_loss\":9.0}\n{\"step\":4,\"d_l",
     )
     .unwrap();
     drop(stale);
@@ -291,9 +291,13 @@ fn train_command_writes_a_model_every_command_loads_and_resumes() {
     assert_eq!(log.lines().count(), 3, "{log}");
     let steps: Vec<u64> = log
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["step"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
-    assert_eq!(steps, [1, 2, 3], "{log}");
+    assert_eq!(steps, [0, 1, 2], "{log}");
     assert!(!log.contains("9.0"), "stale lines survived: {log}");
     assert!(run.join("samples/step-000002.png").exists());
     let model = run.join("model.safetensors");

@@ -56,7 +56,11 @@ fn wgsl_na_kernel_equals_the_oracle_within_small_limits() {
                 let shape = LaunchShape::new(p, variant, &limits);
                 if variant == Variant::Tiled {
                     // A tile of 2 when the band fits, the per-query kernel when nothing does.
-                    let want = if shared == 8 { Variant::PerQuery } else { Variant::Tiled };
+                    let want = if shared == 8 {
+                        Variant::PerQuery
+                    } else {
+                        Variant::Tiled
+                    };
                     assert_eq!(shape.variant, want, "{shape:?}");
                     assert!(shared == 8 || shape.tile == 2, "{shape:?}");
                 }
@@ -88,13 +92,19 @@ fn wgsl_na_kernel_equals_the_oracle_within_small_limits() {
         }
     }
     println!("{grids_2d} launches used a 2-D grid");
-    assert!(grids_2d >= na_problems().len(), "only {grids_2d} 2-D launches");
+    assert!(
+        grids_2d >= na_problems().len(),
+        "only {grids_2d} 2-D launches"
+    );
     // The grid itself: 2-D beyond the axis limit, refused beyond the whole grid.
     let l = DispatchLimits {
         max_groups_per_dim: 3,
         max_shared_bytes: 0,
     };
-    assert!(matches!(l.grid(7).unwrap(), cubecl::CubeCount::Static(3, 3, 1)));
+    assert!(matches!(
+        l.grid(7).unwrap(),
+        cubecl::CubeCount::Static(3, 3, 1)
+    ));
     assert!(l.grid(10).is_err());
 }
 

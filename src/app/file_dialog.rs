@@ -35,7 +35,14 @@ impl FileTask {
     }
 
     /// Dialog title, filter name and extensions, and the suggested file name when saving.
-    fn spec(self) -> (&'static str, &'static str, &'static [&'static str], &'static str) {
+    fn spec(
+        self,
+    ) -> (
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+        &'static str,
+    ) {
         match self {
             Self::OpenCheckpoint => (
                 "Open checkpoint",
@@ -86,8 +93,8 @@ fn native_available() -> bool {
         return false;
     }
     if cfg!(target_os = "linux") {
-        let bus_socket = std::env::var_os("XDG_RUNTIME_DIR")
-            .is_some_and(|d| Path::new(&d).join("bus").exists());
+        let bus_socket =
+            std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| Path::new(&d).join("bus").exists());
         return std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some() || bus_socket;
     }
     true

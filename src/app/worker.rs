@@ -176,7 +176,11 @@ impl Worker {
                         && crate::backend::is_hardware(&rs.adapter.get_info())) =>
             {
                 let textures = GpuTextures::new(rs.clone());
-                Self::spawn_with(move || Backend::from_render_state(&rs), Some(textures), notify)
+                Self::spawn_with(
+                    move || Backend::from_render_state(&rs),
+                    Some(textures),
+                    notify,
+                )
             }
             _ => Self::spawn(backend, notify),
         }
@@ -427,7 +431,11 @@ fn spawn_loader(job: LoadJob, tx: Sender<Msg>, post: Post) {
             let f = p.fraction();
             if tensors != last.0 || f - last.1 >= 0.05 {
                 last = (tensors, f);
-                let what = if tensors { "reading tensors" } else { "reading the structure" };
+                let what = if tensors {
+                    "reading tensors"
+                } else {
+                    "reading the structure"
+                };
                 stage(what, Some(f));
             }
             !cancel.load(Ordering::Relaxed)

@@ -56,7 +56,10 @@ impl TorchFile {
             });
         }
         // The declared size is the file's claim; reserve what the stored bytes can back.
-        let backed = entry.compressed_size().saturating_mul(1100).min(entry.size());
+        let backed = entry
+            .compressed_size()
+            .saturating_mul(1100)
+            .min(entry.size());
         let mut pkl = Vec::with_capacity(backed.min(MAX_PICKLE_BYTES) as usize);
         entry
             .by_ref()

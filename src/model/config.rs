@@ -190,7 +190,10 @@ impl GeneratorConfig {
             }
             for (floats, what) in candidates {
                 if 4 * floats > best.0 {
-                    best = (4 * floats, format!("{what} of the {0}×{0} stage", s.resolution));
+                    best = (
+                        4 * floats,
+                        format!("{what} of the {0}×{0} stage", s.resolution),
+                    );
                 }
             }
         }

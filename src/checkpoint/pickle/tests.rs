@@ -90,7 +90,11 @@ fn dicts_with_many_keys_build_in_linear_time() {
         assert_eq!(d.len(), 200_000);
         assert_eq!(d.get("000123"), Some(&Value::Int(1)));
         // Quadratic insertion took 10 s for 80 000 keys.
-        assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            t.elapsed()
+        );
     }
 }
 
@@ -149,7 +153,11 @@ fn structural_bombs_are_refused_quickly() {
     appends.extend(std::iter::repeat_n(b'N', 1_000_000));
     appends.extend(b"e.");
     assert!(matches!(unpickle(&appends), Err(Error::Pickle { .. })));
-    assert!(t.elapsed() < Duration::from_secs(5), "took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        t.elapsed()
+    );
 }
 
 #[test]
