@@ -167,7 +167,13 @@ impl FileDialogs {
             .clone()
             .or_else(|| std::env::current_dir().ok())
             .unwrap_or_else(|| PathBuf::from("."));
-        let picker = FilePicker::new(title, task.saves(), start, name, move |p| task.accepts(p));
+        let note = (!native_available()).then_some(
+            "No system file dialog here (it needs an XDG desktop portal on D-Bus): \
+             this is the built-in one.",
+        );
+        let picker = FilePicker::new(title, note, task.saves(), start, name, move |p| {
+            task.accepts(p)
+        });
         self.builtin = Some((task, picker));
     }
 

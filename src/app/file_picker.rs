@@ -14,6 +14,8 @@ pub enum Picked {
 
 pub struct FilePicker {
     title: &'static str,
+    /// Why the built-in picker is shown instead of the system's, if it says so.
+    note: Option<&'static str>,
     saving: bool,
     dir: PathBuf,
     /// The file name field (the chosen entry, or a new name when saving).
@@ -28,6 +30,7 @@ pub struct FilePicker {
 impl FilePicker {
     pub fn new(
         title: &'static str,
+        note: Option<&'static str>,
         saving: bool,
         dir: PathBuf,
         name: &str,
@@ -35,6 +38,7 @@ impl FilePicker {
     ) -> Self {
         let mut p = Self {
             title,
+            note,
             saving,
             dir_edit: dir.display().to_string(),
             dir,
@@ -87,6 +91,9 @@ impl FilePicker {
             .collapsible(false)
             .default_size([520.0, 420.0])
             .show(ctx, |ui| {
+                if let Some(note) = self.note {
+                    ui.small(note);
+                }
                 ui.horizontal(|ui| {
                     if ui.button("Up").clicked()
                         && let Some(parent) = self.dir.parent()

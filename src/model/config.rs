@@ -182,18 +182,15 @@ impl GeneratorConfig {
         for s in &self.stages {
             let px = (s.resolution * s.resolution) as u64;
             let mut candidates = vec![
-                (px * 3 * s.dim as u64, "qkv"),
-                (px * s.mlp_hidden as u64, "MLP hidden layer"),
+                (px * 3 * s.dim as u64, "qkv", s.resolution),
+                (px * s.mlp_hidden as u64, "MLP hidden", s.resolution),
             ];
             if let Some(o) = s.out_dim {
-                candidates.push((4 * px * o as u64, "upsampled output"));
+                candidates.push((4 * px * o as u64, "upsample", 2 * s.resolution));
             }
-            for (floats, what) in candidates {
+            for (floats, what, res) in candidates {
                 if 4 * floats > best.0 {
-                    best = (
-                        4 * floats,
-                        format!("{what} of the {0}×{0} stage", s.resolution),
-                    );
+                    best = (4 * floats, format!("{what} at {res}²"));
                 }
             }
         }
@@ -243,7 +240,7 @@ impl GeneratorConfig {
         }
         let (bytes, what) = c.largest_buffer();
         line(format!(
-            "GPU buffer  largest {:.1} MiB per image ({what})",
+            "GPU buffer  {:.1} MiB per image at most ({what})",
             bytes as f64 / (1 << 20) as f64
         ));
         s
