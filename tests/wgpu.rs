@@ -15,6 +15,40 @@ fn wgpu_backend() -> Backend {
     b
 }
 
+/// The wgpu tests run on a device with WebGPU's guaranteed limits, not lavapipe's generous
+/// ones, so a kernel that needs more than every GPU offers fails here.
+#[test]
+fn the_test_device_has_webgpu_default_limits() {
+    let backend = wgpu_backend();
+    let limits = backend.wgpu.as_ref().unwrap().device.limits();
+    let webgpu = burn::tensor::wgpu::wgpu::Limits::default();
+    assert_eq!(
+        (
+            limits.max_storage_buffer_binding_size,
+            limits.max_buffer_size,
+            limits.max_compute_workgroup_storage_size,
+            limits.max_compute_invocations_per_workgroup,
+        ),
+        (
+            webgpu.max_storage_buffer_binding_size,
+            webgpu.max_buffer_size,
+            webgpu.max_compute_workgroup_storage_size,
+            webgpu.max_compute_invocations_per_workgroup,
+        ),
+        "run the tests with `bash scripts/test.sh` (it sets STYLENAT_WGPU_LIMITS=webgpu)"
+    );
+    // The fixture's largest buffer fits; a model needing more than one binding is refused at
+    // load with what it needs.
+    let mut big = stylenat::checkpoint::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint)
+        .unwrap()
+        .config;
+    big.stages.last_mut().unwrap().mlp_hidden = 1 << 16;
+    let err = stylenat::engine::Engine::random(&big, 0, backend)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("needs GPU buffers of"), "{err}");
+}
+
 #[test]
 fn wgsl_na_kernel_equals_the_oracle() {
     let backend = wgpu_backend();
