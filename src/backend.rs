@@ -283,7 +283,7 @@ pub fn egui_wgpu_options() -> eframe::egui_wgpu::WgpuConfiguration {
             required_features: adapter
                 .features()
                 .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-            required_limits: crate::backend::GpuLimits::from_env().for_adapter(adapter),
+            required_limits: GpuLimits::from_env().for_adapter(adapter),
             memory_hints: wgpu::MemoryHints::MemoryUsage,
             ..Default::default()
         });

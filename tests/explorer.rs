@@ -2,10 +2,11 @@
 //! model on the CPU backend and snapshots rendered by egui-wgpu on lavapipe.
 
 mod common;
+use common::ui::image_shown;
 use common::*;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use stylenat::app::ExplorerApp;
 use stylenat::app::action::Action;
 use stylenat::app::state::AppState;
@@ -30,18 +31,9 @@ fn harness(app: ExplorerApp) -> Harness<'static, ExplorerApp> {
         .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app)
 }
 
-/// Steps the UI until `done` holds (the render thread works in the background).
+/// Steps the UI until `done` holds, for at most a minute.
 fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
-    let t0 = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.step();
+    common::ui::step_until(h, what, Duration::from_secs(60), done)
 }
 
 /// Clicks the widget labelled `label` and lets the UI settle.
@@ -58,10 +50,6 @@ fn layer_step(before: &[f32], after: &[f32], d: usize, l: usize) -> f32 {
         .map(|(a, b)| (a - b).powi(2))
         .sum::<f32>()
         .sqrt()
-}
-
-fn image_shown(app: &ExplorerApp) -> bool {
-    app.shown_args.as_ref() == Some(&app.state.args)
 }
 
 #[test]

@@ -5,33 +5,21 @@
 //! rendering. One test: the second half destroys a device of this process.
 
 mod common;
+use common::ui::image_shown;
 use common::*;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::wgpu::{WgpuTestRenderer, create_render_state};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use stylenat::app::ExplorerApp;
 use stylenat::app::action::Action;
 use stylenat::app::state::AppState;
 use stylenat::app::worker::Worker;
 use stylenat::backend::{Backend, BackendKind};
 
-fn image_shown(app: &ExplorerApp) -> bool {
-    app.shown_args.as_ref() == Some(&app.state.args)
-}
-
+/// Steps the UI until `done` holds, for at most two minutes (lavapipe compiles shaders first).
 fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
-    let t0 = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what} (errors: {:?})",
-            h.state().errors
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    h.step();
+    common::ui::step_until(h, what, Duration::from_secs(120), done)
 }
 
 /// The app at 1:1 zoom (texels map to pixels) on `worker`, with the fixture open.

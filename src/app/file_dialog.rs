@@ -22,6 +22,14 @@ pub enum FileTask {
     SaveDirections,
 }
 
+/// Dialog title, filter name and extensions, and the suggested file name when saving.
+struct TaskSpec {
+    title: &'static str,
+    filter: &'static str,
+    exts: &'static [&'static str],
+    name: &'static str,
+}
+
 impl FileTask {
     fn saves(self) -> bool {
         matches!(
@@ -34,29 +42,28 @@ impl FileTask {
         )
     }
 
-    /// Dialog title, filter name and extensions, and the suggested file name when saving.
-    fn spec(
-        self,
-    ) -> (
-        &'static str,
-        &'static str,
-        &'static [&'static str],
-        &'static str,
-    ) {
+    /// How the dialogs present the task.
+    fn spec(self) -> TaskSpec {
+        let spec = |title, filter, exts, name| TaskSpec {
+            title,
+            filter,
+            exts,
+            name,
+        };
         match self {
-            Self::OpenCheckpoint => (
+            Self::OpenCheckpoint => spec(
                 "Open checkpoint",
                 "StyleNAT checkpoint",
                 &["pt", "pth", "safetensors"],
                 "",
             ),
-            Self::LoadLatent => ("Load W+", "latent", &["npz", "npy"], ""),
-            Self::SaveLatent => ("Save W+", "latent", &["npz", "npy"], "latent.npz"),
-            Self::SaveImage => ("Save image", "PNG", &["png"], "image.png"),
-            Self::SaveSession => ("Save session", "session", &["json"], "session.json"),
-            Self::SaveVideo => ("Save video", "video", &["mp4", "gif"], "loop.mp4"),
-            Self::LoadDirections => ("Load directions", "directions", &["npz", "npy"], ""),
-            Self::SaveDirections => (
+            Self::LoadLatent => spec("Load W+", "latent", &["npz", "npy"], ""),
+            Self::SaveLatent => spec("Save W+", "latent", &["npz", "npy"], "latent.npz"),
+            Self::SaveImage => spec("Save image", "PNG", &["png"], "image.png"),
+            Self::SaveSession => spec("Save session", "session", &["json"], "session.json"),
+            Self::SaveVideo => spec("Save video", "video", &["mp4", "gif"], "loop.mp4"),
+            Self::LoadDirections => spec("Load directions", "directions", &["npz", "npy"], ""),
+            Self::SaveDirections => spec(
                 "Save directions",
                 "directions",
                 &["npz", "npy"],
@@ -79,7 +86,7 @@ impl FileTask {
     }
 
     fn accepts(self, path: &Path) -> bool {
-        let exts = self.spec().2;
+        let exts = self.spec().exts;
         path.extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| exts.iter().any(|x| x.eq_ignore_ascii_case(e)))
@@ -129,13 +136,13 @@ impl FileDialogs {
     /// Returns a notice when the system dialog could not be used.
     pub fn start(&mut self, task: FileTask) -> (Option<Action>, Option<String>) {
         if !self.native_failed && native_available() {
-            let (title, filter, exts, name) = task.spec();
+            let spec = task.spec();
             let dialog = rfd::FileDialog::new()
-                .set_title(title)
-                .add_filter(filter, exts);
+                .set_title(spec.title)
+                .add_filter(spec.filter, spec.exts);
             let started = Instant::now();
             let chosen = if task.saves() {
-                dialog.set_file_name(name).save_file()
+                dialog.set_file_name(spec.name).save_file()
             } else {
                 dialog.pick_file()
             };
@@ -161,7 +168,7 @@ impl FileDialogs {
     }
 
     fn open_builtin(&mut self, task: FileTask) {
-        let (title, _, _, name) = task.spec();
+        let spec = task.spec();
         let start = self
             .last_dir
             .clone()
@@ -171,7 +178,7 @@ impl FileDialogs {
             "No system file dialog here (it needs an XDG desktop portal on D-Bus): \
              this is the built-in one.",
         );
-        let picker = FilePicker::new(title, note, task.saves(), start, name, move |p| {
+        let picker = FilePicker::new(spec.title, note, task.saves(), start, spec.name, move |p| {
             task.accepts(p)
         });
         self.builtin = Some((task, picker));

@@ -3,9 +3,6 @@
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
-/// Deeper values than this are reported as too deep by [`depth`].
-const MAX_DEPTH: usize = 256;
-
 /// A reference to a storage blob inside the checkpoint archive (`data/<key>`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StorageRef {
@@ -158,22 +155,6 @@ impl Value {
             Value::Opaque(name) => name.clone(),
         }
     }
-}
-
-/// Nesting depth of a value, so callers can reject absurd structures early.
-pub fn depth(v: &Value) -> usize {
-    fn go(v: &Value, d: usize) -> usize {
-        if d > MAX_DEPTH {
-            return d;
-        }
-        match v {
-            Value::List(x) | Value::Tuple(x) => x.iter().map(|c| go(c, d + 1)).max().unwrap_or(d),
-            Value::Dict(x) => x.iter().map(|(_, c)| go(c, d + 1)).max().unwrap_or(d),
-            Value::Namespace(x) => x.iter().map(|(_, c)| go(c, d + 1)).max().unwrap_or(d),
-            _ => d,
-        }
-    }
-    go(v, 0)
 }
 
 /// A dict in insertion order with a hash index over its keys, so that building one from a

@@ -40,11 +40,7 @@ pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
 
 /// [`na2d`] on a chosen path; a path the CPU lacks runs the portable code.
 pub fn na2d_with(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: Simd) -> Vec<f32> {
-    let simd = if simd.supported() {
-        simd
-    } else {
-        Simd::Portable
-    };
+    let simd = simd.or_portable();
     // Specialising on the head dimension lets the compiler unroll and vectorise the small
     // per-head dot products and updates (head dims are 4–64 in practice).
     match p.head_dim {
@@ -267,11 +263,7 @@ pub fn gelu_inplace(data: &mut [f32]) {
 
 /// [`gelu_inplace`] on a chosen path; a path the CPU lacks runs the portable code.
 pub fn gelu_inplace_with(data: &mut [f32], simd: Simd) {
-    let simd = if simd.supported() {
-        simd
-    } else {
-        Simd::Portable
-    };
+    let simd = simd.or_portable();
     data.par_chunks_mut(1 << 14).for_each(|chunk| {
         #[cfg(target_arch = "x86_64")]
         if simd == Simd::Avx2 {

@@ -15,12 +15,6 @@ pub struct DispatchLimits {
 }
 
 impl DispatchLimits {
-    /// WebGPU's guaranteed limits: every conforming GPU offers at least these.
-    pub const WEBGPU: Self = Self {
-        max_groups_per_dim: 65_535,
-        max_shared_bytes: 16_384,
-    };
-
     /// The limits of the device a cubecl client runs on.
     pub fn of(hw: &cubecl::ir::HardwareProperties) -> Self {
         Self {

@@ -15,18 +15,33 @@ pub enum Simd {
 impl Simd {
     /// Every path this CPU can execute, lowest first.
     pub fn available() -> Vec<Simd> {
-        let mut v = vec![Simd::Portable];
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
-            v.push(Simd::Avx2);
-        }
-        v
+        [Simd::Portable, Simd::Avx2]
+            .into_iter()
+            .filter(|s| s.supported())
+            .collect()
     }
 
     /// Whether this CPU can execute the path.
     pub fn supported(self) -> bool {
-        Self::available().contains(&self)
+        match self {
+            Simd::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("fma")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            Simd::Avx2 => false,
+        }
+    }
+
+    /// This path if the CPU can execute it, the portable one otherwise.
+    pub fn or_portable(self) -> Simd {
+        if self.supported() {
+            self
+        } else {
+            Simd::Portable
+        }
     }
 
     /// The path the kernels use: the best available, or a lower one named by the environment

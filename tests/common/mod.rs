@@ -1,6 +1,8 @@
 //! Shared helpers for integration tests: fixture paths, arrays, comparisons.
 #![allow(dead_code)]
 
+pub mod ui;
+
 use burn::tensor::{Device, Tensor, TensorData};
 use std::path::PathBuf;
 use stylenat::checkpoint::HostTensor;

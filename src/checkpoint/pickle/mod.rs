@@ -15,7 +15,7 @@ mod run;
 #[cfg(test)]
 mod tests;
 
-pub use super::value::{Dict, Global, StorageDType, StorageRef, TensorRef, Value, depth};
+pub use super::value::{Dict, Global, StorageDType, StorageRef, TensorRef, Value};
 use crate::error::{Error, Result};
 use std::collections::HashMap;
 

@@ -188,19 +188,9 @@ impl Machine<'_> {
                     let kv = pairs(values(items)).map_err(|r| self.err(r))?;
                     self.modify_top(depth, |top| set_items(top, kv))?
                 }
-                b'q' => {
-                    let id = self.u8()? as u32;
-                    self.memo_put(id)?
-                }
-                b'r' => {
-                    let id = self.u32()?;
-                    self.memo_put(id)?
-                }
-                b'p' => {
-                    let id = self
-                        .line()?
-                        .parse()
-                        .map_err(|_| self.err("bad PUT index"))?;
+                b'q' | b'r' | b'p' => {
+                    // BINPUT, LONG_BINPUT, PUT
+                    let id = self.memo_index(op)?;
                     self.memo_put(id)?
                 }
                 0x94 => {
@@ -208,19 +198,9 @@ impl Machine<'_> {
                     let id = self.memo.len() as u32;
                     self.memo_put(id)?
                 }
-                b'h' => {
-                    let id = self.u8()? as u32;
-                    self.memo_get(id)?
-                }
-                b'j' => {
-                    let id = self.u32()?;
-                    self.memo_get(id)?
-                }
-                b'g' => {
-                    let id = self
-                        .line()?
-                        .parse()
-                        .map_err(|_| self.err("bad GET index"))?;
+                b'h' | b'j' | b'g' => {
+                    // BINGET, LONG_BINGET, GET
+                    let id = self.memo_index(op)?;
                     self.memo_get(id)?
                 }
                 b'c' => {
@@ -264,6 +244,21 @@ impl Machine<'_> {
                 other => {
                     return Err(self.err(format!("opcode 0x{other:02x} is not supported")));
                 }
+            }
+        }
+    }
+
+    /// The memo index operand of a PUT or GET: one byte (`q`, `h`), four (`r`, `j`) or a
+    /// decimal line (`p`, `g`).
+    fn memo_index(&mut self, op: u8) -> Result<u32> {
+        match op {
+            b'q' | b'h' => Ok(self.u8()? as u32),
+            b'r' | b'j' => self.u32(),
+            _ => {
+                let what = if op == b'p' { "PUT" } else { "GET" };
+                let line = self.line()?;
+                line.parse()
+                    .map_err(|_| self.err(format!("bad {what} index")))
             }
         }
     }
