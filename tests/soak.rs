@@ -73,12 +73,17 @@ fn soak(kind: BackendKind, secs: u64) {
         BackendKind::Wgpu => "wgpu",
         _ => "CPU",
     };
-    // At least MIN_IMAGES images however slow the adapter (lavapipe on 2 cores renders the
-    // fixture in ~2.5 s), so that warm-up and the memory trend are measured, not guessed.
-    const MIN_IMAGES: u64 = 16;
+    // Warm-up is over once every kind of request has been served (an A | B | mix image, an
+    // image after a model reload: both allocate their own buffers the first time), at least
+    // 10 images were shown and a quarter of the run has passed. After it, at least
+    // MIN_AFTER_WARM images however slow the adapter (lavapipe on 2 cores renders the fixture
+    // in ~2.5 s), so that the memory trend is measured, not guessed.
+    const MIN_AFTER_WARM: u64 = 6;
+    let (mut compared, mut images_at_reload, mut images_at_warm) = (false, None, 0u64);
     let hard_stop = Duration::from_secs(secs.max(240));
     while t0.elapsed() < Duration::from_secs(secs)
-        || (images < MIN_IMAGES && t0.elapsed() < hard_stop)
+        || ((warm_at.is_none() || images < images_at_warm + MIN_AFTER_WARM)
+            && t0.elapsed() < hard_stop)
     {
         let loaded = h.state().model.is_some();
         if loaded {
@@ -103,6 +108,7 @@ fn soak(kind: BackendKind, secs: u64) {
             if actions % 150 == 0 {
                 h.state_mut().apply(Action::Open(small("checkpoint.pt")));
                 reloads += 1;
+                images_at_reload.get_or_insert(images);
             }
         }
         h.step();
@@ -122,11 +128,19 @@ fn soak(kind: BackendKind, secs: u64) {
         if h.state().shown_args != last_shown {
             images += 1;
             last_shown = h.state().shown_args.clone();
+            compared |= last_shown.as_ref().is_some_and(|a| a.compare);
         }
         if last_sample.elapsed() >= Duration::from_secs(1) {
             samples.push((t0.elapsed().as_secs_f64(), rss_mib()));
-            if warm_at.is_none() && images >= 10 && t0.elapsed().as_secs() * 4 >= secs {
+            let reloaded = images_at_reload.is_some_and(|at| images > at);
+            if warm_at.is_none()
+                && images >= 10
+                && compared
+                && reloaded
+                && t0.elapsed().as_secs() * 4 >= secs
+            {
                 warm_at = Some(samples.len() - 1);
+                images_at_warm = images;
             }
             gpu_samples.extend(gpu_allocs());
             last_sample = Instant::now();
