@@ -72,8 +72,8 @@ fn oracle_is_a_softmax_over_the_neighbourhood() {
     }
 }
 
-/// Every CPU code path this machine can execute (portable always; AVX2+FMA where present),
-/// called directly, so a machine with AVX2 still tests the portable code.
+/// Every CPU code path this machine can execute (portable always; AVX2+FMA and AVX-512 where
+/// present), called directly, so a machine with AVX-512 still tests the lower paths.
 #[test]
 fn every_cpu_simd_path_equals_oracle() {
     let paths = Simd::available();
@@ -86,6 +86,15 @@ fn every_cpu_simd_path_equals_oracle() {
     assert_eq!(
         paths.contains(&Simd::Avx2),
         std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma"),
+    );
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(
+        paths.contains(&Simd::Avx512),
+        std::arch::is_x86_feature_detected!("avx512f")
+            && std::arch::is_x86_feature_detected!("avx512vl")
+            && std::arch::is_x86_feature_detected!("avx512dq")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+            && paths.contains(&Simd::Avx2),
     );
     for &simd in &paths {
         for (i, p) in na_problems().iter().enumerate() {

@@ -35,36 +35,42 @@ struct Shown {
 pub struct Canvas {
     /// The mix first (as the worker sends them).
     shown: Vec<Shown>,
+    /// The model's resolution (zoom and clicks are in its pixels).
     size: usize,
+    /// The shown images' resolution when they are a preview of a smaller stage.
+    preview: Option<usize>,
     on_gpu: bool,
 }
 
 impl Canvas {
-    /// Shows newly rendered images: GPU textures as they are, host pixels uploaded into egui
-    /// textures (reused from frame to frame).
+    /// Shows newly rendered images at `resolution` for a model of `size`: GPU textures as they
+    /// are, host pixels uploaded into egui textures (reused from frame to frame). A preview
+    /// (`resolution < size`) is sampled bilinearly, the final image nearest.
     pub fn show_images(
         &mut self,
         ctx: &egui::Context,
         size: usize,
+        resolution: usize,
         images: &[(&'static str, Pixels)],
     ) {
+        let options = if resolution < size {
+            egui::TextureOptions::LINEAR
+        } else {
+            egui::TextureOptions::NEAREST
+        };
         self.shown.truncate(images.len());
         for (i, (label, px)) in images.iter().enumerate() {
             let (id, host) = match px {
                 Pixels::Gpu(id) => (*id, None),
                 Pixels::Host(rgb) => {
-                    let image = egui::ColorImage::from_rgb([size, size], rgb);
+                    let image = egui::ColorImage::from_rgb([resolution, resolution], rgb);
                     match self.shown.get_mut(i).and_then(|s| s.host.take()) {
                         Some(mut t) => {
-                            t.set(image, egui::TextureOptions::NEAREST);
+                            t.set(image, options);
                             (t.id(), Some(t))
                         }
                         None => {
-                            let t = ctx.load_texture(
-                                format!("generated-{label}"),
-                                image,
-                                egui::TextureOptions::NEAREST,
-                            );
+                            let t = ctx.load_texture(format!("generated-{label}"), image, options);
                             (t.id(), Some(t))
                         }
                     }
@@ -78,6 +84,12 @@ impl Canvas {
         }
         self.on_gpu = matches!(images.first(), Some((_, Pixels::Gpu(_))));
         self.size = size;
+        self.preview = (resolution < size).then_some(resolution);
+    }
+
+    /// The resolution of the preview on screen, if the final image is still to come.
+    pub fn preview(&self) -> Option<usize> {
+        self.preview
     }
 
     pub fn has_image(&self) -> bool {
@@ -151,6 +163,9 @@ impl Canvas {
                         if let Some(o) = &overlay {
                             draw_overlay(ui.painter_at(r.rect), r.rect, o);
                         }
+                        if let Some(res) = self.preview {
+                            preview_badge(ui.painter_at(r.rect), r.rect, res);
+                        }
                         r.on_hover_cursor(egui::CursorIcon::Grab);
                     });
                 }
@@ -158,6 +173,17 @@ impl Canvas {
         });
         events
     }
+}
+
+/// "preview 32×32" in the image's corner while the final image is on its way.
+fn preview_badge(painter: egui::Painter, rect: egui::Rect, resolution: usize) {
+    let text = format!("preview {resolution}×{resolution}");
+    let galley =
+        painter.layout_no_wrap(text, egui::FontId::proportional(13.0), egui::Color32::WHITE);
+    let pos = rect.left_top() + egui::vec2(6.0, 6.0);
+    let bg = egui::Rect::from_min_size(pos, galley.size()).expand(3.0);
+    painter.rect_filled(bg, 3.0, egui::Color32::from_black_alpha(160));
+    painter.galley(pos, galley, egui::Color32::WHITE);
 }
 
 /// Each group's weights as translucent cells (opacity ∝ weight / the group's largest weight),

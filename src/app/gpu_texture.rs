@@ -9,6 +9,7 @@ struct Slot {
     texture: wgpu::Texture,
     id: egui::TextureId,
     size: usize,
+    filter: wgpu::FilterMode,
 }
 
 pub struct GpuTextures {
@@ -43,22 +44,31 @@ impl GpuTextures {
     }
 
     /// Copies the packed images into this presenter's textures (created or resized as needed)
-    /// and returns their egui ids, in order.
-    pub fn upload(&mut self, packed: &PackedImages) -> Vec<egui::TextureId> {
+    /// and returns their egui ids, in order. `smooth`: sampled bilinearly (a preview smaller
+    /// than the model's images), otherwise nearest (pixels stay sharp when zoomed).
+    pub fn upload(&mut self, packed: &PackedImages, smooth: bool) -> Vec<egui::TextureId> {
+        let filter = if smooth {
+            wgpu::FilterMode::Linear
+        } else {
+            wgpu::FilterMode::Nearest
+        };
         let mut renderer = self.rs.renderer.write();
         for i in 0..packed.count {
             let view_of =
                 |t: &wgpu::Texture| t.create_view(&wgpu::TextureViewDescriptor::default());
             match self.slots.get_mut(i) {
-                Some(slot) if slot.size == packed.size => {}
+                Some(slot) if slot.size == packed.size && slot.filter == filter => {}
                 Some(slot) => {
-                    slot.texture.destroy();
-                    slot.texture = Self::texture(&self.rs.device, packed.size);
-                    slot.size = packed.size;
+                    if slot.size != packed.size {
+                        slot.texture.destroy();
+                        slot.texture = Self::texture(&self.rs.device, packed.size);
+                        slot.size = packed.size;
+                    }
+                    slot.filter = filter;
                     renderer.update_egui_texture_from_wgpu_texture(
                         &self.rs.device,
                         &view_of(&slot.texture),
-                        wgpu::FilterMode::Nearest,
+                        filter,
                         slot.id,
                     );
                 }
@@ -67,12 +77,13 @@ impl GpuTextures {
                     let id = renderer.register_native_texture(
                         &self.rs.device,
                         &view_of(&texture),
-                        wgpu::FilterMode::Nearest,
+                        filter,
                     );
                     self.slots.push(Slot {
                         texture,
                         id,
                         size: packed.size,
+                        filter,
                     });
                 }
             }

@@ -64,6 +64,10 @@ pub struct ExplorerApp {
     pub shown_args: Option<RenderArgs>,
     render_ms: Option<f64>,
     latency_ms: Option<f64>,
+    /// Request → preview (ms) and the preview's resolution, with the request's stamp.
+    preview_latency: Option<(u64, f64, usize)>,
+    /// Memory of the block inputs the render thread keeps for incremental renders.
+    cache_bytes: u64,
     ui_ms: f32,
     pub errors: Vec<String>,
     pub status: Option<String>,
@@ -97,6 +101,8 @@ impl ExplorerApp {
             shown_args: None,
             render_ms: None,
             latency_ms: None,
+            preview_latency: None,
+            cache_bytes: 0,
             ui_ms: 0.0,
             errors: Vec::new(),
             status: None,
@@ -191,12 +197,23 @@ impl ExplorerApp {
                     }
                 }
                 Response::Image(r) => {
-                    if let Some(t) = self.asked_at.remove(&r.stamp) {
-                        self.latency_ms = Some(t.elapsed().as_secs_f64() * 1e3);
+                    let asked = self.asked_at.get(&r.stamp).copied();
+                    if let Some(t) = asked {
+                        let ms = t.elapsed().as_secs_f64() * 1e3;
+                        if r.complete {
+                            self.latency_ms = Some(ms);
+                            self.asked_at.remove(&r.stamp);
+                            // Only the preview of this very request is worth showing.
+                            self.preview_latency = self.preview_latency.filter(|p| p.0 == r.stamp);
+                        } else {
+                            self.preview_latency = Some((r.stamp, ms, r.resolution));
+                        }
                     }
                     // Requests older than this one were dropped by the worker.
                     self.asked_at = self.asked_at.split_off(&r.stamp);
-                    self.canvas.show_images(ctx, r.size, &r.images);
+                    self.cache_bytes = r.cache_bytes;
+                    self.canvas
+                        .show_images(ctx, r.size, r.resolution, &r.images);
                     self.render_ms = Some(r.ms);
                     self.shown_wplus = Some(r.wplus);
                     self.shown_args = Some(r.args);
@@ -522,6 +539,8 @@ impl ExplorerApp {
                         let stats = panels::view::Stats {
                             render_ms: self.render_ms,
                             latency_ms: self.latency_ms,
+                            preview: self.preview_latency.map(|(_, ms, res)| (ms, res)),
+                            cache_bytes: self.cache_bytes,
                             frame_ms: ctx.input(|i| i.stable_dt) * 1e3,
                             ui_ms: self.ui_ms,
                             backend: Some(model.backend.as_str()),

@@ -9,14 +9,14 @@ use super::gpu_texture::GpuTextures;
 use super::state::RenderArgs;
 use crate::backend::{Backend, BackendKind, is_cpu};
 use crate::checkpoint::{self, ConfigSource, HostTensor};
-use crate::engine::Engine;
+use crate::engine::{Engine, PREVIEW_BUDGET_MS};
 use crate::error::Error;
 use crate::io::image::to_rgb8;
 use crate::kernels::present::pack_rgba8;
 use crate::model::GeneratorConfig;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -95,7 +95,15 @@ pub enum Pixels {
 pub struct Rendered {
     pub stamp: u64,
     pub args: RenderArgs,
+    /// The model's resolution.
     pub size: usize,
+    /// The images' resolution: `size`, or a stage's for a preview.
+    pub resolution: usize,
+    /// Whether this is the final image (a preview is followed by it unless a newer request
+    /// supersedes it).
+    pub complete: bool,
+    /// Bytes of the block inputs kept for incremental renders.
+    pub cache_bytes: u64,
     /// `(label, pixels)`, the mix first.
     pub images: Vec<(&'static str, Pixels)>,
     /// The W+ that produced the mix (`num_ws × w_dim`).
@@ -260,13 +268,32 @@ fn serve(
     let mut load_cancel = Arc::new(AtomicBool::new(false));
     // The newest render not yet served (kept while a model loads), and the newest attention
     // request: both are superseded by later ones.
-    let mut render: Option<(u64, RenderArgs)> = None;
+    let mut render: Option<PendingRender> = None;
     let mut attention: Option<Request> = None;
-    while let Ok(first) = rx.recv() {
+    loop {
+        // A render being refined continues only while no newer request waits.
+        let first = match &render {
+            Some(r) if r.next_stage.is_some() => match rx.try_recv() {
+                Ok(msg) => msg,
+                Err(TryRecvError::Empty) => Msg::Wake,
+                Err(TryRecvError::Disconnected) => return,
+            },
+            _ => match rx.recv() {
+                Ok(msg) => msg,
+                Err(_) => return,
+            },
+        };
         // Newest wins: drain the queue, keep the last render; loads and exports keep order.
         for msg in std::iter::once(first).chain(rx.try_iter()) {
             match msg {
-                Msg::Ui(stamp, Request::Render(a)) => render = Some((stamp, a)),
+                Msg::Ui(stamp, Request::Render(args)) => {
+                    render = Some(PendingRender {
+                        stamp,
+                        args,
+                        next_stage: None,
+                        spent_ms: 0.0,
+                    })
+                }
                 Msg::Ui(stamp, Request::Load(path)) => {
                     wanted_load = Some(stamp);
                     load_cancel.store(true, Ordering::Relaxed); // a newer load supersedes it
@@ -326,13 +353,18 @@ fn serve(
             }
         }
         if let Some(m) = model.as_mut()
-            && let Some((stamp, args)) = render.take()
+            && let Some(PendingRender {
+                stamp,
+                args,
+                next_stage,
+                spent_ms,
+            }) = render.take()
         {
             let t0 = Instant::now();
             // wgpu/cubecl report some device failures (a lost adapter, a shader the driver
             // rejects) by panicking: contain them here rather than lose the render thread.
             let attempt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                render_one(m, &args, gpu.as_mut())
+                render_one(m, &args, gpu.as_mut(), next_stage)
             }));
             let gpu_failure = match &attempt {
                 Err(panic) => Some(panic_text(panic.as_ref())),
@@ -348,22 +380,51 @@ fn serve(
                         post(Response::BackendChanged(cpu.description.clone()));
                         backend = cpu;
                         gpu = None;
-                        render = Some((stamp, args)); // retried on the CPU below
+                        // Retried on the CPU below, from the start.
+                        render = Some(PendingRender {
+                            stamp,
+                            args,
+                            next_stage: None,
+                            spent_ms: 0.0,
+                        });
                         continue_after_fallback(&tx);
                     }
                     Err(e) => post(Response::Error(format!("the GPU failed ({why}): {e}"))),
                 }
                 continue;
             }
+            let ms = spent_ms + t0.elapsed().as_secs_f64() * 1e3;
             match attempt {
-                Ok(Ok((images, wplus, size))) => post(Response::Image(Rendered {
-                    stamp,
-                    args,
-                    size,
-                    images,
-                    wplus,
-                    ms: t0.elapsed().as_secs_f64() * 1e3,
-                })),
+                // Deeper than the preview, not yet complete: go on while nothing newer waits.
+                Ok(Ok(Step::Refining(stage))) => {
+                    render = Some(PendingRender {
+                        stamp,
+                        args,
+                        next_stage: Some(stage + 1),
+                        spent_ms: ms,
+                    })
+                }
+                Ok(Ok(Step::Shown(shown))) => {
+                    if !shown.complete {
+                        render = Some(PendingRender {
+                            stamp,
+                            args: args.clone(),
+                            next_stage: Some(shown.stage + 1),
+                            spent_ms: ms,
+                        });
+                    }
+                    post(Response::Image(Rendered {
+                        stamp,
+                        args,
+                        size: shown.size,
+                        resolution: shown.resolution,
+                        complete: shown.complete,
+                        cache_bytes: shown.cache_bytes,
+                        images: shown.images,
+                        wplus: shown.wplus,
+                        ms,
+                    }))
+                }
                 Ok(Err(err)) => post(Response::Error(err.to_string())),
                 Err(_) => unreachable!("panics are handled above"),
             }
@@ -472,13 +533,46 @@ fn describe(e: &Engine, path: PathBuf) -> ModelInfo {
 
 type Images = Vec<(&'static str, Pixels)>;
 
+/// A render the worker still owes: new (`next_stage` `None`: a preview may come first) or
+/// being refined one stage at a time.
+struct PendingRender {
+    stamp: u64,
+    args: RenderArgs,
+    next_stage: Option<usize>,
+    /// Render time already spent on this request (ms).
+    spent_ms: f64,
+}
+
+/// What one render step produced.
+enum Step {
+    /// Images to show (a preview or the final image).
+    Shown(ShownImages),
+    /// A stage between the preview and the final one was computed; nothing to show.
+    Refining(usize),
+}
+
+struct ShownImages {
+    images: Images,
+    wplus: Vec<f32>,
+    size: usize,
+    resolution: usize,
+    stage: usize,
+    complete: bool,
+    cache_bytes: u64,
+}
+
+/// One step of a render: a new request shows a preview when the full image would not fit the
+/// frame budget ([`PREVIEW_BUDGET_MS`]); a refine step computes stage `next_stage` (resuming
+/// from the stored block inputs) and shows the final image once it gets there.
 fn render_one(
     m: &mut Model,
     a: &RenderArgs,
     gpu: Option<&mut GpuTextures>,
-) -> crate::Result<(Images, Vec<f32>, usize)> {
+    next_stage: Option<usize>,
+) -> crate::Result<Step> {
     let e = &mut m.engine;
     let (num_ws, d, size) = (e.config().num_ws(), e.config().style_dim, e.config().size);
+    let last = e.config().stages.len() - 1;
     let c = compose(e, a, &mut m.extras)?;
     let mut rows = c.mix.clone();
     let mut labels = vec!["mix"];
@@ -489,25 +583,42 @@ fn render_one(
     }
     let n = labels.len();
     let wplus = HostTensor::new(vec![n, num_ws, d], rows);
+    let stage = match next_stage {
+        Some(s) => Some(s.min(last)),
+        None => e.preview_stage(&wplus, PREVIEW_BUDGET_MS),
+    };
+    let out = e.render_incremental(&wplus, stage)?;
+    if next_stage.is_some() && !out.complete {
+        return Ok(Step::Refining(out.stage));
+    }
+    let r = out.resolution;
     let images = match gpu {
         Some(textures) if !crate::backend::is_cpu(&e.backend.device) => {
-            let packed = pack_rgba8(e.synthesize_on_device(&wplus)?)?;
-            let ids = textures.upload(&packed);
+            let packed = pack_rgba8(out.image)?;
+            let ids = textures.upload(&packed, !out.complete);
             labels
                 .into_iter()
                 .zip(ids.into_iter().map(Pixels::Gpu))
                 .collect()
         }
         _ => {
-            let img = e.synthesize(&wplus, n, |_| {})?;
+            let px = crate::kernels::to_host(out.image)?;
             labels
                 .into_iter()
-                .zip(img.data.chunks(3 * size * size))
-                .map(|(l, px)| (l, Pixels::Host(to_rgb8(px, size, size))))
+                .zip(px.chunks(3 * r * r))
+                .map(|(l, px)| (l, Pixels::Host(to_rgb8(px, r, r))))
                 .collect()
         }
     };
-    Ok((images, c.mix, size))
+    Ok(Step::Shown(ShownImages {
+        images,
+        wplus: c.mix,
+        size,
+        resolution: r,
+        stage: out.stage,
+        complete: out.complete,
+        cache_bytes: e.incremental_cache_bytes(),
+    }))
 }
 
 fn export(m: &mut Model, job: &ExportJob, post: &Post) {

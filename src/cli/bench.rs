@@ -42,6 +42,10 @@ pub struct BenchArgs {
     /// kernel (WGSL on wgpu, fused Rust on CPU) against NA built from plain tensor ops.
     #[arg(long)]
     pub na: bool,
+    /// Time edits through the explorer's path instead: `psi` (all layers), `fine` (last third
+    /// of W+ layers), `coarse` (first third) — preview, refine and full-image latency.
+    #[arg(long, conflicts_with = "na")]
+    pub edit_latency: bool,
     /// Replace an existing JSON file.
     #[arg(long)]
     pub force: bool,
@@ -54,6 +58,7 @@ struct StageResult {
     ms: f64,
     gflop: f64,
     gflops_per_s: f64,
+    fraction_of_peak: f64,
 }
 
 #[derive(Serialize)]
@@ -67,6 +72,10 @@ struct BenchResult {
     images_per_s: f64,
     gflop_per_image: f64,
     gflops_per_s: f64,
+    /// The machine's measured fp32 FMA peak on all threads ([`crate::kernels::peak`]).
+    peak_gflops: f64,
+    fraction_of_peak: f64,
+    simd: String,
     threads: usize,
     stages: Vec<StageResult>,
 }
@@ -76,7 +85,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
         super::refuse_overwrite(path, a.force)?;
     }
     let backend = a.backend.init()?;
-    let (engine, model) = match (&a.ckpt, &a.preset) {
+    let (mut engine, model) = match (&a.ckpt, &a.preset) {
         (Some(c), _) => (
             Engine::load(c, &ConfigSource::Checkpoint, backend)
                 .with_context(|| format!("loading {}", c.display()))?,
@@ -91,7 +100,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         _ => anyhow::bail!("pass --ckpt or --preset"),
     };
-    let text = if a.na {
+    let text = if a.edit_latency {
+        let result = super::bench_edit::measure(&mut engine, &model, a.runs.max(1))?;
+        super::bench_edit::print(&result);
+        serde_json::to_string_pretty(&result)?
+    } else if a.na {
         let result = super::bench_na::measure(&engine, &model, a.batch.max(1), a.runs.max(1))?;
         super::bench_na::print(&result);
         serde_json::to_string_pretty(&result)?
@@ -140,6 +153,7 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
         v[v.len() / 2]
     };
     let ms = median(totals.clone());
+    let (peak, simd) = crate::kernels::peak::peak_gflops();
     let flops = cfg.flops_per_stage();
     let total_flop: u64 = flops.iter().sum();
     let stages = cfg
@@ -160,6 +174,7 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
                 ms,
                 gflop,
                 gflops_per_s: gflop / (ms / 1e3),
+                fraction_of_peak: gflop / (ms / 1e3) / peak,
             }
         })
         .collect();
@@ -173,6 +188,9 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
         images_per_s: 1e3 / ms,
         gflop_per_image: total_flop as f64 / 1e9,
         gflops_per_s: total_flop as f64 / 1e9 / (ms / 1e3),
+        peak_gflops: peak,
+        fraction_of_peak: total_flop as f64 / 1e9 / (ms / 1e3) / peak,
+        simd: format!("{simd:?}"),
         threads: rayon::current_num_threads(),
         stages,
     })
@@ -186,14 +204,25 @@ fn print_result(r: &BenchResult) {
         r.ms_per_image_median, r.ms_per_image_min, r.runs, r.batch, r.images_per_s
     );
     println!(
-        "compute    {:.3} GFLOP/img  →  {:.2} GFLOP/s",
-        r.gflop_per_image, r.gflops_per_s
+        "compute    {:.3} GFLOP/img  →  {:.2} GFLOP/s = {:.0} % of the measured peak \
+         ({:.0} GFLOP/s fp32 FMA, {} threads, {})",
+        r.gflop_per_image,
+        r.gflops_per_s,
+        100.0 * r.fraction_of_peak,
+        r.peak_gflops,
+        r.threads,
+        r.simd
     );
-    println!("stage   res        ms   GFLOP   GFLOP/s");
+    println!("stage   res        ms   GFLOP   GFLOP/s  of peak");
     for s in &r.stages {
         println!(
-            "{:>5}  {:>4}  {:>8.2}  {:>6.3}  {:>8.2}",
-            s.stage, s.resolution, s.ms, s.gflop, s.gflops_per_s
+            "{:>5}  {:>4}  {:>8.2}  {:>6.3}  {:>8.2}  {:>6.0} %",
+            s.stage,
+            s.resolution,
+            s.ms,
+            s.gflop,
+            s.gflops_per_s,
+            100.0 * s.fraction_of_peak
         );
     }
 }

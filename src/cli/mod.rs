@@ -2,6 +2,7 @@
 
 mod attention;
 mod bench;
+mod bench_edit;
 mod bench_na;
 mod convert;
 mod directions;

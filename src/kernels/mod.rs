@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod dispatch;
 pub mod gather;
 pub mod host;
+pub mod peak;
 pub mod present;
 pub mod reference;
 pub mod simd;
@@ -163,6 +164,41 @@ pub fn adain(x: Tensor<3>, style: Tensor<2>, path: KernelPath) -> Result<Tensor<
     let beta = style.narrow(1, c, c).unsqueeze_dim::<3>(1);
     let (var, mean) = x.clone().var_mean_bias(1); // over tokens
     Ok(gamma * ((x - mean) / (var + 1e-5).sqrt()) + beta)
+}
+
+/// A linear layer's `[in, out]` weight and bias, as [`adain_mlp_residual`] takes them.
+pub type LinearParams = (Tensor<2>, Tensor<1>);
+
+/// The CPU backend's fused second half of a block: `x + fc2(GELU(fc1(AdaIN(x, style))))` for
+/// `x` `[B, N, C]` and `style` `[B, 2C]`, without materialising the hidden activation
+/// ([`cpu::adain_mlp_residual`]). CPU tensors only.
+pub fn adain_mlp_residual(
+    x: Tensor<3>,
+    style: Tensor<2>,
+    (fc1, fc1_bias): LinearParams,
+    (fc2, fc2_bias): LinearParams,
+) -> Result<Tensor<3>> {
+    let [b, n, c] = x.dims();
+    let hidden = fc1.dims()[1];
+    let (x, style) = (host::primitive(x)?, host::primitive(style)?);
+    let (fc1, fc1_bias) = (host::primitive(fc1)?, host::primitive(fc1_bias)?);
+    let (fc2, fc2_bias) = (host::primitive(fc2)?, host::primitive(fc2_bias)?);
+    let weights = cpu::MlpWeights {
+        fc1: host::slice(&fc1)?,
+        fc1_bias: host::slice(&fc1_bias)?,
+        fc2: host::slice(&fc2)?,
+        fc2_bias: host::slice(&fc2_bias)?,
+        hidden,
+    };
+    let out = cpu::adain_mlp_residual(
+        host::slice(&x)?,
+        host::slice(&style)?,
+        n,
+        c,
+        &weights,
+        simd::Simd::active(),
+    );
+    Ok(host::tensor(out, [b, n, c]))
 }
 
 /// Reads a float tensor back to host memory as `f32`.

@@ -1,5 +1,5 @@
 //! Which vector instructions the CPU kernels use, chosen at run time: machines differ from
-//! one run to the next (with or without AVX2), so one binary carries every path.
+//! one run to the next (AVX-512, AVX2 or neither), so one binary carries every path.
 
 use std::sync::OnceLock;
 
@@ -10,12 +10,14 @@ pub enum Simd {
     Portable,
     /// AVX2 + FMA (8-wide fused multiply–add).
     Avx2,
+    /// AVX-512 F/VL/DQ/BW (16-wide).
+    Avx512,
 }
 
 impl Simd {
     /// Every path this CPU can execute, lowest first.
     pub fn available() -> Vec<Simd> {
-        [Simd::Portable, Simd::Avx2]
+        [Simd::Portable, Simd::Avx2, Simd::Avx512]
             .into_iter()
             .filter(|s| s.supported())
             .collect()
@@ -30,8 +32,25 @@ impl Simd {
                 std::arch::is_x86_feature_detected!("avx2")
                     && std::arch::is_x86_feature_detected!("fma")
             }
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => {
+                Simd::Avx2.supported()
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512bw")
+            }
             #[cfg(not(target_arch = "x86_64"))]
-            Simd::Avx2 => false,
+            Simd::Avx2 | Simd::Avx512 => false,
+        }
+    }
+
+    /// f32 lanes per vector on this path.
+    pub fn lanes(self) -> usize {
+        match self {
+            Simd::Portable => 4,
+            Simd::Avx2 => 8,
+            Simd::Avx512 => 16,
         }
     }
 
@@ -45,7 +64,7 @@ impl Simd {
     }
 
     /// The path the kernels use: the best available, or a lower one named by the environment
-    /// variable `STYLENAT_SIMD` (`portable`, `avx2`) — to test or compare the lower paths.
+    /// variable `STYLENAT_SIMD` (`portable`, `avx2`, `avx512`) — to test or compare the lower paths.
     pub fn active() -> Simd {
         static ACTIVE: OnceLock<Simd> = OnceLock::new();
         *ACTIVE.get_or_init(|| {
@@ -71,6 +90,7 @@ impl Simd {
         match name.to_ascii_lowercase().as_str() {
             "portable" => Some(Simd::Portable),
             "avx2" => Some(Simd::Avx2),
+            "avx512" => Some(Simd::Avx512),
             _ => None,
         }
     }

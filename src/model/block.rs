@@ -6,7 +6,7 @@ use super::layers::{AdaIn, Mlp};
 use super::params::ParamSource;
 use super::{GeneratorConfig, StageConfig, Trace};
 use crate::error::Result;
-use crate::kernels::KernelPath;
+use crate::kernels::{KernelPath, LinearParams, adain_mlp_residual};
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
@@ -58,7 +58,19 @@ impl Block {
         let a = self.attn.forward(h, na)?;
         trace.record(&format!("{name}_attn_out"), &a);
         let x = x + a.reshape([b, n, c]);
-        let x = x.clone() + self.mlp.forward(self.norm2.forward(x, w, na)?, na)?;
+        let x = if na == KernelPath::Cpu {
+            // One fused pass on the CPU: the hidden activation never reaches memory.
+            let mlp = &self.mlp;
+            let fc = |l: &super::layers::Linear| -> Result<LinearParams> {
+                let bias = l.bias.as_ref().ok_or_else(|| {
+                    crate::error::Error::Config("an MLP layer without a bias".into())
+                })?;
+                Ok((l.weight.val(), bias.val()))
+            };
+            adain_mlp_residual(x, self.norm2.style.forward(w), fc(&mlp.fc1)?, fc(&mlp.fc2)?)?
+        } else {
+            x.clone() + self.mlp.forward(self.norm2.forward(x, w, na)?, na)?
+        };
         trace.record(&format!("{name}_out"), &x);
         Ok(x)
     }

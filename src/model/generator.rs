@@ -6,7 +6,7 @@ use super::mapping::Mapping;
 use super::params::{MapSource, ParamSource, param};
 use super::to_rgb::ToRgb;
 use super::upsample::Upsample;
-use super::{GeneratorConfig, Trace};
+use super::{GeneratorConfig, SynthesisCache, Trace};
 use crate::checkpoint::LoadedGenerator;
 use crate::error::{Error, Result};
 use crate::kernels::KernelPath;
@@ -100,6 +100,20 @@ impl Generator {
     /// Synthesis network: W+ `[B, num_ws, style_dim]` → image `[B, 3, size, size]` in the
     /// official output space (ImageNet-normalised).
     pub fn synthesize(&self, wplus: Tensor<3>, trace: &mut Trace) -> Result<Tensor<4>> {
+        self.synthesize_with(wplus, None, None, trace)
+    }
+
+    /// [`Self::synthesize`], resuming from and refilling `cache` (its [`SynthesisCache::first_block`]
+    /// for these W+ values, computed by the caller as `start`), and stopping after stage
+    /// `last_stage` when given: the result is then that stage's ToRGB skip image
+    /// `[B, 3, r, r]` at its resolution `r` (a preview of the final image).
+    pub fn synthesize_with(
+        &self,
+        wplus: Tensor<3>,
+        mut resume: Option<(&mut SynthesisCache, usize, &[f32])>,
+        last_stage: Option<usize>,
+        trace: &mut Trace,
+    ) -> Result<Tensor<4>> {
         let [b, num_ws, sd] = wplus.dims();
         if num_ws != self.config.num_ws() || sd != self.config.style_dim {
             return Err(Error::Input(format!(
@@ -108,32 +122,73 @@ impl Generator {
                 self.config.style_dim
             )));
         }
-        let [_, c0, h, w] = self.input.val().dims();
-        // [1, C, 4, 4] → [B, 16, C] (tokens in row-major pixel order)
-        let mut x = self
-            .input
-            .val()
-            .permute([0, 2, 3, 1])
-            .reshape([1, h * w, c0])
-            .repeat_dim(0, b);
-        let mut skip: Option<Tensor<4>> = None;
+        let last_stage = last_stage.unwrap_or(usize::MAX).min(self.layers.len() - 1);
+        let end = 2 * (last_stage + 1);
+        let stored = match &mut resume {
+            Some((cache, start, host)) => {
+                // The last stored input is as far as a pass can skip ahead (it recomputes at
+                // least one block); a preview needs nothing past its own stage.
+                let start = (*start).min(cache.blocks().saturating_sub(1)).min(end);
+                let stored = if start > 0 { cache.input(start) } else { None };
+                let start = if stored.is_some() { start } else { 0 };
+                cache.begin(host, start);
+                stored.map(|s| (start, s))
+            }
+            None => None,
+        };
+        let (start, (mut x, mut skip)) = match stored {
+            Some(s) => s,
+            None => {
+                let [_, c0, h, w] = self.input.val().dims();
+                // [1, C, 4, 4] → [B, 16, C] (tokens in row-major pixel order)
+                let x = self
+                    .input
+                    .val()
+                    .permute([0, 2, 3, 1])
+                    .reshape([1, h * w, c0])
+                    .repeat_dim(0, b);
+                (0, (x, None))
+            }
+        };
+        if start == end
+            && let (Some(rgb), Some((cache, ..))) = (&skip, &mut resume)
+        {
+            // A preview of a stage that nothing changed: its skip image is stored.
+            cache.push(&x, &skip);
+            return Ok(rgb.clone());
+        }
         let device = wplus.device();
         trace.start();
-        for (i, (stage, to_rgb)) in self.layers.iter().zip(&self.to_rgbs).enumerate() {
-            for (j, block) in stage.blocks.iter().enumerate() {
-                let latent = wplus.clone().narrow(1, 2 * i + j, 1).reshape([b, sd]);
-                x = block.forward(x, latent, self.na, trace, &format!("stage{i}_block{j}"))?;
+        for k in start..end {
+            let (i, j) = (k / 2, k % 2);
+            if let Some((cache, ..)) = &mut resume {
+                cache.push(&x, &skip);
             }
-            if let Some(up) = &stage.upsample {
+            let latent = wplus.clone().narrow(1, k, 1).reshape([b, sd]);
+            let name = format!("stage{i}_block{j}");
+            x = self.layers[i].blocks[j].forward(x, latent, self.na, trace, &name)?;
+            if j == 0 {
+                continue;
+            }
+            if let Some(up) = &self.layers[i].upsample {
                 x = up.forward(x);
                 trace.record(&format!("stage{i}_upsample_out"), &x);
             }
-            let rgb = to_rgb.forward(x.clone(), skip.take());
+            let rgb = self.to_rgbs[i].forward(x.clone(), skip.take());
             trace.record(&format!("stage{i}_torgb_skip"), &rgb);
-            skip = Some(rgb);
             trace.stage_done(&device);
+            if i == last_stage {
+                // A preview stops here; the next block's input is ready, so keep it too.
+                if let Some((cache, ..)) = &mut resume
+                    && i + 1 < self.layers.len()
+                {
+                    cache.push(&x, &Some(rgb.clone()));
+                }
+                return Ok(rgb);
+            }
+            skip = Some(rgb);
         }
-        skip.ok_or_else(|| Error::Config("the generator has no stages".into()))
+        Err(Error::Config("the generator has no stages".into()))
     }
 
     /// `z` → image, with every W+ layer set to `w = map(z)` (official `Generator.forward`).

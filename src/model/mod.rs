@@ -10,11 +10,13 @@ pub mod init;
 pub mod layers;
 pub mod mapping;
 pub mod params;
+pub mod synthesis_cache;
 pub mod to_rgb;
 pub mod upsample;
 
 pub use config::{GeneratorConfig, HeadGroup, StageConfig};
 pub use generator::Generator;
+pub use synthesis_cache::SynthesisCache;
 
 use crate::checkpoint::HostTensor;
 use burn::tensor::Tensor;

@@ -3,6 +3,9 @@
 pub struct Stats<'a> {
     pub render_ms: Option<f64>,
     pub latency_ms: Option<f64>,
+    /// Request → preview (ms) and the preview's resolution, when the last edit showed one.
+    pub preview: Option<(f64, usize)>,
+    pub cache_bytes: u64,
     pub frame_ms: f32,
     pub ui_ms: f32,
     pub backend: Option<&'a str>,
@@ -20,8 +23,20 @@ pub fn show(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
     if let Some(ms) = stats.render_ms {
         ui.label(format!("render {ms:.1} ms"));
     }
+    if let Some((ms, res)) = stats.preview {
+        ui.label(format!("edit to preview {ms:.1} ms ({res}×{res})"));
+    }
     if let Some(ms) = stats.latency_ms {
-        ui.label(format!("edit to image {ms:.1} ms"));
+        ui.label(format!("edit to full image {ms:.1} ms"));
+    }
+    if stats.cache_bytes > 0 {
+        ui.label(
+            egui::RichText::new(format!(
+                "kept for incremental renders: {:.1} MiB",
+                stats.cache_bytes as f64 / (1 << 20) as f64
+            ))
+            .small(),
+        );
     }
     ui.label(format!(
         "UI frame {:.1} ms (building it: {:.2} ms)",

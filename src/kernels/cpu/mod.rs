@@ -4,7 +4,14 @@
 //! window, softmax, AV, with the head dimension a compile-time constant for the common sizes so
 //! the inner loops unroll. Rows run in parallel with rayon.
 
+mod mlp;
+mod norm;
+
+pub use mlp::{MlpWeights, adain_mlp_residual};
+pub use norm::{adain, adain_coefficients};
+
 use super::NaProblem;
+use super::simd;
 use super::simd::Simd;
 use super::window::AxisWindow;
 use rayon::prelude::*;
@@ -82,12 +89,13 @@ fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: 
         .collect();
     let job = RowJob { p, qkv, rpb, plans };
     #[cfg(target_arch = "x86_64")]
-    if simd == Simd::Avx2 {
+    if simd != Simd::Portable {
         out.par_chunks_mut(p.width * c)
             .enumerate()
-            .for_each(|(row, out_row)| {
+            .for_each(|(row, out_row)| match simd {
                 // SAFETY: `na2d_with` only passes paths the CPU supports.
-                unsafe { na_row_avx2::<HD>(&job, row, out_row) }
+                Simd::Avx512 => unsafe { na_row_avx512::<HD>(&job, row, out_row) },
+                _ => unsafe { na_row_avx2::<HD>(&job, row, out_row) },
             });
         return out;
     }
@@ -102,6 +110,13 @@ fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn na_row_avx2<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
+    na_row::<HD>(job, row, out_row)
+}
+
+/// [`na_row`] compiled for AVX-512 (16-wide vectors).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+fn na_row_avx512<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
     na_row::<HD>(job, row, out_row)
 }
 
@@ -175,42 +190,6 @@ fn na_row<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
     }
 }
 
-/// Instance norm over tokens then `gamma·x + beta`, per image and channel (AdaIN).
-/// `x`: `[B, N, C]`; `style`: `[B, 2C]` (`gamma` first). Two passes, images in parallel.
-pub fn adain(x: &[f32], style: &[f32], n: usize, c: usize) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(n * c)
-        .zip(x.par_chunks(n * c))
-        .zip(style.par_chunks(2 * c))
-        .for_each(|((out, x), style)| {
-            // Mean and biased variance per channel, accumulated in f64 over the tokens.
-            let mut sum = vec![0f64; c];
-            let mut sq = vec![0f64; c];
-            for row in x.chunks_exact(c) {
-                for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
-                    *s += v as f64;
-                    *q += (v as f64) * (v as f64);
-                }
-            }
-            let (gamma, beta) = style.split_at(c);
-            let mut scale = vec![0f32; c];
-            let mut shift = vec![0f32; c];
-            for ch in 0..c {
-                let mean = sum[ch] / n as f64;
-                let var = (sq[ch] / n as f64 - mean * mean).max(0.0);
-                let inv = 1.0 / (var + 1e-5).sqrt();
-                scale[ch] = (gamma[ch] as f64 * inv) as f32;
-                shift[ch] = (beta[ch] as f64 - gamma[ch] as f64 * mean * inv) as f32;
-            }
-            for (o, xi) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-                for ch in 0..c {
-                    o[ch] = xi[ch] * scale[ch] + shift[ch];
-                }
-            }
-        });
-    out
-}
-
 /// Dot product of two `HD`-long slices (`HD = 0`: any length).
 #[inline(always)]
 fn dot<const HD: usize>(a: &[f32], b: &[f32]) -> f32 {
@@ -266,9 +245,11 @@ pub fn gelu_inplace_with(data: &mut [f32], simd: Simd) {
     let simd = simd.or_portable();
     data.par_chunks_mut(1 << 14).for_each(|chunk| {
         #[cfg(target_arch = "x86_64")]
-        if simd == Simd::Avx2 {
+        match simd {
             // SAFETY: only paths the CPU supports get here.
-            return unsafe { gelu_avx2(chunk) };
+            Simd::Avx512 => return unsafe { gelu_avx512(chunk) },
+            Simd::Avx2 => return unsafe { gelu_avx2(chunk) },
+            Simd::Portable => {}
         }
         let _ = simd;
         gelu_chunk(chunk)
@@ -276,7 +257,7 @@ pub fn gelu_inplace_with(data: &mut [f32], simd: Simd) {
 }
 
 #[inline(always)]
-fn gelu_chunk(chunk: &mut [f32]) {
+pub(super) fn gelu_chunk(chunk: &mut [f32]) {
     for v in chunk {
         *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
     }
@@ -285,6 +266,12 @@ fn gelu_chunk(chunk: &mut [f32]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn gelu_avx2(chunk: &mut [f32]) {
+    gelu_chunk(chunk)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+fn gelu_avx512(chunk: &mut [f32]) {
     gelu_chunk(chunk)
 }
 

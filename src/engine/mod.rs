@@ -10,6 +10,9 @@ use crate::model::{Generator, GeneratorConfig, Trace};
 use burn::tensor::{Tensor, TensorData};
 use std::path::{Path, PathBuf};
 
+mod incremental;
+pub use incremental::{PREVIEW_BUDGET_MS, StageImage};
+
 /// Number of mapped samples averaged for the truncation centre.
 pub const MEAN_LATENT_SAMPLES: usize = 4096;
 
@@ -34,6 +37,8 @@ pub struct Engine {
     /// The file the model came from (for cache keys and provenance); `None` for random models.
     pub source_path: Option<PathBuf>,
     mean_latent: Option<Vec<f32>>,
+    /// Block inputs and stage costs of the last [`Engine::render_incremental`].
+    incremental: incremental::Incremental,
 }
 
 impl Engine {
@@ -52,6 +57,7 @@ impl Engine {
             loaded,
             source_path: Some(path.to_path_buf()),
             mean_latent: None,
+            incremental: Default::default(),
         })
     }
 
@@ -71,6 +77,7 @@ impl Engine {
             loaded,
             source_path: None,
             mean_latent: None,
+            incremental: Default::default(),
         })
     }
 
@@ -270,7 +277,7 @@ impl Engine {
     }
 
     /// Checks that `wplus` is `[N, num_ws, w_dim]` for this model.
-    fn check_wplus(&self, wplus: &HostTensor) -> Result<()> {
+    pub(crate) fn check_wplus(&self, wplus: &HostTensor) -> Result<()> {
         let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
         if wplus.shape.len() != 3 || wplus.shape[1] != num_ws || wplus.shape[2] != d {
             return Err(Error::Input(format!(

@@ -1,0 +1,144 @@
+//! `stylenat bench --edit-latency`: how long an edit takes to show, through the engine path the
+//! explorer uses (resume from the previous render, preview within the frame budget, refine).
+
+use crate::checkpoint::HostTensor;
+use crate::engine::{Engine, PREVIEW_BUDGET_MS};
+use crate::kernels::to_host;
+use crate::latent::truncate;
+use anyhow::Result;
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Serialize)]
+pub struct EditLatency {
+    /// `psi` (all layers move), `fine` (last third of the W+ layers), `coarse` (first third).
+    edit: String,
+    /// The W+ layers the edit changes.
+    layers: String,
+    /// Edit → preview on the host (the full image when no preview is cheaper).
+    preview_ms_median: f64,
+    preview_resolution: usize,
+    /// Preview shown → full image, continuing from the preview's stage.
+    refine_ms_median: f64,
+    /// Edit → full image without a preview (resuming at the first changed layer).
+    full_ms_median: f64,
+}
+
+#[derive(Serialize)]
+pub struct EditResult {
+    model: String,
+    backend: String,
+    runs: usize,
+    preview_budget_ms: f64,
+    /// Memory the stored block inputs hold for one image.
+    cache_bytes: u64,
+    edits: Vec<EditLatency>,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Host milliseconds of one render (read back, as the explorer does).
+fn timed(engine: &mut Engine, w: &HostTensor, last: Option<usize>) -> Result<(f64, usize)> {
+    let t0 = Instant::now();
+    let r = engine.render_incremental(w, last)?;
+    to_host(r.image)?;
+    Ok((t0.elapsed().as_secs_f64() * 1e3, r.resolution))
+}
+
+pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<EditResult> {
+    let num_ws = engine.config().num_ws();
+    let d = engine.config().style_dim;
+    let mean = engine.mean_latent()?;
+    let z = engine.z_for_seeds(&[0, 1], Default::default())?;
+    let w = engine.map(&z)?;
+    let (w0, w1) = (&w.data[..d], &w.data[d..]);
+    let third = (num_ws / 3).max(1);
+    let kinds: [(&str, std::ops::Range<usize>); 3] = [
+        ("psi", 0..num_ws),
+        ("fine", num_ws - third..num_ws),
+        ("coarse", 0..third),
+    ];
+    // The image before each edit: seed 0 at ψ = 0.7, every layer.
+    let mut base = engine.broadcast(&HostTensor::new(vec![1, d], w0.to_vec()));
+    truncate(&mut base.data, &mean, 0.7, None);
+    // The first render times every stage (previews are chosen from those times).
+    timed(engine, &base, None)?;
+    timed(engine, &base, None)?;
+    let mut edits = Vec::new();
+    for (name, layers) in kinds {
+        let (mut previews, mut refines, mut fulls, mut res) = (vec![], vec![], vec![], 0);
+        for r in 0..runs.max(1) {
+            let step = 0.05 * (r + 1) as f32;
+            let mut edited = base.clone();
+            for k in layers.clone() {
+                let row = &mut edited.data[k * d..(k + 1) * d];
+                if name == "psi" {
+                    // ψ 0.7 → 0.7 + step: every layer moves along (w − mean).
+                    for ((x, &m), &src) in row.iter_mut().zip(&mean).zip(w0) {
+                        *x = m + (0.7 + step) * (src - m);
+                    }
+                } else {
+                    // Towards seed 1 on those layers (a style-mixing drag).
+                    for (x, &other) in row.iter_mut().zip(w1) {
+                        *x += step * (other - *x);
+                    }
+                }
+            }
+            // Explorer path: preview within the budget, then refine once the input rests.
+            timed(engine, &base, None)?;
+            let stage = engine.preview_stage(&edited, PREVIEW_BUDGET_MS);
+            let (ms, r) = timed(engine, &edited, stage)?;
+            previews.push(ms);
+            res = r;
+            refines.push(match stage {
+                Some(_) => timed(engine, &edited, None)?.0,
+                None => 0.0,
+            });
+            // Straight to the full image.
+            timed(engine, &base, None)?;
+            fulls.push(timed(engine, &edited, None)?.0);
+        }
+        edits.push(EditLatency {
+            edit: name.to_string(),
+            layers: format!("{}-{}", layers.start, layers.end - 1),
+            preview_ms_median: median(previews),
+            preview_resolution: res,
+            refine_ms_median: median(refines),
+            full_ms_median: median(fulls),
+        });
+    }
+    Ok(EditResult {
+        model: model.to_string(),
+        backend: engine.backend.description.clone(),
+        runs,
+        preview_budget_ms: PREVIEW_BUDGET_MS,
+        cache_bytes: engine.incremental_cache_bytes(),
+        edits,
+    })
+}
+
+pub fn print(r: &EditResult) {
+    println!("model      {}", r.model);
+    println!("backend    {}", r.backend);
+    println!(
+        "edit latency over {} runs (preview budget {:.0} ms; stored block inputs {:.1} MiB)",
+        r.runs,
+        r.preview_budget_ms,
+        r.cache_bytes as f64 / (1 << 20) as f64
+    );
+    println!("edit    layers  preview ms   at res  refine ms   full ms");
+    for e in &r.edits {
+        println!(
+            "{:<6}  {:>6}  {:>10.1}  {:>7}  {:>9.1}  {:>8.1}",
+            e.edit,
+            e.layers,
+            e.preview_ms_median,
+            e.preview_resolution,
+            e.refine_ms_median,
+            e.full_ms_median
+        );
+    }
+}

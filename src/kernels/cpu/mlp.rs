@@ -1,0 +1,127 @@
+//! The second half of a transformer block on host buffers, fused:
+//! `x + fc2(GELU(fc1(AdaIN(x))))`, in tiles of rows that stay in cache — the hidden activation
+//! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
+//! (the `gemm` crate, AVX-512/AVX2 chosen at run time) on one thread, tiles in parallel.
+
+use super::norm::{adain_coefficients, apply};
+use super::simd::Simd;
+use rayon::prelude::*;
+
+/// Rows per tile: the hidden tile (`ROWS × hidden`) stays in L2 for the widths in use.
+const ROWS: usize = 128;
+
+/// The MLP's weights, stored `[in, out]` row-major.
+pub struct MlpWeights<'a> {
+    pub fc1: &'a [f32],
+    pub fc1_bias: &'a [f32],
+    pub fc2: &'a [f32],
+    pub fc2_bias: &'a [f32],
+    pub hidden: usize,
+}
+
+/// `x + fc2(GELU(fc1(AdaIN(x, style))))` for `x` `[B, N, C]`, `style` `[B, 2C]`.
+pub fn adain_mlp_residual(
+    x: &[f32],
+    style: &[f32],
+    n: usize,
+    c: usize,
+    w: &MlpWeights,
+    simd: Simd,
+) -> Vec<f32> {
+    let simd = simd.or_portable();
+    let mut out = vec![0f32; x.len()];
+    for ((out, x), style) in out
+        .chunks_mut(n * c)
+        .zip(x.chunks(n * c))
+        .zip(style.chunks(2 * c))
+    {
+        let (scale, shift) = adain_coefficients(x, style, n, c);
+        out.par_chunks_mut(ROWS * c)
+            .zip(x.par_chunks(ROWS * c))
+            .for_each_init(
+                || (vec![0f32; ROWS * c], vec![0f32; ROWS * w.hidden]),
+                |(h, hid), (out, x)| {
+                    let rows = x.len() / c;
+                    let (h, hid) = (&mut h[..rows * c], &mut hid[..rows * w.hidden]);
+                    apply(h, x, &scale, &shift);
+                    // hid = h·fc1, then GELU(hid + b1) in place.
+                    matmul(hid, false, h, w.fc1, rows, c, w.hidden);
+                    bias_gelu(hid, w.fc1_bias, simd);
+                    // out = x + b2 + hid·fc2.
+                    for (o, x) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
+                        for ((o, &x), &b) in o.iter_mut().zip(x).zip(w.fc2_bias) {
+                            *o = x + b;
+                        }
+                    }
+                    matmul(out, true, hid, w.fc2, rows, w.hidden, c);
+                },
+            );
+    }
+    out
+}
+
+/// `dst (+)= a · b` with `a` `[m, k]`, `b` `[k, n]`, `dst` `[m, n]`, all row-major, on this
+/// thread.
+fn matmul(dst: &mut [f32], accumulate: bool, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
+    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
+    // SAFETY: the three buffers hold the row-major matrices the strides describe (checked
+    // above) and `dst` does not alias the inputs (it is a `&mut`).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            1,
+            k as isize,
+            b.as_ptr(),
+            1,
+            n as isize,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        )
+    }
+}
+
+/// `GELU(v + bias)` over rows of `bias.len()` values, on the chosen SIMD path.
+fn bias_gelu(hid: &mut [f32], bias: &[f32], simd: Simd) {
+    #[cfg(target_arch = "x86_64")]
+    match simd {
+        // SAFETY: `simd` was checked against the CPU by `or_portable`.
+        Simd::Avx512 => return unsafe { bias_gelu_avx512(hid, bias) },
+        Simd::Avx2 => return unsafe { bias_gelu_avx2(hid, bias) },
+        Simd::Portable => {}
+    }
+    let _ = simd;
+    bias_gelu_rows(hid, bias)
+}
+
+#[inline(always)]
+fn bias_gelu_rows(hid: &mut [f32], bias: &[f32]) {
+    for row in hid.chunks_exact_mut(bias.len()) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v += b;
+        }
+        super::gelu_chunk(row);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn bias_gelu_avx2(hid: &mut [f32], bias: &[f32]) {
+    bias_gelu_rows(hid, bias)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+fn bias_gelu_avx512(hid: &mut [f32], bias: &[f32]) {
+    bias_gelu_rows(hid, bias)
+}
