@@ -158,12 +158,22 @@ fn previews_are_chosen_by_measured_stage_cost() {
         "everything fits a huge budget"
     );
     let stages = e.config().stages.len();
-    // No budget: the first stage is still the quickest look.
-    assert_eq!(e.preview_stage(&w, 0.0), Some(0));
+    assert!(stages > 2);
+    // No budget: nothing fits, so no preview (it would only delay the final image).
+    assert_eq!(e.preview_stage(&w, 0.0), None);
+    // A budget that holds the first two stages, not the third: a preview of the second.
+    let ms: Vec<f64> = e.stage_ms().iter().map(|m| m.unwrap()).collect();
+    let budget = ms[0] + ms[1] + 0.5 * ms[2].min(ms[0] + ms[1]);
+    let expect = (0..stages - 1)
+        .rev()
+        .find(|&s| ms[..=s].iter().sum::<f64>() <= budget);
+    assert_eq!(e.preview_stage(&w, budget), expect);
+    assert!(expect.is_some_and(|s| s >= 1));
     // An edit of the last layer only has nothing cheaper to show than the final image.
     let mut fine = w.clone();
     e.render_incremental(&w, None).unwrap();
     edit_layer(&mut fine, e.config().num_ws() - 1);
-    assert_eq!(e.preview_stage(&fine, 0.0), None);
-    assert!(stages > 2);
+    // (a budget of a quarter of the last stage: its half is over it, yet no preview.)
+    let last_ms = e.stage_ms().last().unwrap().unwrap();
+    assert_eq!(e.preview_stage(&fine, 0.25 * last_ms), None);
 }

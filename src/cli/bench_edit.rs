@@ -4,7 +4,6 @@
 use crate::checkpoint::HostTensor;
 use crate::engine::{Engine, PREVIEW_BUDGET_MS};
 use crate::kernels::to_host;
-use crate::latent::truncate;
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Instant;
@@ -52,18 +51,20 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<EditResu
     let num_ws = engine.config().num_ws();
     let d = engine.config().style_dim;
     let mean = engine.mean_latent()?;
-    let z = engine.z_for_seeds(&[0, 1], Default::default())?;
-    let w = engine.map(&z)?;
-    let (w0, w1) = (&w.data[..d], &w.data[d..]);
+    // Directions from seeded normals rather than other seeds' w: a model with random weights
+    // maps every z to nearly the same w, and an edit must change the W+ it is applied to.
+    let dirs = engine.z_for_seeds(&[1, 2], Default::default())?;
+    let (away, along) = (&dirs.data[..d], &dirs.data[d..]);
     let third = (num_ws / 3).max(1);
     let kinds: [(&str, std::ops::Range<usize>); 3] = [
         ("psi", 0..num_ws),
         ("fine", num_ws - third..num_ws),
         ("coarse", 0..third),
     ];
-    // The image before each edit: seed 0 at ψ = 0.7, every layer.
-    let mut base = engine.broadcast(&HostTensor::new(vec![1, d], w0.to_vec()));
-    truncate(&mut base.data, &mean, 0.7, None);
+    // The image before each edit: seed 0's w, moved off the mean, on every layer.
+    let w = engine.map(&engine.z_for_seeds(&[0], Default::default())?)?;
+    let w0: Vec<f32> = w.data.iter().zip(away).map(|(w, a)| w + 0.5 * a).collect();
+    let base = engine.broadcast(&HostTensor::new(vec![1, d], w0));
     // The first render times every stage (previews are chosen from those times).
     timed(engine, &base, None)?;
     timed(engine, &base, None)?;
@@ -76,14 +77,14 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<EditResu
             for k in layers.clone() {
                 let row = &mut edited.data[k * d..(k + 1) * d];
                 if name == "psi" {
-                    // ψ 0.7 → 0.7 + step: every layer moves along (w − mean).
-                    for ((x, &m), &src) in row.iter_mut().zip(&mean).zip(w0) {
-                        *x = m + (0.7 + step) * (src - m);
+                    // Truncation ψ = 1 − step: every layer moves towards the mean.
+                    for (x, &m) in row.iter_mut().zip(&mean) {
+                        *x = m + (1.0 - step) * (*x - m);
                     }
                 } else {
-                    // Towards seed 1 on those layers (a style-mixing drag).
-                    for (x, &other) in row.iter_mut().zip(w1) {
-                        *x += step * (other - *x);
+                    // A nudge along a direction on those layers (a slider drag).
+                    for (x, &a) in row.iter_mut().zip(along) {
+                        *x += step * a;
                     }
                 }
             }

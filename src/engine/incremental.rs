@@ -104,8 +104,9 @@ impl Engine {
     }
 
     /// The deepest stage whose preview of `wplus` is estimated to take at most `budget_ms`,
-    /// or `None` when the full image fits the budget, when a preview would not be cheaper, or
-    /// while stage costs are still unknown (the first render measures them).
+    /// or `None` when the full image fits the budget, when no earlier stage does (a preview
+    /// over budget would only delay the final image), or while stage costs are still unknown
+    /// (the first render measures them).
     pub fn preview_stage(&self, wplus: &HostTensor, budget_ms: f64) -> Option<usize> {
         let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
         let last = self.config().stages.len() - 1;
@@ -120,12 +121,14 @@ impl Engine {
         if state.cost(start, last)? <= budget_ms {
             return None;
         }
-        let first = start / 2;
-        let deepest = (first..last)
+        (start / 2..last)
             .rev()
-            .find(|&s| state.cost(start, s).is_some_and(|ms| ms <= budget_ms));
-        // Even the first stage is over budget: it is still the quickest look.
-        Some(deepest.unwrap_or(first)).filter(|&s| s < last)
+            .find(|&s| state.cost(start, s).is_some_and(|ms| ms <= budget_ms))
+    }
+
+    /// What each stage cost the last time it ran whole (ms, for the last batch size).
+    pub fn stage_ms(&self) -> &[Option<f64>] {
+        &self.incremental.stage_ms
     }
 
     /// Bytes the stored block inputs hold (reported in the explorer).
