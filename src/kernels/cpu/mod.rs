@@ -4,6 +4,7 @@
 //! window, softmax, AV, with the head dimension a compile-time constant for the common sizes so
 //! the inner loops unroll. Rows run in parallel with rayon.
 
+mod dots;
 mod mlp;
 mod norm;
 
@@ -88,41 +89,74 @@ fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: 
         })
         .collect();
     let job = RowJob { p, qkv, rpb, plans };
-    #[cfg(target_arch = "x86_64")]
-    if simd != Simd::Portable {
-        out.par_chunks_mut(p.width * c)
-            .enumerate()
-            .for_each(|(row, out_row)| match simd {
+    let row_len = p.width * c;
+    let rows = OutRows(out.as_mut_ptr());
+    for (g, group) in p.groups.iter().enumerate() {
+        // Rows in dilation-phase order (y, y+d, y+2d, …): consecutive rows then share six of
+        // their seven key rows, so keys come from cache rather than memory (a dilated group
+        // at 256² otherwise re-reads qkv from memory for every row).
+        let order: Vec<usize> = (0..p.batch)
+            .flat_map(|b| {
+                (0..group.dilation).flat_map(move |phase| {
+                    (phase..p.height)
+                        .step_by(group.dilation)
+                        .map(move |y| b * p.height + y)
+                })
+            })
+            .collect();
+        order.par_iter().for_each(|&row| {
+            // SAFETY: `order` lists every row once, so no two tasks hold the same row, and
+            // groups run one after another.
+            let out_row = unsafe { rows.row(row, row_len) };
+            match simd {
                 // SAFETY: `na2d_with` only passes paths the CPU supports.
-                Simd::Avx512 => unsafe { na_row_avx512::<HD>(&job, row, out_row) },
-                _ => unsafe { na_row_avx2::<HD>(&job, row, out_row) },
-            });
-        return out;
+                #[cfg(target_arch = "x86_64")]
+                Simd::Avx512 => unsafe { na_row_avx512::<HD>(&job, g, row, out_row) },
+                #[cfg(target_arch = "x86_64")]
+                Simd::Avx2 => unsafe { na_row_avx2::<HD>(&job, g, row, out_row) },
+                _ => na_row::<HD, false>(&job, g, row, out_row),
+            }
+        });
     }
-    let _ = simd; // only x86-64 has more than the portable path
-    out.par_chunks_mut(p.width * c)
-        .enumerate()
-        .for_each(|(row, out_row)| na_row::<HD>(&job, row, out_row));
     out
+}
+
+/// The output buffer, shared by the row tasks (each writes only its own rows).
+struct OutRows(*mut f32);
+// SAFETY: tasks write disjoint rows (see `na2d_hd`).
+unsafe impl Sync for OutRows {}
+
+impl OutRows {
+    /// # Safety
+    /// Row `row` of length `len` lies in the buffer and no other task uses it meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn row(&self, row: usize, len: usize) -> &mut [f32] {
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(row * len), len) }
+    }
 }
 
 /// [`na_row`] compiled for AVX2 + FMA (8-wide vectors, fused multiply–add).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-fn na_row_avx2<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
-    na_row::<HD>(job, row, out_row)
+fn na_row_avx2<const HD: usize>(job: &RowJob, g: usize, row: usize, out_row: &mut [f32]) {
+    na_row::<HD, false>(job, g, row, out_row)
 }
 
 /// [`na_row`] compiled for AVX-512 (16-wide vectors).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-fn na_row_avx512<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
-    na_row::<HD>(job, row, out_row)
+fn na_row_avx512<const HD: usize>(job: &RowJob, g: usize, row: usize, out_row: &mut [f32]) {
+    na_row::<HD, true>(job, g, row, out_row)
 }
 
-/// One output row (`batch · height + y`), all groups and heads.
+/// One output row (`batch · height + y`) of head group `only`.
 #[inline(always)]
-fn na_row<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
+fn na_row<const HD: usize, const WIDE: bool>(
+    job: &RowJob,
+    only: usize,
+    row: usize,
+    out_row: &mut [f32],
+) {
     let p = job.p;
     let hd = if HD == 0 { p.head_dim } else { HD };
     let c = p.heads() * hd;
@@ -138,7 +172,8 @@ fn na_row<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
     // Per query: the qkv offset of every tap's pixel, and one head's attention weights.
     let mut offsets = vec![0usize; max_taps];
     let mut weights = vec![0f32; max_taps];
-    for (g, group) in p.groups.iter().enumerate() {
+    let mut keys16 = [0usize; 16];
+    for (g, group) in p.groups.iter().enumerate().filter(|(g, _)| *g == only) {
         let (h0, rows, cols) = &job.plans[g];
         let (h0, k) = (*h0, group.kernel);
         let taps = k * k;
@@ -157,13 +192,29 @@ fn na_row<const HD: usize>(job: &RowJob, row: usize, out_row: &mut [f32]) {
                 let bias = &job.rpb[g][(h - h0) * table * table..(h - h0 + 1) * table * table];
                 let (koff, voff) = (c + h * hd, 2 * c + h * hd);
                 let w = &mut weights[..taps];
-                // QK·scale + bias; the bias of one window row is a contiguous run of the table.
+                // QK: sixteen taps at a time on the AVX-512 path, one at a time otherwise.
+                let mut t0 = 0;
+                #[cfg(target_arch = "x86_64")]
+                if WIDE && hd.is_multiple_of(16) {
+                    while t0 + 16 <= taps {
+                        for (o, &off) in keys16.iter_mut().zip(&offsets[t0..t0 + 16]) {
+                            *o = off + koff;
+                        }
+                        // SAFETY: `WIDE` is only set on the AVX-512 path; every key range
+                        // `off + koff .. + hd` lies inside `qkv` (the window rule).
+                        unsafe { dots::dots16(q, job.qkv, &keys16, &mut w[t0..t0 + 16]) };
+                        t0 += 16;
+                    }
+                }
+                for t in t0..taps {
+                    let off = offsets[t] + koff;
+                    w[t] = dot::<HD>(q, &job.qkv[off..off + hd]);
+                }
+                // ·scale + bias; the bias of one window row is a contiguous run of the table.
                 for ty in 0..k {
                     let brow = &bias[(wy.bias0 + ty) * table + wx.bias0..][..k];
-                    let (wrow, orow) =
-                        (&mut w[ty * k..(ty + 1) * k], &offsets[ty * k..(ty + 1) * k]);
-                    for ((l, &off), &b) in wrow.iter_mut().zip(orow).zip(brow) {
-                        *l = dot::<HD>(q, &job.qkv[off + koff..off + koff + hd]) * p.scale + b;
+                    for (l, &b) in w[ty * k..(ty + 1) * k].iter_mut().zip(brow) {
+                        *l = *l * p.scale + b;
                     }
                 }
                 // Softmax; map first, sum after, so the exp loop has no serial dependency.
