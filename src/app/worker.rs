@@ -561,6 +561,12 @@ struct ShownImages {
     cache_bytes: u64,
 }
 
+/// `STYLENAT_PREVIEW_STAGE=N`: every new request first shows stage N's preview, whatever
+/// the budget (to see or test the preview path on a model that renders within the budget).
+fn forced_preview_stage() -> Option<usize> {
+    std::env::var("STYLENAT_PREVIEW_STAGE").ok()?.parse().ok()
+}
+
 /// One step of a render: a new request shows a preview when the full image would not fit the
 /// frame budget ([`PREVIEW_BUDGET_MS`]); a refine step computes stage `next_stage` (resuming
 /// from the stored block inputs) and shows the final image once it gets there.
@@ -585,7 +591,9 @@ fn render_one(
     let wplus = HostTensor::new(vec![n, num_ws, d], rows);
     let stage = match next_stage {
         Some(s) => Some(s.min(last)),
-        None => e.preview_stage(&wplus, PREVIEW_BUDGET_MS),
+        None => forced_preview_stage()
+            .map(|s| s.min(last))
+            .or_else(|| e.preview_stage(&wplus, PREVIEW_BUDGET_MS)),
     };
     let out = e.render_incremental(&wplus, stage)?;
     if next_stage.is_some() && !out.complete {
