@@ -3,7 +3,7 @@
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
 //! (the `gemm` crate, AVX-512/AVX2 chosen at run time) on one thread, tiles in parallel.
 
-use super::norm::{adain_coefficients, apply};
+use super::norm::{apply, per_image};
 use super::simd::Simd;
 use rayon::prelude::*;
 
@@ -29,13 +29,7 @@ pub fn adain_mlp_residual(
     simd: Simd,
 ) -> Vec<f32> {
     let simd = simd.or_portable();
-    let mut out = vec![0f32; x.len()];
-    for ((out, x), style) in out
-        .chunks_mut(n * c)
-        .zip(x.chunks(n * c))
-        .zip(style.chunks(2 * c))
-    {
-        let (scale, shift) = adain_coefficients(x, style, n, c);
+    per_image(x, style, n, c, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * c)
             .zip(x.par_chunks(ROWS * c))
             .for_each_init(
@@ -43,7 +37,7 @@ pub fn adain_mlp_residual(
                 |(h, hid), (out, x)| {
                     let rows = x.len() / c;
                     let (h, hid) = (&mut h[..rows * c], &mut hid[..rows * w.hidden]);
-                    apply(h, x, &scale, &shift);
+                    apply(h, x, scale, shift);
                     // hid = h·fc1, then GELU(hid + b1) in place.
                     matmul(hid, false, h, w.fc1, rows, c, w.hidden);
                     bias_gelu(hid, w.fc1_bias, simd);
@@ -56,8 +50,7 @@ pub fn adain_mlp_residual(
                     matmul(out, true, hid, w.fc2, rows, w.hidden, c);
                 },
             );
-    }
-    out
+    })
 }
 
 /// `dst (+)= a · b` with `a` `[m, k]`, `b` `[k, n]`, `dst` `[m, n]`, all row-major, on this

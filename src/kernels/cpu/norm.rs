@@ -46,6 +46,22 @@ pub fn adain_coefficients(x: &[f32], style: &[f32], n: usize, c: usize) -> (Vec<
 /// Instance norm over tokens then `gamma·x + beta`, per image and channel (AdaIN).
 /// `x`: `[B, N, C]`; `style`: `[B, 2C]` (`gamma` first). Token chunks in parallel.
 pub fn adain(x: &[f32], style: &[f32], n: usize, c: usize) -> Vec<f32> {
+    per_image(x, style, n, c, |out, x, scale, shift| {
+        out.par_chunks_mut(CHUNK_TOKENS * c)
+            .zip(x.par_chunks(CHUNK_TOKENS * c))
+            .for_each(|(o, x)| apply(o, x, scale, shift));
+    })
+}
+
+/// A new buffer the size of `x`, filled image by image by `f(out, x, scale, shift)` with the
+/// image's AdaIN coefficients ([`adain_coefficients`]).
+pub(super) fn per_image(
+    x: &[f32],
+    style: &[f32],
+    n: usize,
+    c: usize,
+    f: impl Fn(&mut [f32], &[f32], &[f32], &[f32]),
+) -> Vec<f32> {
     let mut out = vec![0f32; x.len()];
     for ((out, x), style) in out
         .chunks_mut(n * c)
@@ -53,9 +69,7 @@ pub fn adain(x: &[f32], style: &[f32], n: usize, c: usize) -> Vec<f32> {
         .zip(style.chunks(2 * c))
     {
         let (scale, shift) = adain_coefficients(x, style, n, c);
-        out.par_chunks_mut(CHUNK_TOKENS * c)
-            .zip(x.par_chunks(CHUNK_TOKENS * c))
-            .for_each(|(o, x)| apply(o, x, &scale, &shift));
+        f(out, x, &scale, &shift);
     }
     out
 }
