@@ -287,12 +287,7 @@ fn serve(
         for msg in std::iter::once(first).chain(rx.try_iter()) {
             match msg {
                 Msg::Ui(stamp, Request::Render(args)) => {
-                    render = Some(PendingRender {
-                        stamp,
-                        args,
-                        next_stage: None,
-                        spent_ms: 0.0,
-                    })
+                    render = Some(PendingRender::new(stamp, args))
                 }
                 Msg::Ui(stamp, Request::Load(path)) => {
                     wanted_load = Some(stamp);
@@ -381,12 +376,7 @@ fn serve(
                         backend = cpu;
                         gpu = None;
                         // Retried on the CPU below, from the start.
-                        render = Some(PendingRender {
-                            stamp,
-                            args,
-                            next_stage: None,
-                            spent_ms: 0.0,
-                        });
+                        render = Some(PendingRender::new(stamp, args));
                         continue_after_fallback(&tx);
                     }
                     Err(e) => post(Response::Error(format!("the GPU failed ({why}): {e}"))),
@@ -541,6 +531,18 @@ struct PendingRender {
     next_stage: Option<usize>,
     /// Render time already spent on this request (ms).
     spent_ms: f64,
+}
+
+impl PendingRender {
+    /// A request not started yet.
+    fn new(stamp: u64, args: RenderArgs) -> Self {
+        Self {
+            stamp,
+            args,
+            next_stage: None,
+            spent_ms: 0.0,
+        }
+    }
 }
 
 /// What one render step produced.

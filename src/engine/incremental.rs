@@ -70,7 +70,6 @@ impl Engine {
             state.stage_ms = vec![None; stages];
             state.batch = n;
         }
-        let start = state.cache.first_block(&wplus.data, num_ws, d);
         let t = Tensor::<3>::from_data(
             TensorData::new(wplus.data.clone(), [n, num_ws, d]),
             &self.backend.device,
@@ -78,12 +77,11 @@ impl Engine {
         let mut trace = Trace::timing();
         let image = self.generator.synthesize_with(
             t,
-            Some((&mut state.cache, start, &wplus.data)),
+            Some((&mut state.cache, &wplus.data)),
             last_stage,
             &mut trace,
         )?;
         let stage = last_stage.unwrap_or(stages - 1).min(stages - 1);
-        // The pass may have started elsewhere than asked (nothing stored there).
         let first_block = state.cache.started_at();
         for (offset, ms) in trace.stage_ms.unwrap_or_default().into_iter().enumerate() {
             let i = first_block / 2 + offset;
@@ -114,10 +112,7 @@ impl Engine {
         if state.batch != wplus.shape.first().copied().unwrap_or(0) {
             return None;
         }
-        let start = state
-            .cache
-            .first_block(&wplus.data, num_ws, d)
-            .min(state.cache.blocks().saturating_sub(1));
+        let start = state.cache.first_block(&wplus.data, num_ws, d);
         if state.cost(start, last)? <= budget_ms {
             return None;
         }

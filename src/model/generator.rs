@@ -103,14 +103,14 @@ impl Generator {
         self.synthesize_with(wplus, None, None, trace)
     }
 
-    /// [`Self::synthesize`], resuming from and refilling `cache` (its [`SynthesisCache::first_block`]
-    /// for these W+ values, computed by the caller as `start`), and stopping after stage
-    /// `last_stage` when given: the result is then that stage's ToRGB skip image
+    /// [`Self::synthesize`], resuming from and refilling `cache` at its
+    /// [`SynthesisCache::first_block`] for `host` (these W+ values on the host), and stopping
+    /// after stage `last_stage` when given: the result is then that stage's ToRGB skip image
     /// `[B, 3, r, r]` at its resolution `r` (a preview of the final image).
     pub fn synthesize_with(
         &self,
         wplus: Tensor<3>,
-        mut resume: Option<(&mut SynthesisCache, usize, &[f32])>,
+        mut resume: Option<(&mut SynthesisCache, &[f32])>,
         last_stage: Option<usize>,
         trace: &mut Trace,
     ) -> Result<Tensor<4>> {
@@ -125,10 +125,10 @@ impl Generator {
         let last_stage = last_stage.unwrap_or(usize::MAX).min(self.layers.len() - 1);
         let end = 2 * (last_stage + 1);
         let stored = match &mut resume {
-            Some((cache, start, host)) => {
-                // The last stored input is as far as a pass can skip ahead (it recomputes at
-                // least one block); a preview needs nothing past its own stage.
-                let start = (*start).min(cache.blocks().saturating_sub(1)).min(end);
+            Some((cache, host)) => {
+                // A preview needs nothing past its own stage.
+                let (num_ws, d) = (self.config.num_ws(), self.config.style_dim);
+                let start = cache.first_block(host, num_ws, d).min(end);
                 let stored = if start > 0 { cache.input(start) } else { None };
                 let start = if stored.is_some() { start } else { 0 };
                 cache.begin(host, start);

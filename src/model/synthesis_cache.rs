@@ -26,8 +26,8 @@ impl SynthesisCache {
     }
 
     /// The first block that must run for `wplus` (`[batch, num_ws, d]` flattened): the first W+
-    /// layer that differs from the stored pass in any image, capped by how many block inputs
-    /// are stored. A different shape starts from block 0.
+    /// layer that differs from the stored pass in any image, capped at the last stored input (a
+    /// pass recomputes at least one block). A different shape starts from block 0.
     pub fn first_block(&self, wplus: &[f32], num_ws: usize, d: usize) -> usize {
         if self.wplus.len() != wplus.len() || self.inputs.is_empty() {
             return 0;
@@ -47,11 +47,10 @@ impl SynthesisCache {
                     })
             })
             .unwrap_or(num_ws);
-        changed.min(self.inputs.len())
+        changed.min(self.inputs.len() - 1)
     }
 
-    /// The stored input of `block` (must be below [`Self::first_block`]'s answer or equal to it
-    /// and stored).
+    /// The stored input of `block`, if there is one.
     pub(crate) fn input(&self, block: usize) -> Option<(Tensor<3>, Option<Tensor<4>>)> {
         self.inputs.get(block).cloned()
     }

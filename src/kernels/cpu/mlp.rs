@@ -4,7 +4,7 @@
 //! (the `gemm` crate, AVX-512/AVX2 chosen at run time) on one thread, tiles in parallel.
 
 use super::norm::{apply, per_image};
-use super::simd::Simd;
+use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 
 /// Rows per tile: the hidden tile (`ROWS × hidden`) stays in L2 for the widths in use.

@@ -12,7 +12,6 @@ pub use mlp::{MlpWeights, adain_mlp_residual};
 pub use norm::{adain, adain_coefficients};
 
 use super::NaProblem;
-use super::simd;
 use super::simd::Simd;
 use super::window::AxisWindow;
 use rayon::prelude::*;
@@ -149,11 +148,11 @@ fn na_row_avx512<const HD: usize>(job: &RowJob, g: usize, row: usize, out_row: &
     na_row::<HD, true>(job, g, row, out_row)
 }
 
-/// One output row (`batch · height + y`) of head group `only`.
+/// One output row (`batch · height + y`) of head group `g`.
 #[inline(always)]
 fn na_row<const HD: usize, const WIDE: bool>(
     job: &RowJob,
-    only: usize,
+    g: usize,
     row: usize,
     out_row: &mut [f32],
 ) {
@@ -163,78 +162,71 @@ fn na_row<const HD: usize, const WIDE: bool>(
     let (height, width) = (p.height, p.width);
     let (b, y) = (row / height, row % height);
     let pixel = |yy: usize, xx: usize| ((b * height + yy) * width + xx) * 3 * c;
-    let max_taps = p
-        .groups
-        .iter()
-        .map(|g| g.kernel * g.kernel)
-        .max()
-        .unwrap_or(1);
+    let group = &p.groups[g];
+    let (h0, rows, cols) = &job.plans[g];
+    let (h0, k) = (*h0, group.kernel);
+    let taps = k * k;
+    let table = 2 * k - 1;
     // Per query: the qkv offset of every tap's pixel, and one head's attention weights.
-    let mut offsets = vec![0usize; max_taps];
-    let mut weights = vec![0f32; max_taps];
+    let mut offsets = vec![0usize; taps];
+    let mut weights = vec![0f32; taps];
     let mut keys16 = [0usize; 16];
-    for (g, group) in p.groups.iter().enumerate().filter(|(g, _)| *g == only) {
-        let (h0, rows, cols) = &job.plans[g];
-        let (h0, k) = (*h0, group.kernel);
-        let taps = k * k;
-        let table = 2 * k - 1;
-        let wy = rows[y];
-        for (x, wx) in cols.iter().enumerate() {
-            for ty in 0..k {
-                let base = pixel(wy.key(ty), 0);
-                for tx in 0..k {
-                    offsets[ty * k + tx] = base + wx.key(tx) * 3 * c;
+    let wy = rows[y];
+    for (x, wx) in cols.iter().enumerate() {
+        for ty in 0..k {
+            let base = pixel(wy.key(ty), 0);
+            for tx in 0..k {
+                offsets[ty * k + tx] = base + wx.key(tx) * 3 * c;
+            }
+        }
+        for h in h0..h0 + group.heads {
+            let qoff = pixel(y, x) + h * hd;
+            let q = &job.qkv[qoff..qoff + hd];
+            let bias = &job.rpb[g][(h - h0) * table * table..(h - h0 + 1) * table * table];
+            let (koff, voff) = (c + h * hd, 2 * c + h * hd);
+            let w = &mut weights[..taps];
+            // QK: sixteen taps at a time on the AVX-512 path, one at a time otherwise.
+            let mut t0 = 0;
+            #[cfg(target_arch = "x86_64")]
+            if WIDE && hd.is_multiple_of(16) {
+                while t0 + 16 <= taps {
+                    for (o, &off) in keys16.iter_mut().zip(&offsets[t0..t0 + 16]) {
+                        *o = off + koff;
+                    }
+                    // SAFETY: `WIDE` is only set on the AVX-512 path; every key range
+                    // `off + koff .. + hd` lies inside `qkv` (the window rule).
+                    unsafe { dots::dots16(q, job.qkv, &keys16, &mut w[t0..t0 + 16]) };
+                    t0 += 16;
                 }
             }
-            for h in h0..h0 + group.heads {
-                let qoff = pixel(y, x) + h * hd;
-                let q = &job.qkv[qoff..qoff + hd];
-                let bias = &job.rpb[g][(h - h0) * table * table..(h - h0 + 1) * table * table];
-                let (koff, voff) = (c + h * hd, 2 * c + h * hd);
-                let w = &mut weights[..taps];
-                // QK: sixteen taps at a time on the AVX-512 path, one at a time otherwise.
-                let mut t0 = 0;
-                #[cfg(target_arch = "x86_64")]
-                if WIDE && hd.is_multiple_of(16) {
-                    while t0 + 16 <= taps {
-                        for (o, &off) in keys16.iter_mut().zip(&offsets[t0..t0 + 16]) {
-                            *o = off + koff;
-                        }
-                        // SAFETY: `WIDE` is only set on the AVX-512 path; every key range
-                        // `off + koff .. + hd` lies inside `qkv` (the window rule).
-                        unsafe { dots::dots16(q, job.qkv, &keys16, &mut w[t0..t0 + 16]) };
-                        t0 += 16;
-                    }
+            for t in t0..taps {
+                let off = offsets[t] + koff;
+                w[t] = dot::<HD>(q, &job.qkv[off..off + hd]);
+            }
+            // ·scale + bias; the bias of one window row is a contiguous run of the table.
+            for ty in 0..k {
+                let brow = &bias[(wy.bias0 + ty) * table + wx.bias0..][..k];
+                for (l, &b) in w[ty * k..(ty + 1) * k].iter_mut().zip(brow) {
+                    *l = *l * p.scale + b;
                 }
-                for t in t0..taps {
-                    let off = offsets[t] + koff;
-                    w[t] = dot::<HD>(q, &job.qkv[off..off + hd]);
+            }
+            // Softmax; map first, sum after, so the exp loop has no serial dependency.
+            let max = w.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+            w.iter_mut().for_each(|l| *l = exp_nonpositive(*l - max));
+            let inv = 1.0 / w.iter().sum::<f32>();
+            // AV into a local accumulator, stored once.
+            let o = &mut out_row[x * c + h * hd..][..hd];
+            if hd <= 64 {
+                let mut acc = [0f32; 64];
+                let acc = &mut acc[..hd];
+                for (&a, &off) in w.iter().zip(&offsets[..taps]) {
+                    axpy::<HD>(acc, a, &job.qkv[off + voff..off + voff + hd]);
                 }
-                // ·scale + bias; the bias of one window row is a contiguous run of the table.
-                for ty in 0..k {
-                    let brow = &bias[(wy.bias0 + ty) * table + wx.bias0..][..k];
-                    for (l, &b) in w[ty * k..(ty + 1) * k].iter_mut().zip(brow) {
-                        *l = *l * p.scale + b;
-                    }
-                }
-                // Softmax; map first, sum after, so the exp loop has no serial dependency.
-                let max = w.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                w.iter_mut().for_each(|l| *l = exp_nonpositive(*l - max));
-                let inv = 1.0 / w.iter().sum::<f32>();
-                // AV into a local accumulator, stored once.
-                let o = &mut out_row[x * c + h * hd..][..hd];
-                if hd <= 64 {
-                    let mut acc = [0f32; 64];
-                    let acc = &mut acc[..hd];
-                    for (&a, &off) in w.iter().zip(&offsets[..taps]) {
-                        axpy::<HD>(acc, a, &job.qkv[off + voff..off + voff + hd]);
-                    }
-                    o.iter_mut().zip(acc.iter()).for_each(|(o, a)| *o = a * inv);
-                } else {
-                    o.fill(0.0);
-                    for (&a, &off) in w.iter().zip(&offsets[..taps]) {
-                        axpy::<HD>(o, a * inv, &job.qkv[off + voff..off + voff + hd]);
-                    }
+                o.iter_mut().zip(acc.iter()).for_each(|(o, a)| *o = a * inv);
+            } else {
+                o.fill(0.0);
+                for (&a, &off) in w.iter().zip(&offsets[..taps]) {
+                    axpy::<HD>(o, a * inv, &job.qkv[off + voff..off + voff + hd]);
                 }
             }
         }
