@@ -107,7 +107,7 @@ fn create_wgpu_setup(limits: GpuLimits) -> std::result::Result<WgpuSetup, String
 }
 
 /// `wgpu: <adapter> (<API>, <device type>)`, as every command prints it.
-fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
+pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
     format!(
         "wgpu: {} ({:?}, {:?})",
         info.name, info.backend, info.device_type
@@ -195,43 +195,6 @@ impl Backend {
 }
 
 impl Backend {
-    /// wgpu on the explorer window's own device and queue, so generated images never leave
-    /// the GPU. Registered once per process (a second window reuses the first registration).
-    pub fn from_render_state(rs: &eframe::egui_wgpu::RenderState) -> Result<Self> {
-        type Registered = (Device, String, WgpuSetup);
-        static SHARED: OnceLock<std::result::Result<Registered, String>> = OnceLock::new();
-        let (device, description, setup) = SHARED
-            .get_or_init(|| {
-                let info = rs.adapter.get_info();
-                let setup = WgpuSetup {
-                    instance: rs.instance.clone(),
-                    adapter: rs.adapter.clone(),
-                    device: rs.device.clone(),
-                    queue: rs.queue.clone(),
-                    backend: info.backend,
-                };
-                let device = Device::wgpu_options()
-                    .setup(setup.clone())
-                    .init()
-                    .map_err(|e| format!("cannot run on the window's wgpu device: {e}"))?;
-                Ok((
-                    device,
-                    format!("{}, shared with the window", describe_adapter(&info)),
-                    setup,
-                ))
-            })
-            .clone()
-            .map_err(Error::Backend)?;
-        Ok(Self {
-            kind: BackendKind::Wgpu,
-            device,
-            description,
-            wgpu: Some(setup),
-        })
-    }
-}
-
-impl Backend {
     /// The largest buffer a kernel may bind on this device (`None`: no limit, the CPU).
     pub fn max_buffer_bytes(&self) -> Option<u64> {
         let limits = self.wgpu.as_ref()?.device.limits();
@@ -242,22 +205,21 @@ impl Backend {
         )
     }
 
-    /// Images of `config` one forward pass may hold on this device: its activations scale
-    /// with the batch, and each must fit one buffer binding.
-    pub fn max_batch(&self, config: &crate::model::GeneratorConfig) -> usize {
+    /// Images one forward pass may hold on this device when one image's largest activation
+    /// takes `per_image_bytes`: activations scale with the batch, and each must fit one binding.
+    pub fn max_batch(&self, per_image_bytes: u64) -> usize {
         match self.max_buffer_bytes() {
-            Some(cap) => (cap / config.largest_buffer().0.max(1)).max(1) as usize,
+            Some(cap) => (cap / per_image_bytes.max(1)).max(1) as usize,
             None => usize::MAX,
         }
     }
 
     /// Refuses a model whose largest buffer this GPU cannot bind, before anything is uploaded:
     /// the user learns what the model needs instead of meeting a device error mid-render.
-    pub fn check_fits(&self, config: &crate::model::GeneratorConfig) -> Result<()> {
+    pub fn check_fits(&self, need: u64, what: &str) -> Result<()> {
         let Some(cap) = self.max_buffer_bytes() else {
             return Ok(());
         };
-        let (need, what) = config.largest_buffer();
         if need > cap {
             let mib = |b: u64| b as f64 / (1 << 20) as f64;
             return Err(Error::Backend(format!(
@@ -269,27 +231,6 @@ impl Backend {
             )));
         }
         Ok(())
-    }
-}
-
-/// eframe's wgpu settings: the device gets every adapter feature and limit (as burn's own
-/// device would), because the generator's kernels run on it too.
-pub fn egui_wgpu_options() -> eframe::egui_wgpu::WgpuConfiguration {
-    use eframe::egui_wgpu::{WgpuSetup, WgpuSetupCreateNew, wgpu};
-    let mut create = WgpuSetupCreateNew::without_display_handle();
-    create.device_descriptor =
-        std::sync::Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
-            label: Some("stylenat + egui"),
-            required_features: adapter
-                .features()
-                .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-            required_limits: GpuLimits::from_env().for_adapter(adapter),
-            memory_hints: wgpu::MemoryHints::MemoryUsage,
-            ..Default::default()
-        });
-    eframe::egui_wgpu::WgpuConfiguration {
-        wgpu_setup: WgpuSetup::CreateNew(create),
-        ..Default::default()
     }
 }
 

@@ -1,8 +1,11 @@
 //! StyleNAT Explorer: run official StyleNAT generators natively, on wgpu or the CPU.
 //!
-//! Data flows one way: [`checkpoint`] (files → config + weights) → [`model`] (burn modules,
-//! NA from [`kernels`]) → [`engine`] (latents → images) → front ends ([`cli`], [`app`]).
-//! [`train`] trains generators with burn's autodiff and writes them in the native format.
+//! Modules only point down (checked by `tests/module_graph.rs`), bottom to top:
+//! [`error`], [`rng`], [`tensor`] (host tensors, weight maps) → [`latent`] (seeds, W space) →
+//! [`io`] (files) → [`backend`] (devices) → [`kernels`] (NA and fused CPU work, with their own
+//! problem types) → [`model`] (burn modules) → [`checkpoint`] (files → config + weights →
+//! model) → [`engine`] (latents → images) → [`analysis`], [`export`], [`train`] → front ends
+//! ([`app`], [`cli`]).
 
 pub mod analysis;
 pub mod app;
@@ -17,6 +20,7 @@ pub mod kernels;
 pub mod latent;
 pub mod model;
 pub mod rng;
+pub mod tensor;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -4,11 +4,11 @@ mod common;
 use common::*;
 use stylenat::analysis::attention::attention_maps;
 use stylenat::analysis::directions::{Directions, Edit, pca};
-use stylenat::checkpoint::HostTensor;
 use stylenat::engine::LatentRecipe;
 use stylenat::kernels::KernelPath;
 use stylenat::kernels::weights::query_weights;
 use stylenat::model::Trace;
+use stylenat::tensor::HostTensor;
 
 #[test]
 fn attention_weights_are_softmaxes_over_the_natten_neighbourhood() {

@@ -15,7 +15,7 @@ fn builtin_model_is_small_and_loads() {
     )
     .unwrap();
     assert_eq!(loaded.config.size, 32);
-    stylenat::model::Generator::from_loaded(&loaded, &burn::tensor::Device::flex()).unwrap();
+    loaded.build(&burn::tensor::Device::flex()).unwrap();
 }
 
 #[test]

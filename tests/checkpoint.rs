@@ -9,7 +9,6 @@ use stylenat::backend::{Backend, BackendKind};
 use stylenat::checkpoint::arch::HyperParams;
 use stylenat::checkpoint::{self, CheckpointFormat, ConfigSource, LoadedGenerator, native};
 use stylenat::engine::Engine;
-use stylenat::model::Generator;
 
 fn load_fixture() -> LoadedGenerator {
     checkpoint::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint).unwrap()
@@ -151,7 +150,7 @@ fn wrong_tensor_shape_names_the_tensor_and_both_shapes() {
     let t = g.weights.get_mut(name).unwrap();
     t.shape = vec![128, 128];
     t.data.truncate(128 * 128);
-    let e = Generator::from_loaded(&g, &burn::tensor::Device::flex()).unwrap_err();
+    let e = g.build(&burn::tensor::Device::flex()).unwrap_err();
     match &e {
         Error::ShapeMismatch {
             name: n,
@@ -173,7 +172,7 @@ fn wrong_tensor_shape_names_the_tensor_and_both_shapes() {
 fn missing_tensor_is_named() {
     let mut g = load_fixture();
     g.weights.remove("layers.3.upsample.alpha");
-    let e = Generator::from_loaded(&g, &burn::tensor::Device::flex()).unwrap_err();
+    let e = g.build(&burn::tensor::Device::flex()).unwrap_err();
     assert!(
         matches!(&e, Error::MissingTensor { name } if name == "layers.3.upsample.alpha"),
         "{e}"
@@ -185,7 +184,7 @@ fn unexpected_tensor_is_refused() {
     let mut g = load_fixture();
     let extra = g.weights["layers.1.upsample.alpha"].clone();
     g.weights.insert("layers.1.blocks.0.gamma1".into(), extra);
-    let e = Generator::from_loaded(&g, &burn::tensor::Device::flex()).unwrap_err();
+    let e = g.build(&burn::tensor::Device::flex()).unwrap_err();
     assert!(e.to_string().contains("layers.1.blocks.0.gamma1"), "{e}");
 }
 

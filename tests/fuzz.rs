@@ -13,7 +13,8 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use stylenat::checkpoint::{self, ConfigSource, HostTensor};
+use stylenat::checkpoint::{self, ConfigSource};
+use stylenat::tensor::HostTensor;
 
 struct Counting;
 static LIVE: AtomicUsize = AtomicUsize::new(0);

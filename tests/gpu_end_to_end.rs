@@ -57,7 +57,7 @@ fn harness(app: ExplorerApp, renderer: WgpuTestRenderer) -> Harness<'static, Exp
 fn gpu_display_path_matches_the_host_path_and_survives_a_lost_device() {
     // The real window path: egui-wgpu's render state made as the explorer makes it, the
     // worker built from it by the same function the window uses.
-    let options = stylenat::backend::egui_wgpu_options();
+    let options = stylenat::app::gpu_backend::wgpu_options();
     let rs = create_render_state(
         options.wgpu_setup,
         eframe::egui_wgpu::RendererOptions::PREDICTABLE,

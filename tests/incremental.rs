@@ -4,10 +4,10 @@
 mod common;
 
 use burn::tensor::{Tensor, TensorData};
-use stylenat::checkpoint::HostTensor;
 use stylenat::engine::Engine;
 use stylenat::kernels::to_host;
 use stylenat::model::Trace;
+use stylenat::tensor::HostTensor;
 
 /// W+ for two images from two seeds, each layer its own latent (so layers differ).
 fn wplus_of(e: &Engine, seeds: &[u64]) -> HostTensor {

@@ -5,10 +5,11 @@ mod common;
 use burn::tensor::{Tensor, TensorData};
 use common::*;
 use stylenat::backend::{Backend, BackendKind};
-use stylenat::checkpoint::{ConfigSource, HostTensor};
+use stylenat::checkpoint::ConfigSource;
 use stylenat::engine::Engine;
 use stylenat::kernels::KernelPath;
 use stylenat::model::Trace;
+use stylenat::tensor::HostTensor;
 
 const MAX_ABS: f32 = 1e-3;
 const REL_L2: f32 = 1e-4;

@@ -110,7 +110,7 @@ fn classifier_cross_entropy_falls() {
 }
 
 /// All tensors of a training state (weights, EMA, D, moments), without the wall-clock metadata.
-fn state_tensors(t: &Trainer) -> checkpoint::WeightMap {
+fn state_tensors(t: &Trainer) -> stylenat::tensor::WeightMap {
     native::read_tensors(&t.state_bytes().unwrap(), std::path::Path::new("state"))
         .unwrap()
         .0
@@ -171,7 +171,7 @@ fn resume_refuses_a_generator_file() {
 fn exported_weights_reload_to_the_same_generator() {
     let loaded = checkpoint::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint).unwrap();
     let device = Device::flex();
-    let g = Generator::from_loaded(&loaded, &device).unwrap();
+    let g = loaded.build(&device).unwrap();
     let exported = g.to_weights().unwrap();
     // Same tensors (optional buffers aside), same values up to the scale round trip.
     for (name, t) in &exported {
@@ -198,11 +198,10 @@ fn exported_weights_reload_to_the_same_generator() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("g.safetensors");
     native::save(&path, &loaded.config, &exported).unwrap();
-    let again = Generator::from_loaded(
-        &checkpoint::load(&path, &ConfigSource::Checkpoint).unwrap(),
-        &device,
-    )
-    .unwrap();
+    let again = checkpoint::load(&path, &ConfigSource::Checkpoint)
+        .unwrap()
+        .build(&device)
+        .unwrap();
     let z = npy(small("z_plain_in_z.npy"));
     let run = |g: &Generator| {
         let z = burn::tensor::Tensor::<2>::from_data(

@@ -1,11 +1,11 @@
 //! Attention maps: for one pixel, the softmax weights each head group puts on its
 //! neighbourhood at a chosen block — where StyleNAT's local and dilated heads actually look.
 
-use crate::checkpoint::HostTensor;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::kernels::weights::{HeadWeights, dense_map, query_weights};
 use crate::model::Trace;
+use crate::tensor::HostTensor;
 
 /// One head group's view of the query.
 #[derive(Debug, Clone)]

@@ -2,10 +2,10 @@
 //! many random z. Component `k` with its σ lets an edit move a latent "two standard deviations
 //! along the k-th direction" on a chosen range of W+ layers.
 
-use crate::checkpoint::HostTensor;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::latent::{SeedMode, parse_layer_list};
+use crate::tensor::HostTensor;
 use std::path::Path;
 
 /// Seed of the z samples (fixed, so directions are reproducible and cacheable).

@@ -3,10 +3,10 @@
 
 use super::state::{LATTICE_ROW, RenderArgs};
 use crate::analysis::directions::Directions;
-use crate::checkpoint::HostTensor;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::latent::wspace::{mix_layers, truncate};
+use crate::tensor::HostTensor;
 
 /// Flat W+ vectors (`num_ws × w_dim`) of one render.
 #[derive(Debug, Clone)]

@@ -3,14 +3,14 @@
 
 use super::compose::{Composed, Extras, compose};
 use super::state::{ExportSettings, RenderArgs};
-use crate::checkpoint::HostTensor;
 use crate::engine::{Engine, LatentRecipe};
 use crate::error::{Error, Result};
 use crate::export::video::{VideoSpec, render_video};
 use crate::io::image::{save_png, to_rgb8};
-use crate::io::provenance::{Provenance, sha256_file};
+use crate::io::provenance::Provenance;
 use crate::io::video::VideoOptions;
 use crate::latent::parse_seed_list;
+use crate::tensor::HostTensor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -139,7 +139,7 @@ fn provenance(e: &Engine, a: &RenderArgs) -> Result<Provenance> {
         checkpoint: path
             .and_then(Path::file_name)
             .map(|n| n.to_string_lossy().into_owned()),
-        checkpoint_sha256: path.map(sha256_file).transpose()?,
+        checkpoint_sha256: path.map(crate::checkpoint::sha256).transpose()?,
         seed_mode: a.seed_mode,
         seed: a.custom.is_none().then_some(a.seed),
         wplus_index: None,

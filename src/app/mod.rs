@@ -7,6 +7,7 @@ pub mod compose;
 pub mod export;
 pub mod file_dialog;
 pub mod file_picker;
+pub mod gpu_backend;
 pub mod gpu_texture;
 pub mod history;
 pub mod open;
@@ -624,7 +625,7 @@ pub fn run(ckpt: Option<PathBuf>, backend: BackendKind) -> crate::Result<()> {
             .with_inner_size([1100.0, 760.0])
             .with_drag_and_drop(true),
         renderer: eframe::Renderer::Wgpu,
-        wgpu_options: crate::backend::egui_wgpu_options(),
+        wgpu_options: gpu_backend::wgpu_options(),
         ..Default::default()
     };
     eframe::run_native(

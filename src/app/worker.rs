@@ -8,12 +8,13 @@ use super::export::{ExportJob, run as run_export};
 use super::gpu_texture::GpuTextures;
 use super::state::RenderArgs;
 use crate::backend::{Backend, BackendKind, is_cpu};
-use crate::checkpoint::{self, ConfigSource, HostTensor};
+use crate::checkpoint::{self, ConfigSource};
 use crate::engine::{Engine, PREVIEW_BUDGET_MS};
 use crate::error::Error;
 use crate::io::image::to_rgb8;
 use crate::kernels::present::pack_rgba8;
 use crate::model::GeneratorConfig;
+use crate::tensor::HostTensor;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -185,7 +186,7 @@ impl Worker {
             {
                 let textures = GpuTextures::new(rs.clone());
                 Self::spawn_with(
-                    move || Backend::from_render_state(&rs),
+                    move || super::gpu_backend::backend_from_render_state(&rs),
                     Some(textures),
                     notify,
                 )

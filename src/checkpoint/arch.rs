@@ -1,11 +1,12 @@
 //! Recovering the architecture: widths, head counts and kernel sizes from tensor shapes;
 //! dilations, `lr_mlp` and `qk_scale` from the checkpoint's `args` (or a preset / config file).
 
+use super::ConfigSource;
 use super::pickle::Value;
 use super::presets::Preset;
-use super::{ConfigSource, WeightMap};
 use crate::error::{Error, Result};
 use crate::model::{GeneratorConfig, HeadGroup, StageConfig};
+use crate::tensor::WeightMap;
 
 /// Hyper-parameters that tensor shapes do not determine.
 #[derive(Debug, Clone)]

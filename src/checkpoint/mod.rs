@@ -14,26 +14,9 @@ pub mod value;
 
 use crate::error::{Error, Result};
 use crate::model::GeneratorConfig;
+use crate::tensor::WeightMap;
 use pickle::Value;
-use std::collections::BTreeMap;
 use std::path::Path;
-
-/// A dense row-major `f32` tensor on the host.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HostTensor {
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
-
-impl HostTensor {
-    pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
-        debug_assert_eq!(shape.iter().product::<usize>(), data.len());
-        Self { shape, data }
-    }
-}
-
-/// Tensor name → tensor.
-pub type WeightMap = BTreeMap<String, HostTensor>;
 
 /// Which file layout a generator came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -65,6 +48,11 @@ pub struct LoadedGenerator {
 }
 
 impl LoadedGenerator {
+    /// The generator these weights describe, on `device`; every tensor must be used.
+    pub fn build(&self, device: &burn::tensor::Device) -> Result<crate::model::Generator> {
+        crate::model::Generator::from_weights(&self.config, &self.weights, device)
+    }
+
     /// Scalar parameters, not counting the buffers the official state dict stores beside them
     /// (`relative_position_index`, the ToRGB blur kernels).
     pub fn num_params(&self) -> usize {
@@ -109,6 +97,15 @@ impl LoadProgress {
         };
         a as f32 / b.max(1) as f32
     }
+}
+
+/// SHA-256 of a generator file (the embedded model's bytes for the built-in one), for
+/// provenance records.
+pub fn sha256(path: &Path) -> Result<String> {
+    if builtin::is_builtin(path) {
+        return Ok(crate::io::provenance::sha256_bytes(builtin::bytes()));
+    }
+    crate::io::provenance::sha256_file(path)
 }
 
 /// Loads any supported generator file, choosing the reader by content.

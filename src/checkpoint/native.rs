@@ -1,9 +1,10 @@
 //! Our own format: one `.safetensors` file whose metadata holds the generator config as JSON
 //! (`stylenat.config`), so a file is self-describing and loads without Python or pickle.
 
-use super::{CheckpointFormat, HostTensor, LoadedGenerator, WeightMap};
+use super::{CheckpointFormat, LoadedGenerator};
 use crate::error::{Error, Result};
 use crate::model::GeneratorConfig;
+use crate::tensor::{HostTensor, WeightMap};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;

@@ -1,8 +1,8 @@
 //! The `torch.save` zip container: `<archive>/data.pkl` + one `<archive>/data/<key>` per storage.
 
-use super::HostTensor;
 use super::pickle::{StorageDType, TensorRef, Value, unpickle_with};
 use crate::error::{Error, Result};
+use crate::tensor::HostTensor;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};

@@ -1,9 +1,9 @@
 //! `stylenat bench --edit-latency`: how long an edit takes to show, through the engine path the
 //! explorer uses (resume from the previous render, preview within the frame budget, refine).
 
-use crate::checkpoint::HostTensor;
 use crate::engine::{Engine, PREVIEW_BUDGET_MS};
 use crate::kernels::to_host;
+use crate::tensor::HostTensor;
 use anyhow::Result;
 use serde::Serialize;
 use std::time::Instant;

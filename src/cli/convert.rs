@@ -26,7 +26,7 @@ pub fn run(a: ConvertArgs) -> Result<()> {
     let loaded = checkpoint::load(&a.ckpt, &a.config.source())
         .with_context(|| format!("reading {}", a.ckpt.display()))?;
     // Build it once so only a checkpoint that actually loads is written.
-    crate::model::Generator::from_loaded(&loaded, &burn::tensor::Device::flex())?;
+    loaded.build(&burn::tensor::Device::flex())?;
     native::save(&a.out, &loaded.config, &loaded.weights)?;
     eprintln!(
         "wrote {} ({} tensors)",

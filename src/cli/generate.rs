@@ -1,11 +1,11 @@
 //! `stylenat generate`: seeds → PNG files.
 
 use super::{ModelArgs, parse_grid, progress};
-use crate::checkpoint::HostTensor;
 use crate::engine::{Engine, LatentRecipe};
 use crate::io::image::{save_png, to_rgb8};
-use crate::io::provenance::{Provenance, sha256_file};
+use crate::io::provenance::Provenance;
 use crate::latent::{SeedMode, parse_layer_list, parse_seed_list};
+use crate::tensor::HostTensor;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
@@ -173,7 +173,7 @@ pub fn run(a: GenerateArgs) -> Result<()> {
             .ckpt
             .file_name()
             .map(|n| n.to_string_lossy().into_owned()),
-        checkpoint_sha256: Some(sha256_file(&a.model.ckpt)?),
+        checkpoint_sha256: Some(crate::checkpoint::sha256(&a.model.ckpt)?),
         seed_mode: a.latent.seed_mode,
         seed: None,
         wplus_index: None,

@@ -2,8 +2,8 @@
 
 use super::generate::LatentArgs;
 use super::{BackendArgs, ConfigArgs, ModelArgs};
-use crate::checkpoint::HostTensor;
 use crate::latent::z_from_seed;
+use crate::tensor::HostTensor;
 use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;

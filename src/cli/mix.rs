@@ -3,11 +3,11 @@
 //! the column seed. Blank top-left corner.
 
 use super::ModelArgs;
-use crate::checkpoint::HostTensor;
 use crate::engine::LatentRecipe;
 use crate::io::grid::tile;
 use crate::io::image::{save_png, to_rgb8};
 use crate::latent::{SeedMode, mix_layers, parse_layer_list, parse_seed_list};
+use crate::tensor::HostTensor;
 use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;

@@ -85,7 +85,7 @@ pub fn run(a: QualityArgs) -> Result<()> {
         .map(|p| -> Result<_> {
             let loaded = checkpoint::load(p, &ConfigSource::default())
                 .with_context(|| format!("reading {}", p.display()))?;
-            let g = Generator::from_loaded(&loaded, &device)?;
+            let g = loaded.build(&device)?;
             Ok((p.clone(), g))
         })
         .collect::<Result<_>>()?;

@@ -2,9 +2,9 @@
 //! contract external parity tests use; keep it stable.
 
 use super::ModelArgs;
-use crate::checkpoint::HostTensor;
 use crate::engine::LatentRecipe;
 use crate::io::npy::{read_array, write_array};
+use crate::tensor::HostTensor;
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;

@@ -3,9 +3,9 @@
 //! skip image is a preview of the final one.
 
 use super::Engine;
-use crate::checkpoint::HostTensor;
 use crate::error::Result;
 use crate::model::{SynthesisCache, Trace};
+use crate::tensor::HostTensor;
 use burn::tensor::{Tensor, TensorData};
 
 /// How long the explorer may take to show something while an input moves (ms): previews are

@@ -2,11 +2,12 @@
 //! bookkeeping (seeds → z → w → W+, truncation with a cached mean latent, style mixing).
 
 use crate::backend::Backend;
-use crate::checkpoint::{self, ConfigSource, HostTensor, LoadedGenerator};
+use crate::checkpoint::{self, ConfigSource, LoadedGenerator};
 use crate::error::{Error, Result};
 use crate::kernels::to_host;
 use crate::latent::{SeedMode, mix_layers, truncate, z_from_seed};
 use crate::model::{Generator, GeneratorConfig, Trace};
+use crate::tensor::HostTensor;
 use burn::tensor::{Tensor, TensorData};
 use std::path::{Path, PathBuf};
 
@@ -49,8 +50,9 @@ impl Engine {
 
     /// Builds the model of an already read checkpoint on a backend.
     pub fn from_loaded(loaded: LoadedGenerator, path: &Path, backend: Backend) -> Result<Self> {
-        backend.check_fits(&loaded.config)?;
-        let generator = Generator::from_loaded(&loaded, &backend.device)?;
+        let (need, what) = loaded.config.largest_buffer();
+        backend.check_fits(need, &what)?;
+        let generator = loaded.build(&backend.device)?;
         Ok(Self {
             backend,
             generator,
@@ -63,7 +65,8 @@ impl Engine {
 
     /// A generator with seeded random weights (benchmarks of architectures without weights).
     pub fn random(config: &GeneratorConfig, seed: u64, backend: Backend) -> Result<Self> {
-        backend.check_fits(config)?;
+        let (need, what) = config.largest_buffer();
+        backend.check_fits(need, &what)?;
         let mut src = crate::model::params::RandomSource::new(seed);
         let generator = Generator::new(config, &mut src, &backend.device)?;
         let loaded = LoadedGenerator {
@@ -311,7 +314,7 @@ impl Engine {
     pub fn synthesize_on_device(&self, wplus: &HostTensor) -> Result<Tensor<4>> {
         self.check_wplus(wplus)?;
         let row = self.config().num_ws() * self.config().style_dim;
-        let per_pass = self.backend.max_batch(self.config());
+        let per_pass = self.backend.max_batch(self.config().largest_buffer().0);
         let parts = wplus
             .data
             .chunks(per_pass.saturating_mul(row).max(row))
@@ -334,7 +337,7 @@ impl Engine {
         let s = self.config().size;
         let mut out = Vec::with_capacity(n * 3 * s * s);
         // No more images per pass than the device's buffers hold.
-        let batch = batch.clamp(1, self.backend.max_batch(self.config()));
+        let batch = batch.clamp(1, self.backend.max_batch(self.config().largest_buffer().0));
         for (i, chunk) in wplus.data.chunks(batch * num_ws * d).enumerate() {
             let b = chunk.len() / (num_ws * d);
             let img = self.run_batch(chunk.to_vec(), b, &mut Trace::off())?;

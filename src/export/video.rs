@@ -1,13 +1,13 @@
 //! Interpolation videos: one or several looping paths through W+ keyframes, rendered in batches
 //! and streamed into a GIF or MP4. Truncation and mixing are applied to every frame.
 
-use crate::checkpoint::HostTensor;
 use crate::engine::{Engine, LatentRecipe};
 use crate::error::{Error, Result};
 use crate::io::grid::tile;
 use crate::io::image::to_rgb8;
 use crate::io::video::{VideoOptions, VideoWriter};
 use crate::latent::interp::{Interp, path_frame, path_len};
+use crate::tensor::HostTensor;
 use std::path::Path;
 use std::time::Instant;
 

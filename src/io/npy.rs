@@ -1,7 +1,7 @@
 //! `.npy` / `.npz` float32 arrays (the interchange format of the NVlabs and StyleNAT tools).
 
-use crate::checkpoint::HostTensor;
 use crate::error::{Error, Result};
+use crate::tensor::HostTensor;
 use npyz::WriterBuilder;
 use std::io::Cursor;
 use std::path::Path;

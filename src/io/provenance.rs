@@ -42,13 +42,15 @@ impl Provenance {
     }
 }
 
+/// SHA-256 of bytes, hex encoded.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(bytes))
+}
+
 /// SHA-256 of a file, hex encoded.
 pub fn sha256_file(path: &Path) -> Result<String> {
     use sha2::Digest;
-    if crate::checkpoint::builtin::is_builtin(path) {
-        let digest = sha2::Sha256::digest(crate::checkpoint::builtin::bytes());
-        return Ok(hex(&digest));
-    }
     let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = sha2::Sha256::new();
     let mut buf = vec![0u8; 1 << 20];

@@ -18,8 +18,15 @@ pub mod wgsl;
 pub mod window;
 
 use crate::error::{Error, Result};
-use crate::model::HeadGroup;
 use burn::tensor::{Device, Tensor, TensorData};
+
+/// A set of consecutive heads sharing one neighbourhood (kernel × kernel, dilated).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HeadGroup {
+    pub heads: usize,
+    pub kernel: usize,
+    pub dilation: usize,
+}
 
 /// Shape of one NA call: `qkv` is `[batch, height, width, 3, heads, head_dim]`.
 #[derive(Debug, Clone, PartialEq)]

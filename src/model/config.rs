@@ -1,5 +1,6 @@
 //! Serializable description of a StyleNAT generator (official `models/generator.py:Generator`).
 
+pub use crate::kernels::HeadGroup;
 use serde::{Deserialize, Serialize};
 
 /// Architecture of a whole generator. Everything the forward pass needs besides weights.
@@ -31,14 +32,6 @@ pub struct StageConfig {
     pub groups: Vec<HeadGroup>,
     /// Channels after the upsample, `None` for the last stage.
     pub out_dim: Option<usize>,
-}
-
-/// A set of consecutive heads sharing one neighbourhood (kernel × kernel, dilated).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HeadGroup {
-    pub heads: usize,
-    pub kernel: usize,
-    pub dilation: usize,
 }
 
 impl StageConfig {

@@ -1,12 +1,12 @@
 //! The inverse of loading: a generator back to official tensor names in PyTorch layout
 //! (`[out, in]` weights, equalised-lr scales divided out), so a model trained here is saved in
-//! exactly the form a checkpoint is read from. `from_loaded(to_weights(g)) == g`.
+//! exactly the form a checkpoint is read from. `LoadedGenerator::build(to_weights(g)) == g`.
 
 use super::generator::Generator;
 use super::layers::Linear;
-use crate::checkpoint::{HostTensor, WeightMap};
 use crate::error::Result;
 use crate::kernels::to_host;
+use crate::tensor::{HostTensor, WeightMap};
 use burn::module::Param;
 use burn::tensor::Tensor;
 

@@ -7,9 +7,9 @@ use super::params::{MapSource, ParamSource, param};
 use super::to_rgb::ToRgb;
 use super::upsample::Upsample;
 use super::{GeneratorConfig, SynthesisCache, Trace};
-use crate::checkpoint::LoadedGenerator;
 use crate::error::{Error, Result};
 use crate::kernels::KernelPath;
+use crate::tensor::WeightMap;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 
@@ -84,10 +84,15 @@ impl Generator {
         })
     }
 
-    /// Builds a generator from loaded checkpoint weights; every tensor must be used.
-    pub fn from_loaded(loaded: &LoadedGenerator, device: &Device) -> Result<Self> {
-        let mut src = MapSource::new(&loaded.weights);
-        let g = Self::new(&loaded.config, &mut src, device)?;
+    /// Builds a generator from weights named like the official state dict; every tensor must
+    /// be used.
+    pub fn from_weights(
+        config: &GeneratorConfig,
+        weights: &WeightMap,
+        device: &Device,
+    ) -> Result<Self> {
+        let mut src = MapSource::new(weights);
+        let g = Self::new(config, &mut src, device)?;
         src.finish()?;
         Ok(g)
     }

@@ -4,9 +4,9 @@
 //! 1/0, biases 0, the constant input ~ N(0, 1).
 
 use super::params::ParamSource;
-use crate::checkpoint::{HostTensor, WeightMap};
 use crate::error::Result;
 use crate::rng::Rng;
+use crate::tensor::{HostTensor, WeightMap};
 
 pub struct InitSource {
     rng: Rng,

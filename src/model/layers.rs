@@ -1,9 +1,9 @@
 //! Small layers: `nn.Linear`, StyleGAN2 `EqualLinear`, `nn.LayerNorm`, AdaIN, the MLP.
 
 use super::params::{ParamSource, param};
-use crate::checkpoint::HostTensor;
 use crate::error::Result;
 use crate::kernels::{KernelPath, adain, gelu};
+use crate::tensor::HostTensor;
 use burn::module::{Module, Param};
 use burn::tensor::module::linear;
 use burn::tensor::{Device, Tensor};

@@ -18,7 +18,7 @@ pub use config::{GeneratorConfig, HeadGroup, StageConfig};
 pub use generator::Generator;
 pub use synthesis_cache::SynthesisCache;
 
-use crate::checkpoint::HostTensor;
+use crate::tensor::HostTensor;
 use burn::tensor::Tensor;
 
 /// Optional capture of intermediate activations (for parity tests and debugging). Off by

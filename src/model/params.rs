@@ -1,9 +1,9 @@
 //! Where module weights come from: a checkpoint's tensor map (shape-checked, every tensor must
 //! be used) or seeded random values (benchmarks of released architectures without weights).
 
-use crate::checkpoint::{HostTensor, WeightMap};
 use crate::error::{Error, Result};
 use crate::rng::Rng;
+use crate::tensor::{HostTensor, WeightMap};
 use burn::module::Param;
 use burn::tensor::{Device, Tensor, TensorData};
 use std::collections::BTreeSet;

@@ -3,8 +3,8 @@
 
 use super::layers::Linear;
 use super::params::{ParamSource, param, tensor};
-use crate::checkpoint::HostTensor;
 use crate::error::Result;
+use crate::tensor::HostTensor;
 use burn::module::{Module, Param};
 use burn::tensor::module::conv_transpose2d;
 use burn::tensor::ops::ConvTransposeOptions;

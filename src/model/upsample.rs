@@ -4,8 +4,8 @@
 
 use super::layers::{LayerNorm, Linear};
 use super::params::{ParamSource, param, tensor};
-use crate::checkpoint::HostTensor;
 use crate::error::Result;
+use crate::tensor::HostTensor;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
 

@@ -5,9 +5,9 @@
 //! as updating `W` with `lr` (official `EqualLinear` keeps `W` and multiplies at run time).
 
 use super::params::{Path, map_params};
-use crate::checkpoint::{HostTensor, WeightMap};
 use crate::error::Result;
 use crate::kernels::to_host;
+use crate::tensor::{HostTensor, WeightMap};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Gradients, Tensor, TensorData};
 use std::collections::BTreeMap;

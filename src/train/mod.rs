@@ -18,12 +18,13 @@ pub mod log;
 pub mod params;
 pub mod state;
 
-use crate::checkpoint::{WeightMap, native};
+use crate::checkpoint::native;
 use crate::error::{Error, Result};
 use crate::kernels::KernelPath;
 use crate::model::init::InitSource;
 use crate::model::{Generator, GeneratorConfig, Trace};
 use crate::rng::Rng;
+use crate::tensor::WeightMap;
 use adam::{Adam, AdamConfig};
 use burn::module::Module;
 use burn::tensor::activation::softplus;

@@ -2,9 +2,9 @@
 //! optimiser moments, the EMA copy and training checkpoints are keyed by name rather than by
 //! random parameter ids, and checkpoints resume exactly.
 
-use crate::checkpoint::{HostTensor, WeightMap};
 use crate::error::{Error, Result};
 use crate::kernels::to_host;
+use crate::tensor::{HostTensor, WeightMap};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{Tensor, TensorData};
 

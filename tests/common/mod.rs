@@ -5,9 +5,9 @@ pub mod ui;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use std::path::PathBuf;
-use stylenat::checkpoint::HostTensor;
 use stylenat::kernels::{KernelPath, NaProblem, neighborhood_attention, to_host};
 use stylenat::model::HeadGroup;
+use stylenat::tensor::HostTensor;
 
 /// The `stylenat` binary under test.
 pub const STYLENAT: &str = env!("CARGO_BIN_EXE_stylenat");
