@@ -44,14 +44,14 @@ fn run(kind: BackendKind, ckpt: &Path, frames: usize, paint: bool) -> Report {
     };
     let mut h = builder.build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
     let t0 = Instant::now();
-    while h.state().shown_args.as_ref() != Some(&h.state().state.args) {
+    while !h.state().shows_current() {
         assert!(t0.elapsed() < Duration::from_secs(300), "no first image");
         h.step();
         std::thread::sleep(Duration::from_millis(2));
     }
     let (mut frame_ms, mut build_ms, mut latency) = (Vec::new(), Vec::new(), Vec::new());
     let mut images = 0;
-    let mut last_shown = h.state().shown_args.clone();
+    let mut last_shown = h.state().shown.args.clone();
     let start = Instant::now();
     for i in 0..frames {
         // A drag sweeps ψ back and forth, one new value per frame.
@@ -66,9 +66,9 @@ fn run(kind: BackendKind, ckpt: &Path, frames: usize, paint: bool) -> Report {
             std::thread::sleep(rest);
         }
         build_ms.push(h.state().ui_ms() as f64);
-        if h.state().shown_args != last_shown {
+        if h.state().shown.args != last_shown {
             images += 1;
-            last_shown = h.state().shown_args.clone();
+            last_shown = h.state().shown.args.clone();
             if let Some(l) = h.state().latency_ms() {
                 latency.push(l);
             }

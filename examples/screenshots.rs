@@ -26,7 +26,7 @@ fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&Explo
 }
 
 fn shown(a: &ExplorerApp) -> bool {
-    a.shown_args.as_ref() == Some(&a.state.args)
+    a.shows_current()
 }
 
 fn harness(ckpt: &Path, state: AppState) -> Harness<'static, ExplorerApp> {
@@ -64,7 +64,7 @@ fn main() {
     h.run_steps(2);
     let size = h.state().model.as_ref().unwrap().config.size;
     h.state_mut().state.attention.query = Some((size * 2 / 5, size / 3));
-    step_until(&mut h, "attention maps", |a| a.attention.is_some());
+    step_until(&mut h, "attention maps", |a| a.shown.attention.is_some());
     save(&mut h, "attention.png");
 
     // PCA sliders.
@@ -72,8 +72,12 @@ fn main() {
     h.get_by_label("Directions (PCA)").click();
     h.run_steps(2);
     h.state_mut().apply(Action::ComputeDirections);
-    step_until(&mut h, "directions", |a| a.directions.is_some());
-    h.state_mut().state.args.pca = vec![2.5, -1.5];
+    step_until(&mut h, "directions", |a| a.shown.directions.is_some());
+    let source = h.state().shown.directions.as_ref().unwrap().source.clone();
+    let layers: Vec<usize> = (0..h.state().model.as_ref().unwrap().num_ws()).collect();
+    let args = &mut h.state_mut().state.args;
+    args.set_edit(&source, 0, 2.5, &layers);
+    args.set_edit(&source, 1, -1.5, &layers);
     step_until(&mut h, "the edited image", shown);
     save(&mut h, "directions.png");
 
@@ -82,7 +86,7 @@ fn main() {
     state.args.seed = 5;
     state.args.mix_seed = 9;
     state.args.mix_layers = (0..4).collect();
-    state.args.compare = true;
+    state.compare = true;
     let mut h = harness(&ckpt, state);
     h.get_by_label("Style mixing").click();
     step_until(&mut h, "the three images", shown);

@@ -4,7 +4,8 @@
 //! [`error`], [`rng`], [`tensor`] (host tensors, weight maps) → [`latent`] (seeds, W space) →
 //! [`io`] (files) → [`backend`] (devices) → [`kernels`] (NA and fused CPU work, with their own
 //! problem types) → [`model`] (burn modules) → [`checkpoint`] (files → config + weights →
-//! model) → [`engine`] (latents → images) → [`analysis`], [`export`], [`train`] → front ends
+//! model) → [`engine`] (latents → images) → [`analysis`] → [`compose`] (recipes → W+, provenance) →
+//! [`keyframes`] (videos), [`train`] → front ends
 //! ([`app`], [`cli`]).
 
 pub mod analysis;
@@ -12,11 +13,12 @@ pub mod app;
 pub mod backend;
 pub mod checkpoint;
 pub mod cli;
+pub mod compose;
 pub mod engine;
 pub mod error;
-pub mod export;
 pub mod io;
 pub mod kernels;
+pub mod keyframes;
 pub mod latent;
 pub mod model;
 pub mod rng;

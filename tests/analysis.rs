@@ -3,17 +3,17 @@
 mod common;
 use common::*;
 use stylenat::analysis::attention::attention_maps;
-use stylenat::analysis::directions::{Directions, Edit, pca};
-use stylenat::engine::LatentRecipe;
+use stylenat::analysis::directions::{Directions, pca};
 use stylenat::kernels::KernelPath;
-use stylenat::kernels::weights::query_weights;
+use stylenat::kernels::attention_weights::query_weights;
+use stylenat::latent::recipe::{DirectionEdit, DirectionSource};
 use stylenat::model::Trace;
 use stylenat::tensor::HostTensor;
 
 #[test]
 fn attention_weights_are_softmaxes_over_the_natten_neighbourhood() {
     let mut e = fixture_engine();
-    let wplus = e.wplus_for_seeds(&[3], &LatentRecipe::default()).unwrap();
+    let wplus = seed_wplus(&mut e, 3);
     let size = e.config().size;
     // Every stage, both blocks; corners, edges and the centre (borders shift windows inwards).
     for stage in 0..e.config().stages.len() {
@@ -70,9 +70,9 @@ fn attention_weights_are_softmaxes_over_the_natten_neighbourhood() {
 #[test]
 fn weights_reproduce_the_attention_output_of_the_kernels() {
     let mut e = fixture_engine();
-    let wplus = e.wplus_for_seeds(&[11], &LatentRecipe::default()).unwrap();
+    let wplus = seed_wplus(&mut e, 11);
     let stage = e.config().stages.len() - 2; // 64², two dilations
-    let mut trace = Trace::attention_of(&format!("stage{stage}_block1"));
+    let mut trace = Trace::attention_of(stage, 1);
     e.synthesize_traced(&wplus, &mut trace).unwrap();
     let cap = trace.attention.unwrap();
     let p = &cap.problem;
@@ -121,18 +121,18 @@ fn pca_components_are_orthonormal_sorted_and_ordered_by_effect() {
     assert!(dirs.explained.iter().sum::<f32>() <= 1.0 + 1e-5);
 
     // Moving 3σ along component 0 changes the image more than along component 15.
-    let base = e.wplus_for_seeds(&[2], &LatentRecipe::default()).unwrap();
+    let base = seed_wplus(&mut e, 2);
     let image = |w: &HostTensor| e.synthesize(w, 1, |_| {}).unwrap().data;
     let shown = image(&base);
     let change = |k: usize| {
         let mut w = base.clone();
-        let edit = Edit {
-            file: "pca".into(),
+        let edit = DirectionEdit {
+            source: DirectionSource::File("pca".into()),
             component: k,
             amount: 3.0,
             layers: None,
         };
-        edit.apply(&dirs, &mut w).unwrap();
+        stylenat::compose::apply_edit(&edit, &dirs, &mut w.data, w.shape[1]).unwrap();
         let moved = image(&w);
         moved
             .iter()

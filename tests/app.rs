@@ -4,27 +4,35 @@
 mod common;
 use common::*;
 use std::time::{Duration, Instant};
-use stylenat::app::state::RenderArgs;
-use stylenat::app::worker::{Request, Response, Worker};
+use stylenat::app::protocol::{Reply, Request};
+use stylenat::app::worker::Worker;
 use stylenat::backend::BackendKind;
+use stylenat::latent::recipe::Recipe;
 
 /// Collects responses until `done` says so (or 60 s pass).
-fn wait(worker: &Worker, got: &mut Vec<Response>, done: impl Fn(&[Response]) -> bool) {
+fn wait(worker: &Worker, got: &mut Vec<Reply>, done: impl Fn(&[Reply]) -> bool) {
     let t0 = Instant::now();
     while !done(got) {
+        let failures: Vec<&String> = got
+            .iter()
+            .filter_map(|r| match r {
+                Reply::Failed { message, .. } => Some(message),
+                _ => None,
+            })
+            .collect();
         assert!(
             t0.elapsed() < Duration::from_secs(60),
-            "the worker did not answer"
+            "the worker did not answer (failures: {failures:?})"
         );
         got.extend(worker.take());
         std::thread::sleep(Duration::from_millis(10));
     }
 }
 
-fn images(r: &[Response]) -> Vec<(u64, u64)> {
+fn images(r: &[Reply]) -> Vec<(u64, u64)> {
     r.iter()
         .filter_map(|r| match r {
-            Response::Image(r) => Some((r.stamp, r.args.seed)),
+            Reply::Image(r) => Some((r.stamp, r.args.recipe.seed)),
             _ => None,
         })
         .collect()
@@ -37,10 +45,13 @@ fn newest_request_wins_and_bad_files_keep_the_model() {
     // Queued while the model loads: only the last one should be rendered.
     let mut last = 0;
     for seed in 1..=5 {
-        last = worker.send(Request::Render(RenderArgs {
-            seed,
-            ..Default::default()
-        }));
+        last = worker.send(Request::Render(
+            Recipe {
+                seed,
+                ..Default::default()
+            }
+            .into(),
+        ));
     }
     let mut got = Vec::new();
     wait(&worker, &mut got, |r| !images(r).is_empty());
@@ -48,7 +59,7 @@ fn newest_request_wins_and_bad_files_keep_the_model() {
     got.extend(worker.take());
     assert!(
         got.iter()
-            .any(|r| matches!(r, Response::Loaded(m) if m.config.size == 128 && m.num_ws() == 12))
+            .any(|r| matches!(r, Reply::Loaded(m) if m.config.size == 128 && m.num_ws() == 12))
     );
     assert_eq!(
         images(&got),
@@ -63,17 +74,20 @@ fn newest_request_wins_and_bad_files_keep_the_model() {
     worker.send(Request::Load(bad));
     let mut got = Vec::new();
     wait(&worker, &mut got, |r| {
-        r.iter().any(|r| matches!(r, Response::Error(_)))
+        r.iter().any(|r| matches!(r, Reply::Failed { .. }))
     });
-    let stamp = worker.send(Request::Render(RenderArgs {
-        seed: 9,
-        psi: 0.5,
-        ..Default::default()
-    }));
+    let stamp = worker.send(Request::Render(
+        Recipe {
+            seed: 9,
+            psi: 0.5,
+            ..Default::default()
+        }
+        .into(),
+    ));
     wait(&worker, &mut got, |r| !images(r).is_empty());
     assert_eq!(images(&got), vec![(stamp, 9)]);
     let error = got.iter().find_map(|r| match r {
-        Response::Error(e) => Some(e.clone()),
+        Reply::Failed { message: e, .. } => Some(e.clone()),
         _ => None,
     });
     assert!(error.is_some_and(|e| e.contains("bad.pt") && e.contains("not a PyTorch checkpoint")));

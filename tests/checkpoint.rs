@@ -6,7 +6,7 @@ use common::*;
 use std::io::Write;
 use stylenat::Error;
 use stylenat::backend::{Backend, BackendKind};
-use stylenat::checkpoint::arch::HyperParams;
+use stylenat::checkpoint::infer_config::HyperParams;
 use stylenat::checkpoint::{self, CheckpointFormat, ConfigSource, LoadedGenerator, native};
 use stylenat::engine::Engine;
 
@@ -289,7 +289,7 @@ fn tensors_of_the_wrong_rank_are_errors_not_panics() {
     ] {
         let mut w = load_fixture().weights;
         w.get_mut(name).unwrap().shape = vec![7];
-        let e = checkpoint::arch::infer_config(&w, &hp).unwrap_err();
+        let e = checkpoint::infer_config::infer_config(&w, &hp).unwrap_err();
         assert!(e.to_string().contains(name), "{e}");
     }
 }

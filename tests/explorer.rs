@@ -2,45 +2,11 @@
 //! model on the CPU backend and snapshots rendered by egui-wgpu on lavapipe.
 
 mod common;
-use common::ui::image_shown;
-use common::*;
+use common::ui::{app, click, harness, image_shown, step_until};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
-use std::time::Duration;
 use stylenat::app::ExplorerApp;
 use stylenat::app::action::Action;
-use stylenat::app::state::AppState;
-use stylenat::app::worker::Worker;
-use stylenat::backend::BackendKind;
-
-/// The explorer on the CPU backend with no model open.
-fn empty_app() -> ExplorerApp {
-    let worker = Worker::spawn(BackendKind::Cpu, || {}).unwrap();
-    ExplorerApp::with_worker(AppState::default(), worker)
-}
-
-fn app() -> ExplorerApp {
-    let mut app = empty_app();
-    app.apply(Action::Open(small("checkpoint.pt")));
-    app
-}
-
-fn harness(app: ExplorerApp) -> Harness<'static, ExplorerApp> {
-    Harness::builder()
-        .with_size([1100.0, 760.0])
-        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app)
-}
-
-/// Steps the UI until `done` holds, for at most a minute.
-fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
-    common::ui::step_until(h, what, Duration::from_secs(60), done)
-}
-
-/// Clicks the widget labelled `label` and lets the UI settle.
-fn click(h: &mut Harness<'_, ExplorerApp>, label: &str) {
-    h.get_by_label(label).click();
-    h.run_steps(2);
-}
 
 /// How far W+ layer `l` (of width `d`) moved between two flat W+ vectors.
 fn layer_step(before: &[f32], after: &[f32], d: usize, l: usize) -> f32 {
@@ -56,13 +22,13 @@ fn layer_step(before: &[f32], after: &[f32], d: usize, l: usize) -> f32 {
 fn psi_slider_asks_for_a_new_image_and_it_arrives() {
     let mut h = harness(app());
     step_until(&mut h, "the first image", image_shown);
-    let before = h.state().shown_wplus.clone().unwrap();
+    let before = h.state().shown.wplus.clone().unwrap();
     let slider = h.get_by_role_and_label(egui::accesskit::Role::Slider, "ψ");
     slider.set_value_accesskit(0.5);
     step_until(&mut h, "the truncated image", |a| {
         a.state.args.psi == 0.5 && image_shown(a)
     });
-    let after = h.state().shown_wplus.clone().unwrap();
+    let after = h.state().shown.wplus.clone().unwrap();
     assert_ne!(before, after, "ψ = 0.5 must move W+ toward the mean");
     // Truncation towards the mean shrinks the spread of W+.
     let norm = |w: &[f32]| w.iter().map(|x| x * x).sum::<f32>();
@@ -73,7 +39,7 @@ fn psi_slider_asks_for_a_new_image_and_it_arrives() {
     step_until(&mut h, "the undone image", |a| {
         a.state.args.psi == 1.0 && image_shown(a)
     });
-    assert_eq!(h.state().shown_wplus.as_ref(), Some(&before));
+    assert_eq!(h.state().shown.wplus.as_ref(), Some(&before));
 }
 
 #[test]
@@ -86,7 +52,7 @@ fn toggling_a_mixing_layer_changes_the_wplus_composition() {
         a.state.args.mix_layers == vec![3] && image_shown(a)
     });
     let app = h.state();
-    let w = app.shown_wplus.as_ref().unwrap();
+    let w = app.shown.wplus.as_ref().unwrap();
     let d = app.model.as_ref().unwrap().w_dim();
     let layer = |l: usize| &w[l * d..(l + 1) * d];
     // Layer 3 now comes from source B; its neighbours are still source A's W.
@@ -102,7 +68,7 @@ fn a_corrupt_file_shows_an_error_and_keeps_the_model() {
     let bad = dir.path().join("broken.pt");
     std::fs::write(&bad, b"PK\x03\x04 truncated").unwrap();
     h.state_mut().apply(Action::Open(bad));
-    step_until(&mut h, "the error", |a| !a.errors.is_empty());
+    step_until(&mut h, "the error", |a| !a.messages.errors.is_empty());
     // The error is in the window, naming the file.
     let shown = h.get_by_label_contains("broken.pt");
     assert!(shown.rect().width() > 0.0);
@@ -172,14 +138,16 @@ fn attention_view_shows_the_maps_of_the_clicked_pixel() {
         pressed: false,
         modifiers: Default::default(),
     });
-    step_until(&mut h, "the attention maps", |a| a.attention.is_some());
+    step_until(&mut h, "the attention maps", |a| {
+        a.shown.attention.is_some()
+    });
     let app = h.state();
     let (x, y) = app.state.attention.query.unwrap();
     assert!(
         x < 20 && y < 20,
         "query ({x}, {y}) should be near the top-left"
     );
-    let maps = app.attention.as_ref().unwrap();
+    let maps = app.shown.attention.as_ref().unwrap();
     let stages = &app.model.as_ref().unwrap().config.stages;
     assert_eq!(maps.stage, stages.len() - 1, "the last stage by default");
     assert_eq!(maps.groups.len(), stages[maps.stage].groups.len());
@@ -196,8 +164,8 @@ fn pca_sliders_move_the_latent_along_a_component() {
     step_until(&mut h, "the first image", image_shown);
     click(&mut h, "Directions (PCA)");
     h.get_by_label("Compute PCA").click();
-    step_until(&mut h, "the directions", |a| a.directions.is_some());
-    let before = h.state().shown_wplus.clone().unwrap();
+    step_until(&mut h, "the directions", |a| a.shown.directions.is_some());
+    let before = h.state().shown.wplus.clone().unwrap();
     h.get(
         egui_kittest::kittest::By::new()
             .role(egui::accesskit::Role::Slider)
@@ -205,10 +173,10 @@ fn pca_sliders_move_the_latent_along_a_component() {
     )
     .set_value_accesskit(2.0);
     step_until(&mut h, "the edited image", |a| {
-        a.state.args.pca.first() == Some(&2.0) && image_shown(a)
+        a.state.args.edits.first().is_some_and(|e| e.amount == 2.0) && image_shown(a)
     });
-    let after = h.state().shown_wplus.clone().unwrap();
-    let info = h.state().directions.clone().unwrap();
+    let after = h.state().shown.wplus.clone().unwrap();
+    let info = h.state().shown.directions.clone().unwrap();
     // Every layer moved by 2σ₀ along a unit vector.
     let d = h.state().model.as_ref().unwrap().w_dim();
     let dist = |l: usize| layer_step(&before, &after, d, l);
@@ -237,16 +205,20 @@ fn exported_images_and_sessions_restore_the_latent_when_dropped() {
     }
     step_until(&mut h, "the edited image", image_shown);
     let edited = h.state().state.args.clone();
-    let shown = h.state().shown_wplus.clone().unwrap();
+    let shown = h.state().shown.wplus.clone().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (png, session) = (dir.path().join("found.png"), dir.path().join("s.json"));
     h.state_mut().apply(Action::SaveImage(png.clone()));
     step_until(&mut h, "the image export", |a| {
-        png.exists() && a.status.is_some()
+        png.exists() && a.messages.status.is_some()
     });
     h.state_mut().apply(Action::SaveSession(session.clone()));
     step_until(&mut h, "the session", |a| {
-        session.exists() && a.status.as_deref().is_some_and(|s| s.contains("session"))
+        session.exists()
+            && a.messages
+                .status
+                .as_deref()
+                .is_some_and(|s| s.contains("session"))
     });
     // The session's W+ file holds exactly what was shown.
     let w = stylenat::io::npy::read_array(&session.with_extension("npz"), Some("w")).unwrap();
@@ -259,7 +231,7 @@ fn exported_images_and_sessions_restore_the_latent_when_dropped() {
         step_until(&mut h, "the restored image", image_shown);
         assert_eq!(h.state().state.args, edited, "{}", file.display());
         assert_eq!(
-            h.state().shown_wplus.as_ref(),
+            h.state().shown.wplus.as_ref(),
             Some(&shown),
             "{}",
             file.display()
@@ -290,7 +262,14 @@ fn the_video_export_reports_progress_and_can_be_cancelled() {
     step_until(&mut h, "the cancellation", |a| {
         a.export_progress().is_none()
     });
-    assert!(h.state().status.as_deref().unwrap().contains("cancelled"));
+    assert!(
+        h.state()
+            .messages
+            .status
+            .as_deref()
+            .unwrap()
+            .contains("cancelled")
+    );
     assert_eq!(
         std::fs::read_dir(dir.path()).unwrap().count(),
         0,
@@ -316,7 +295,7 @@ fn the_video_export_reports_progress_and_can_be_cancelled() {
 fn the_nudge_moves_only_its_layers_by_the_chosen_amount() {
     let mut h = harness(app());
     step_until(&mut h, "the first image", image_shown);
-    let before = h.state().shown_wplus.clone().unwrap();
+    let before = h.state().shown.wplus.clone().unwrap();
     {
         let n = &mut h.state_mut().state.args.nudge;
         n.amount = 2.0;
@@ -324,7 +303,7 @@ fn the_nudge_moves_only_its_layers_by_the_chosen_amount() {
         n.last = 5;
     }
     step_until(&mut h, "the nudged image", image_shown);
-    let after = h.state().shown_wplus.clone().unwrap();
+    let after = h.state().shown.wplus.clone().unwrap();
     let d = h.state().model.as_ref().unwrap().w_dim();
     let step = |l: usize| layer_step(&before, &after, d, l);
     let moved: Vec<f32> = (2..=5).map(step).collect();
@@ -339,76 +318,24 @@ fn the_nudge_moves_only_its_layers_by_the_chosen_amount() {
     }
 }
 
+/// The recipe's range rules hold in the window too: an out-of-range truncation cutoff is an
+/// error in the window (the same words as the CLI's, tests/cli_latents.rs), and fixing it
+/// renders again.
 #[test]
-fn built_in_model_button_opens_the_shipped_generator() {
-    let mut h = harness(empty_app());
-    click(&mut h, "Built-in model");
-    step_until(&mut h, "the built-in model's first image", |a| {
-        a.model.is_some() && image_shown(a)
-    });
-    let model = h.state().model.clone().unwrap();
-    assert_eq!(
-        model.path,
-        std::path::PathBuf::from(stylenat::checkpoint::builtin::NAME)
-    );
-    assert_eq!(model.config.size, 32);
-}
-
-/// Without a system file dialog (no XDG portal, as under Xvfb), "Open checkpoint…" opens the
-/// built-in picker in the window, and choosing a file there loads it.
-#[test]
-fn builtin_file_picker_opens_a_checkpoint() {
-    let mut app = empty_app();
-    let dir = small("checkpoint.pt").parent().unwrap().to_path_buf();
-    app.dialogs = stylenat::app::file_dialog::FileDialogs::builtin_in(dir);
-    let mut h = harness(app);
-    click(&mut h, "Open checkpoint…");
-    assert!(h.state().dialogs.is_open());
-    h.run_steps(2); // a window is laid out invisibly in its first frame
-    // Only files the task can open are listed.
-    assert!(h.query_by_label("mean_latent.npy").is_none());
-    click(&mut h, "checkpoint.pt");
-    click(&mut h, "Open");
-    step_until(&mut h, "the model from the picker", |a| a.model.is_some());
-    assert_eq!(
-        h.state().model.as_ref().unwrap().path,
-        small("checkpoint.pt")
-    );
-    assert!(!h.state().dialogs.is_open());
-}
-
-/// Saving through the built-in picker over an existing file asks first: Cancel leaves the file
-/// as it was, Replace writes it.
-#[test]
-fn builtin_save_picker_asks_before_replacing() {
-    let out = tempfile::tempdir().unwrap();
-    let mut app = app();
-    app.dialogs = stylenat::app::file_dialog::FileDialogs::builtin_in(out.path().to_path_buf());
-    let mut h = harness(app);
+fn out_of_range_cutoff_shows_the_recipe_error() {
+    let mut h = harness(app());
     step_until(&mut h, "the first image", image_shown);
-    let target = out.path().join("latent.npz");
-    std::fs::write(&target, b"precious").unwrap();
-    click(&mut h, "Style vector");
-    for (answer, kept) in [("Cancel", true), ("Replace", false)] {
-        // (the side panel is taller than the test window: click through accesskit)
-        h.get_by_label("Save W+…").click_accesskit();
-        h.run_steps(4); // a window is laid out invisibly in its first frame
-        assert!(h.state().dialogs.is_open());
-        click(&mut h, "Save");
-        h.run_steps(2);
-        assert!(h.query_by_label("Replace").is_some(), "no confirmation");
-        click(&mut h, answer);
-        if kept {
-            h.run_steps(5);
-            assert_eq!(std::fs::read(&target).unwrap(), b"precious");
-        } else {
-            step_until(&mut h, "the saved W+", |a| {
-                a.status
-                    .as_deref()
-                    .is_some_and(|s| s.starts_with("saved W+"))
-            });
-            let w = stylenat::io::npy::read_array(&target, Some("w")).unwrap();
-            assert_eq!(w.shape[0], 1);
-        }
-    }
+    let state = &mut h.state_mut().state.args;
+    state.psi = 0.5;
+    state.trunc_cutoff = Some(99);
+    step_until(&mut h, "the error", |a| !a.messages.errors.is_empty());
+    let errors = h.state().messages.errors.clone();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("truncation cutoff 99 is larger than the model's 12 W+ layers")),
+        "{errors:?}"
+    );
+    h.state_mut().state.args.trunc_cutoff = Some(4);
+    step_until(&mut h, "the image after the fix", image_shown);
 }

@@ -4,8 +4,9 @@ mod common;
 use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
-use stylenat::app::state::RenderArgs;
-use stylenat::app::worker::{Request, Response, Worker};
+use stylenat::app::protocol::RenderArgs;
+use stylenat::app::protocol::{Reply, Request};
+use stylenat::app::worker::Worker;
 use stylenat::backend::Backend;
 
 #[test]
@@ -31,9 +32,9 @@ fn no_gpu_adapter_falls_back_to_the_cpu_with_a_notice() {
         );
         for r in worker.take() {
             match r {
-                Response::Error(e) => notice = Some(e),
-                Response::Loaded(m) => backend = Some(m.backend),
-                Response::Image(_) => image = true,
+                Reply::Failed { message: e, .. } => notice = Some(e),
+                Reply::Loaded(m) => backend = Some(m.backend),
+                Reply::Image(_) => image = true,
                 _ => {}
             }
         }

@@ -19,7 +19,7 @@ use stylenat::backend::{Backend, BackendKind};
 
 /// Steps the UI until `done` holds, for at most two minutes (lavapipe compiles shaders first).
 fn step_until(h: &mut Harness<'_, ExplorerApp>, what: &str, done: impl Fn(&ExplorerApp) -> bool) {
-    common::ui::step_until(h, what, Duration::from_secs(120), done)
+    common::ui::step_until_within(h, what, Duration::from_secs(120), done)
 }
 
 /// The app at 1:1 zoom (texels map to pixels) on `worker`, with the fixture open.
@@ -72,7 +72,7 @@ fn gpu_display_path_matches_the_host_path_and_survives_a_lost_device() {
         info.backend
     );
     assert_eq!(
-        gpu.state().canvas.path_description(),
+        gpu.state().shown.canvas.path_description(),
         "image: GPU texture (no host copy)"
     );
     let on_gpu = drawn_image(&mut gpu);
@@ -82,7 +82,7 @@ fn gpu_display_path_matches_the_host_path_and_survives_a_lost_device() {
     let mut host = harness(app(worker), WgpuTestRenderer::new());
     step_until(&mut host, "the host image", image_shown);
     assert_eq!(
-        host.state().canvas.path_description(),
+        host.state().shown.canvas.path_description(),
         "image: host pixels -> egui texture"
     );
     let on_host = drawn_image(&mut host);
@@ -145,10 +145,11 @@ fn gpu_display_path_matches_the_host_path_and_survives_a_lost_device() {
         app.model.as_ref().unwrap().backend
     );
     assert!(
-        app.errors
+        app.messages
+            .errors
             .iter()
             .any(|e| e.contains("the GPU failed") && e.contains("continuing on the CPU")),
         "{:?}",
-        app.errors
+        app.messages.errors
     );
 }

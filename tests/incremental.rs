@@ -6,7 +6,7 @@ mod common;
 use burn::tensor::{Tensor, TensorData};
 use stylenat::engine::Engine;
 use stylenat::kernels::to_host;
-use stylenat::model::Trace;
+
 use stylenat::tensor::HostTensor;
 
 /// W+ for two images from two seeds, each layer its own latent (so layers differ).
@@ -33,7 +33,7 @@ fn reference(e: &Engine, wplus: &HostTensor, last_stage: Option<usize>) -> Vec<f
     );
     let img = e
         .generator
-        .synthesize_with(t, None, last_stage, &mut Trace::off())
+        .synthesize_with(t, None, last_stage, &mut ())
         .unwrap();
     to_host(img).unwrap()
 }

@@ -110,13 +110,20 @@ fn truncation_recipe_reproduces_fixture_wplus() {
     let want = npy(small("z_trunc_in_wplus.npy"));
     // The fixture's z for this case is z_plain's z (same case seed); check by mapping.
     let z = npy(small("z_plain_in_z.npy"));
-    let mut wplus = e.broadcast(&e.map(&z).unwrap());
-    let recipe = stylenat::engine::LatentRecipe {
-        psi: Some(0.7),
+    let rows = e.broadcast(&e.map(&z).unwrap());
+    let recipe = stylenat::latent::recipe::Recipe {
+        psi: 0.7,
         trunc_mean: Some(mean.data.clone()),
         ..Default::default()
     };
-    e.apply_recipe(&mut wplus, None, &recipe).unwrap();
+    let num_ws = rows.shape[1];
+    let recipes: Vec<_> = rows
+        .data
+        .chunks(rows.data.len() / rows.shape[0])
+        .map(|row| recipe.with_latent("z".into(), num_ws, row.to_vec()))
+        .collect();
+    let mut composer = stylenat::compose::Composer::default();
+    let wplus = composer.wplus(&mut e, &recipes).unwrap();
     assert_close("z_trunc W+", &wplus, &want, 1e-4, 1e-5);
 }
 
@@ -136,7 +143,7 @@ fn mean_latent_is_close_to_the_fixture_mean() {
 #[test]
 fn mixing_recipe_reproduces_fixture_wplus() {
     // mix row 0: layers [0, 5) from z[0], [5, 12) from z[1].
-    let mut e = engine();
+    let e = engine();
     let z = npy(small("z_plain_in_z.npy"));
     let w = e.map(&z).unwrap();
     let d = w.shape[1];
@@ -146,10 +153,10 @@ fn mixing_recipe_reproduces_fixture_wplus() {
             w.data[i * d..(i + 1) * d].to_vec(),
         ))
     };
+    // The recipe's mixing step (its source B is a seed; here it is the fixture's z[1]).
     let (mut a, b) = (row(0), row(1));
-    let recipe = stylenat::engine::LatentRecipe::default();
-    e.apply_recipe(&mut a, Some(&(b, (5..12).collect())), &recipe)
-        .unwrap();
+    let layers: Vec<usize> = (5..12).collect();
+    stylenat::latent::mix_layers(&mut a.data, &b.data, d, &layers);
     let want = npy(small("mix_in_wplus.npy"));
     let want0 = HostTensor::new(a.shape.clone(), want.data[..a.data.len()].to_vec());
     assert_close("mix W+ row 0", &a, &want0, 1e-4, 1e-5);

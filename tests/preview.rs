@@ -5,12 +5,13 @@
 mod common;
 
 use std::time::{Duration, Instant};
+use stylenat::app::protocol::{Reply, Request};
 use stylenat::app::state::AppState;
-use stylenat::app::worker::{Request, Response, Worker};
+use stylenat::app::worker::Worker;
 use stylenat::backend::BackendKind;
 
 /// Collects responses until `stop` says so (at most a minute).
-fn collect(worker: &Worker, stop: impl Fn(&[Response]) -> bool) -> Vec<Response> {
+fn collect(worker: &Worker, stop: impl Fn(&[Reply]) -> bool) -> Vec<Reply> {
     let (t0, mut all) = (Instant::now(), Vec::new());
     while !stop(&all) {
         assert!(t0.elapsed() < Duration::from_secs(60), "timed out");
@@ -28,27 +29,27 @@ fn a_new_request_shows_a_preview_then_the_final_image() {
     worker.send(Request::Load(common::small("checkpoint.pt")));
     let loaded = collect(&worker, |r| {
         r.iter()
-            .any(|r| matches!(r, Response::Loaded(_) | Response::Error(_)))
+            .any(|r| matches!(r, Reply::Loaded(_) | Reply::Failed { .. }))
     });
     let config = loaded
         .iter()
         .find_map(|r| match r {
-            Response::Loaded(info) => Some(info.config.clone()),
+            Reply::Loaded(info) => Some(info.config.clone()),
             _ => None,
         })
         .expect("the fixture loads");
     let args = AppState::default().args;
-    let stamp = worker.send(Request::Render(args.clone()));
+    let stamp = worker.send(Request::Render(args.clone().into()));
     let responses = collect(&worker, |r| {
         r.iter().any(|r| {
-            matches!(r, Response::Image(i) if i.complete) || matches!(r, Response::Error(_))
+            matches!(r, Reply::Image(i) if i.complete) || matches!(r, Reply::Failed { .. })
         })
     });
     let images: Vec<_> = responses
         .iter()
         .filter_map(|r| match r {
-            Response::Image(i) => Some(i),
-            Response::Error(e) => panic!("{e}"),
+            Reply::Image(i) => Some(i),
+            Reply::Failed { message: e, .. } => panic!("{e}"),
             _ => None,
         })
         .collect();

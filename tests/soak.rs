@@ -43,7 +43,7 @@ fn soak(kind: BackendKind, secs: u64) {
     });
     let gpu_allocs = || {
         gpu.as_ref()
-            .map(|d| stylenat::kernels::wgsl::memory_usage(d).unwrap())
+            .map(|d| stylenat::kernels::gpu_launch::memory_usage(d).unwrap())
     };
     let worker = Worker::spawn(kind, || {}).unwrap();
     let mut app = ExplorerApp::with_worker(AppState::default(), worker);
@@ -101,7 +101,10 @@ fn soak(kind: BackendKind, secs: u64) {
                     }
                 }
                 7 => a.nudge.amount = (next(200) as f32 - 100.0) / 40.0,
-                8 => a.compare = !a.compare,
+                8 => {
+                    let state = &mut h.state_mut().state;
+                    state.compare = !state.compare;
+                }
                 _ => h.state_mut().apply(Action::Undo),
             }
             actions += 1;
@@ -117,17 +120,17 @@ fn soak(kind: BackendKind, secs: u64) {
                 m.backend.starts_with(expected),
                 "{kind:?} session now runs on `{}` (errors: {:?})",
                 m.backend,
-                h.state().errors
+                h.state().messages.errors
             );
         }
         assert!(
-            h.state().errors.is_empty(),
+            h.state().messages.errors.is_empty(),
             "{kind:?} session: {:?}",
-            h.state().errors
+            h.state().messages.errors
         );
-        if h.state().shown_args != last_shown {
+        if h.state().shown.args != last_shown {
             images += 1;
-            last_shown = h.state().shown_args.clone();
+            last_shown = h.state().shown.args.clone();
             compared |= last_shown.as_ref().is_some_and(|a| a.compare);
         }
         if last_sample.elapsed() >= Duration::from_secs(1) {

@@ -6,10 +6,10 @@ mod common;
 use burn::tensor::Device;
 use common::*;
 use stylenat::checkpoint::{self, ConfigSource, native};
-use stylenat::model::{Generator, Trace};
+use stylenat::model::Generator;
 use stylenat::train::classifier::Classifier;
 use stylenat::train::data::Dataset;
-use stylenat::train::{TrainConfig, Trainer, arch};
+use stylenat::train::{TrainConfig, Trainer, small_configs};
 
 /// 24 labelled 16×16 images: a bright square whose position is the class (4 classes).
 fn tiny_data() -> Dataset {
@@ -48,7 +48,12 @@ fn tiny_config(seed: u64) -> TrainConfig {
 }
 
 fn tiny_trainer(seed: u64) -> Trainer {
-    Trainer::new(tiny_config(seed), arch::small(16, 32, 32), &Device::flex()).unwrap()
+    Trainer::new(
+        tiny_config(seed),
+        small_configs::small(16, 32, 32),
+        &Device::flex(),
+    )
+    .unwrap()
 }
 
 fn mean(v: &[f32]) -> f32 {
@@ -61,7 +66,8 @@ fn mean(v: &[f32]) -> f32 {
 fn each_network_lowers_its_loss_against_a_frozen_opponent() {
     let data = tiny_data();
     let run = |config: TrainConfig| -> Vec<stylenat::train::StepStats> {
-        let mut t = Trainer::new(config, arch::small(16, 32, 32), &Device::flex()).unwrap();
+        let mut t =
+            Trainer::new(config, small_configs::small(16, 32, 32), &Device::flex()).unwrap();
         (0..12).map(|_| t.step(&data).unwrap()).collect()
     };
     let d_only = run(TrainConfig {
@@ -210,7 +216,7 @@ fn exported_weights_reload_to_the_same_generator() {
         );
         let w = g.map(z);
         let wplus = w.unsqueeze_dim::<3>(1).repeat_dim(1, g.config.num_ws());
-        stylenat::kernels::to_host(g.synthesize(wplus, &mut Trace::off()).unwrap()).unwrap()
+        stylenat::kernels::to_host(g.synthesize(wplus, &mut ()).unwrap()).unwrap()
     };
     let (a, b) = (run(&g), run(&again));
     let worst = a

@@ -6,9 +6,10 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 use stylenat::Error;
-use stylenat::engine::{Engine, LatentRecipe};
-use stylenat::export::video::{VideoSpec, render_video};
+use stylenat::compose::Composer;
+use stylenat::engine::Engine;
 use stylenat::io::video::VideoOptions;
+use stylenat::keyframes::{VideoSpec, render_video};
 use stylenat::latent::interp::Interp;
 
 fn tool(name: &str, args: &[&str]) -> Vec<u8> {
@@ -168,6 +169,7 @@ fn spec(engine: &Engine) -> VideoSpec {
     let per = wplus.data.len() / 2;
     VideoSpec {
         cells: vec![wplus.data.chunks(per).map(<[f32]>::to_vec).collect()],
+        recipe: Default::default(),
         cols: 1,
         frames_per_transition: 6,
         looping: true,
@@ -190,8 +192,8 @@ fn cancelled_or_failed_exports_leave_the_old_file_and_no_temporaries() {
         let mut calls = 0;
         let r = render_video(
             &mut engine,
+            &mut Composer::default(),
             &spec,
-            &LatentRecipe::default(),
             &out,
             |done, total| {
                 assert!(done <= total);
@@ -212,8 +214,8 @@ fn cancelled_or_failed_exports_leave_the_old_file_and_no_temporaries() {
     let missing = dir.path().join("no/such/folder/out.mp4");
     let e = render_video(
         &mut engine,
+        &mut Composer::default(),
         &spec,
-        &LatentRecipe::default(),
         &missing,
         |_, _| true,
     )
@@ -225,8 +227,8 @@ fn cancelled_or_failed_exports_leave_the_old_file_and_no_temporaries() {
     let out = dir.path().join("done.gif");
     let stats = render_video(
         &mut engine,
+        &mut Composer::default(),
         &spec,
-        &LatentRecipe::default(),
         &out,
         |_, _| true,
     )

@@ -235,11 +235,10 @@ fn gpu_image_packing_equals_the_host_conversion() {
 fn attention_maps_agree_between_wgpu_and_cpu() {
     use stylenat::analysis::attention::attention_maps;
     use stylenat::backend::BackendKind;
-    use stylenat::engine::LatentRecipe;
     let load = |b| Engine::load(&small("checkpoint.pt"), &ConfigSource::Checkpoint, b).unwrap();
     let mut cpu = load(Backend::init(BackendKind::Cpu).unwrap());
     let gpu = load(wgpu_backend());
-    let wplus = cpu.wplus_for_seeds(&[5], &LatentRecipe::default()).unwrap();
+    let wplus = seed_wplus(&mut cpu, 5);
     for (stage, pixel) in [(3, (10, 100)), (5, (127, 0))] {
         let a = attention_maps(&cpu, &wplus, stage, 1, pixel).unwrap();
         let b = attention_maps(&gpu, &wplus, stage, 1, pixel).unwrap();

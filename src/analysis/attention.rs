@@ -3,7 +3,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::kernels::weights::{HeadWeights, dense_map, query_weights};
+use crate::kernels::attention_weights::{HeadWeights, dense_map, query_weights};
 use crate::model::Trace;
 use crate::tensor::HostTensor;
 
@@ -64,7 +64,7 @@ pub fn attention_maps(
             "attention maps are computed for one image".into(),
         ));
     }
-    let mut trace = Trace::attention_of(&format!("stage{stage}_block{block}"));
+    let mut trace = Trace::attention_of(stage, block);
     engine.synthesize_traced(wplus, &mut trace)?;
     let cap = trace
         .attention

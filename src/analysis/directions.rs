@@ -4,7 +4,7 @@
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::latent::{SeedMode, parse_layer_list};
+use crate::latent::SeedMode;
 use crate::tensor::HostTensor;
 use std::path::Path;
 
@@ -154,112 +154,5 @@ impl Directions {
             explained: optional("explained", k, f32::NAN)?,
             mean: optional("mean", d, 0.0)?,
         })
-    }
-}
-
-/// `FILE:COMPONENT:AMOUNT:LAYERS`, e.g. `dirs.npz:3:+2.0:0-6` — move `AMOUNT` σ along component
-/// `COMPONENT` on the listed W+ layers (all layers when `LAYERS` is omitted).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Edit {
-    pub file: std::path::PathBuf,
-    pub component: usize,
-    pub amount: f32,
-    pub layers: Option<String>,
-}
-
-impl std::str::FromStr for Edit {
-    type Err = String;
-
-    fn from_str(text: &str) -> std::result::Result<Self, String> {
-        let bad =
-            || format!("`{text}` is not FILE:COMPONENT:AMOUNT[:LAYERS], e.g. dirs.npz:3:+2.0:0-6");
-        // The file name may itself contain ':'; the numbers are the last fields.
-        let parts: Vec<&str> = text.rsplitn(4, ':').collect();
-        let (file, component, amount, layers) = match parts[..] {
-            [l, a, c, f] if c.parse::<usize>().is_ok() => (f, c, a, Some(l)),
-            [a, c, f, ..] => (f, c, a, None),
-            _ => return Err(bad()),
-        };
-        let file = match (parts.len(), layers) {
-            (4, None) => format!("{}:{file}", parts[3]),
-            _ => file.to_string(),
-        };
-        Ok(Self {
-            file: file.into(),
-            component: component.parse().map_err(|_| bad())?,
-            amount: amount.trim_start_matches('+').parse().map_err(|_| bad())?,
-            layers: layers.map(str::to_string),
-        })
-    }
-}
-
-impl std::fmt::Display for Edit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = self
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default();
-        write!(f, "{name}:{}:{:+}", self.component, self.amount)?;
-        match &self.layers {
-            Some(l) => write!(f, ":{l}"),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Edit {
-    /// Applies the edit to every image of W+ `[N, num_ws, w_dim]`.
-    pub fn apply(&self, dirs: &Directions, wplus: &mut HostTensor) -> Result<()> {
-        let (num_ws, d) = (wplus.shape[1], wplus.shape[2]);
-        let Some(dir) = dirs.components.get(self.component) else {
-            return Err(Error::Input(format!(
-                "{} has {} components; component {} does not exist",
-                self.file.display(),
-                dirs.components.len(),
-                self.component
-            )));
-        };
-        if dir.len() != d {
-            return Err(Error::Input(format!(
-                "{}: directions have {} values, the model's w has {d}",
-                self.file.display(),
-                dir.len()
-            )));
-        }
-        let layers = match &self.layers {
-            Some(l) => parse_layer_list(l, num_ws)?,
-            None => (0..num_ws).collect(),
-        };
-        let step = self.amount * dirs.sigma[self.component];
-        for img in wplus.data.chunks_mut(num_ws * d) {
-            for &l in &layers {
-                for (x, u) in img[l * d..(l + 1) * d].iter_mut().zip(dir) {
-                    *x += step * u;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Edit;
-
-    #[test]
-    fn edit_specs_parse() {
-        let e: Edit = "dirs.npz:3:+2.0:0-6".parse().unwrap();
-        assert_eq!(
-            (e.component, e.amount, e.layers.as_deref()),
-            (3, 2.0, Some("0-6"))
-        );
-        let e: Edit = "a/b.npy:0:-1.5".parse().unwrap();
-        assert_eq!(
-            (e.file.to_str(), e.component, e.amount, e.layers),
-            (Some("a/b.npy"), 0, -1.5, None)
-        );
-        assert!("dirs.npz".parse::<Edit>().is_err());
-        assert!("dirs.npz:x:1".parse::<Edit>().is_err());
     }
 }

@@ -2,7 +2,7 @@
 //! to move through the seed lattice.
 
 use super::panels::attention::group_colour;
-use super::worker::Pixels;
+use super::protocol::Pixels;
 use crate::analysis::attention::AttentionMaps;
 
 /// Attention weights drawn over the main image.

@@ -1,18 +1,18 @@
 //! Undo/redo of latent edits. A slider drag or an animation is one step: changes are committed
 //! only once the pointer is released.
 
-use super::state::RenderArgs;
+use crate::latent::recipe::Recipe;
 
 const MAX_STEPS: usize = 200;
 
 pub struct History {
-    undo: Vec<RenderArgs>,
-    redo: Vec<RenderArgs>,
-    committed: RenderArgs,
+    undo: Vec<Recipe>,
+    redo: Vec<Recipe>,
+    committed: Recipe,
 }
 
 impl History {
-    pub fn new(current: &RenderArgs) -> Self {
+    pub fn new(current: &Recipe) -> Self {
         Self {
             undo: Vec::new(),
             redo: Vec::new(),
@@ -22,7 +22,7 @@ impl History {
 
     /// Records `current` as a new step unless it is unchanged or still `settling` (being
     /// dragged or animated).
-    pub fn observe(&mut self, current: &RenderArgs, settling: bool) {
+    pub fn observe(&mut self, current: &Recipe, settling: bool) {
         if settling || *current == self.committed {
             return;
         }
@@ -42,7 +42,7 @@ impl History {
         !self.redo.is_empty()
     }
 
-    pub fn undo(&mut self, current: &mut RenderArgs) {
+    pub fn undo(&mut self, current: &mut Recipe) {
         // An uncommitted change is undone first.
         self.observe(current, false);
         if let Some(prev) = self.undo.pop() {
@@ -52,7 +52,7 @@ impl History {
         }
     }
 
-    pub fn redo(&mut self, current: &mut RenderArgs) {
+    pub fn redo(&mut self, current: &mut Recipe) {
         if let Some(next) = self.redo.pop() {
             self.undo
                 .push(std::mem::replace(&mut self.committed, next.clone()));
@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn drags_are_one_step_and_redo_is_cleared_by_new_edits() {
-        let mut a = RenderArgs::default();
+        let mut a = Recipe::default();
         let mut h = History::new(&a);
         for psi in [0.9, 0.8, 0.7] {
             a.psi = psi;

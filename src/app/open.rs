@@ -2,10 +2,10 @@
 //! (`.npz`/`.npy`), an image with StyleNAT provenance (`.png`), otherwise a checkpoint.
 
 use super::ExplorerApp;
-use super::export::args_from_provenance;
 use super::session::Session;
-use super::state::CustomLatent;
+use crate::compose::provenance::recipe_from_provenance;
 use crate::io::provenance::{is_png, read_png};
+use crate::latent::recipe::CustomLatent;
 use std::path::{Path, PathBuf};
 
 pub fn open(app: &mut ExplorerApp, path: PathBuf) {
@@ -24,7 +24,8 @@ pub fn open(app: &mut ExplorerApp, path: PathBuf) {
         }
     };
     if let Err(e) = result {
-        app.errors
+        app.messages
+            .errors
             .push(format!("could not open {}: {e}", path.display()));
     }
 }
@@ -37,7 +38,7 @@ fn open_session(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
     }
     app.state.args = s.args;
     app.state.zoom = s.zoom;
-    app.status = Some(format!("restored session {}", path.display()));
+    app.messages.status = Some(format!("restored session {}", path.display()));
     Ok(())
 }
 
@@ -66,7 +67,7 @@ fn open_latent(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
         )));
     }
     let name = super::panels::model::file_name(path);
-    app.status = Some(match n {
+    app.messages.status = Some(match n {
         1 => format!("loaded W+ from {name}"),
         n => format!("loaded W+ row 0 of {n} from {name}"),
     });
@@ -84,7 +85,7 @@ fn open_image(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
             "the image carries no StyleNAT provenance (only images saved by stylenat do)".into(),
         ));
     };
-    let Some(args) = args_from_provenance(&p) else {
+    let Some(args) = recipe_from_provenance(&p) else {
         return Err(crate::Error::Input(
             "the image was made from a W+ file, not a seed; open that file instead".into(),
         ));
@@ -94,7 +95,7 @@ fn open_image(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
         .model
         .as_ref()
         .map(|m| super::panels::model::file_name(&m.path));
-    app.status = Some(match (&p.checkpoint, shown) {
+    app.messages.status = Some(match (&p.checkpoint, shown) {
         (Some(made), Some(shown)) if *made != shown => format!(
             "restored the latent of {}; it was made with {made}, the open model is {shown}",
             path.display()

@@ -1,8 +1,8 @@
 //! Session files: the checkpoint and the latent recipe as JSON, with the shown W+ beside it as
 //! `.npz` (readable by NVlabs tools and `stylenat generate --wplus`).
 
-use super::state::RenderArgs;
 use crate::error::{Error, Result};
+use crate::latent::recipe::Recipe;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,9 @@ pub struct Session {
     /// `stylenat <version>`.
     pub app: String,
     pub checkpoint: Option<PathBuf>,
-    pub args: RenderArgs,
+    pub args: Recipe,
+    #[serde(default)]
+    pub compare: bool,
     #[serde(default)]
     pub zoom: u32,
 }

@@ -1,110 +1,20 @@
 //! What the user has chosen: plain, serialisable, persisted between launches and in sessions.
+//! The image itself is a [`Recipe`]; the rest is how the explorer shows it.
 
-use crate::latent::SeedMode;
+use crate::latent::recipe::Recipe;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
-
-/// Seeds of the 2-D seed lattice: moving one step down adds this to the seed.
-pub const LATTICE_ROW: u64 = 1000;
-
-/// Everything that determines the image. The worker renders one of these; the UI compares
-/// the current value with the last requested one to decide whether to ask again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RenderArgs {
-    pub seed: u64,
-    pub seed_mode: SeedMode,
-    /// Fractional position in the seed lattice, each in [0, 1): W is the bilinear blend of
-    /// `seed`, `seed + 1`, `seed + LATTICE_ROW` and `seed + LATTICE_ROW + 1`.
-    pub drift: [f32; 2],
-    /// A W+ loaded from a file replaces the seed as source A.
-    pub custom: Option<CustomLatent>,
-    pub psi: f32,
-    /// Truncate only W+ layers below this index (`None`: all).
-    pub trunc_cutoff: Option<usize>,
-    pub mix_seed: u64,
-    /// W+ layers taken from `mix_seed` (empty: no mixing).
-    pub mix_layers: Vec<usize>,
-    /// A step along a direction in W, after truncation and mixing.
-    pub nudge: Nudge,
-    /// Also render A and B on their own (the A | B | mix view).
-    pub compare: bool,
-    /// Steps along the model's PCA directions, in σ, one per component (missing = 0).
-    pub pca: Vec<f32>,
-    /// W+ layers the PCA steps apply to (inclusive).
-    pub pca_layers: [usize; 2],
-}
-
-impl Default for RenderArgs {
-    fn default() -> Self {
-        Self {
-            seed: 0,
-            seed_mode: SeedMode::Stylenat,
-            drift: [0.0; 2],
-            custom: None,
-            psi: 1.0,
-            trunc_cutoff: None,
-            mix_seed: 1,
-            mix_layers: Vec::new(),
-            nudge: Nudge::default(),
-            compare: false,
-            pca: Vec::new(),
-            pca_layers: [0, usize::MAX],
-        }
-    }
-}
-
-impl RenderArgs {
-    /// Moves through the seed lattice by `(dx, dy)` lattice steps, carrying whole steps into the
-    /// seed (seeds stay within `0..=u32::MAX`).
-    pub fn move_in_lattice(&mut self, dx: f32, dy: f32) {
-        let max = u32::MAX as i64;
-        let (mut x, mut y) = (
-            (self.seed % LATTICE_ROW) as f64 + self.drift[0] as f64 + dx as f64,
-            (self.seed / LATTICE_ROW) as f64 + self.drift[1] as f64 + dy as f64,
-        );
-        x = x.clamp(0.0, (LATTICE_ROW - 1) as f64 - 1e-3);
-        y = y.clamp(0.0, (max / LATTICE_ROW as i64) as f64 - 1.0);
-        self.seed = y.floor() as u64 * LATTICE_ROW + x.floor() as u64;
-        self.drift = [x.fract() as f32, y.fract() as f32];
-    }
-}
-
-/// A W+ from a file: `[num_ws, w_dim]` values, row-major.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CustomLatent {
-    pub name: String,
-    pub num_ws: usize,
-    pub wplus: Vec<f32>,
-}
-
-/// A step of `amount` (in units of the typical ‖w − w̄‖/√w_dim spread, i.e. per-coordinate σ)
-/// along a random unit direction chosen by `direction_seed`, on W+ layers `first..=last`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Nudge {
-    pub direction_seed: u64,
-    pub amount: f32,
-    pub first: usize,
-    pub last: usize,
-}
-
-impl Default for Nudge {
-    fn default() -> Self {
-        Self {
-            direction_seed: 1,
-            amount: 0.0,
-            first: 0,
-            last: usize::MAX,
-        }
-    }
-}
 
 /// Persisted UI state.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AppState {
-    pub args: RenderArgs,
+    /// The image being explored (undo and redo step through it).
+    pub args: Recipe,
+    /// Also render A and B on their own (the A | B | mix view).
+    pub compare: bool,
+    /// W+ layers the direction sliders move (inclusive).
+    pub edit_layers: [usize; 2],
     /// Checkpoints opened before, newest first.
     pub recent: Vec<PathBuf>,
     /// Integer zoom (0 = fit to the window).
@@ -143,7 +53,9 @@ impl Default for AttentionView {
 impl Default for AppState {
     fn default() -> Self {
         Self {
-            args: RenderArgs::default(),
+            args: Recipe::default(),
+            compare: false,
+            edit_layers: [0, usize::MAX],
             recent: Vec::new(),
             zoom: 0,
             animate: 0.0,
@@ -166,6 +78,25 @@ impl AppState {
                     "saved settings were unreadable ({e}); starting fresh"
                 )),
             ),
+        }
+    }
+
+    /// Adapts the recipe to a newly loaded model: a loaded W+ of another shape goes, and layer
+    /// indices the model does not have are dropped (the recipe would be refused otherwise).
+    pub fn fit_to(&mut self, num_ws: usize, w_dim: usize) {
+        let a = &mut self.args;
+        if a.custom
+            .as_ref()
+            .is_some_and(|c| c.wplus.len() != num_ws * w_dim)
+        {
+            a.custom = None;
+        }
+        a.mix_layers.retain(|&l| l < num_ws);
+        a.trunc_cutoff = a.trunc_cutoff.filter(|&k| k <= num_ws);
+        for e in &mut a.edits {
+            if let Some(layers) = &mut e.layers {
+                layers.retain(|&l| l < num_ws);
+            }
         }
     }
 

@@ -2,10 +2,24 @@
 //! native safetensors + JSON format. Output is always a [`LoadedGenerator`]: a configuration
 //! plus a flat map of `f32` tensors named like the official `g_ema.state_dict()` (with the
 //! relative-position-bias tables renamed to one scheme, `attn.rpb.<group>`).
+//!
+//! | official tensor names (`g_ema.`…)                     | our module                     |
+//! |-------------------------------------------------------|--------------------------------|
+//! | `style.{1..n_mlp}.weight/bias`                        | `model::mapping` (EqualLinear) |
+//! | `input.input`                                         | `model::generator` (constant)  |
+//! | `layers.{i}.blocks.{j}.norm{1,2}.style.weight/bias`   | `model::layers::AdaIn`         |
+//! | `layers.{i}.blocks.{j}.attn.qkv/proj.weight/bias`     | `model::attention`             |
+//! | `layers.{i}.blocks.{j}.attn.rpb.{g}` (+ `…_index`)    | `model::attention` (per group) |
+//! | `layers.{i}.blocks.{j}.mlp.fc{1,2}.weight/bias`       | `model::layers::Mlp`           |
+//! | `layers.{i}.upsample.{norm,reduction,alpha}`          | `model::upsample`              |
+//! | `to_rgbs.{i}.conv.weight/bias` (+ `upsample.kernel`)  | `model::to_rgb`                |
+//!
+//! [`infer_config`] reads the architecture from these shapes; `model::state_dict` writes a
+//! generator back under the same names.
 
 pub mod allow_list;
-pub mod arch;
 pub mod builtin;
+pub mod infer_config;
 pub mod native;
 pub mod pickle;
 pub mod presets;
@@ -172,8 +186,8 @@ fn load_torch_with_progress(
             _ => {}
         }
     }
-    let hparams = arch::HyperParams::resolve(args, source)?;
-    let config = arch::infer_config(&weights, &hparams)?;
+    let hparams = infer_config::HyperParams::resolve(args, source)?;
+    let config = infer_config::infer_config(&weights, &hparams)?;
     Ok(LoadedGenerator {
         format,
         config,

@@ -51,8 +51,8 @@ pub fn run(a: AttentionArgs) -> Result<()> {
         bail!("attention maps are for one seed; pass e.g. --seeds 7");
     };
     let mut engine = a.model.engine()?;
-    let recipe = a.latent.recipe(&engine)?;
-    let wplus = engine.wplus_for_seeds(&[seed], &recipe)?;
+    let recipe = a.latent.recipe()?.with_seed(seed);
+    let wplus = crate::compose::Composer::default().wplus(&mut engine, &[recipe])?;
     let stage = a.stage.unwrap_or(engine.config().stages.len() - 1);
     let maps = attention_maps(&engine, &wplus, stage, a.block, a.pixel)?;
     let size = engine.config().size;

@@ -137,7 +137,7 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
         )
     };
     // Warm-up (allocations, shader compilation), then timed runs, each read back to the host.
-    to_host(engine.generator.synthesize(input(), &mut Trace::off())?)?;
+    to_host(engine.generator.synthesize(input(), &mut ())?)?;
     let mut totals = Vec::with_capacity(runs);
     let mut stage_runs: Vec<Vec<f64>> = Vec::with_capacity(runs);
     for _ in 0..runs {

@@ -1,16 +1,17 @@
 //! `stylenat generate`: seeds → PNG files.
 
 use super::{ModelArgs, parse_grid, progress};
-use crate::engine::{Engine, LatentRecipe};
+use crate::compose::Composer;
+use crate::compose::provenance::{CheckpointId, provenance};
 use crate::io::image::{save_png, to_rgb8};
-use crate::io::provenance::Provenance;
+use crate::latent::recipe::{DirectionEdit, Recipe};
 use crate::latent::{SeedMode, parse_layer_list, parse_seed_list};
-use crate::tensor::HostTensor;
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
 use std::path::PathBuf;
 
-/// How seeds turn into latents; shared by `generate` and `latents`.
+/// How seeds turn into latents, parsed into the one [`Recipe`]; shared by `generate`,
+/// `latents`, `video` and `attention`.
 #[derive(Args, Debug, Clone)]
 pub struct LatentArgs {
     /// Seeds, e.g. `0-9,42`.
@@ -34,6 +35,10 @@ pub struct LatentArgs {
     /// W+ layers taken from --mix-seed, e.g. `8-13`.
     #[arg(long, value_name = "LIST", requires = "mix_seed")]
     pub mix_layers: Option<String>,
+    /// Move along a direction file's component: `FILE:COMPONENT:AMOUNT[:LAYERS]`, e.g.
+    /// `dirs.npz:3:+2.0:0-6` (AMOUNT in σ for files from `stylenat directions`; repeatable).
+    #[arg(long, value_name = "EDIT")]
+    pub edit: Vec<DirectionEdit>,
 }
 
 impl LatentArgs {
@@ -44,28 +49,35 @@ impl LatentArgs {
         }
     }
 
-    pub fn recipe(&self, engine: &Engine) -> Result<LatentRecipe> {
-        let num_ws = engine.config().num_ws();
-        let mix = match (&self.mix_seed, &self.mix_layers) {
-            (Some(s), Some(l)) => Some((*s, parse_layer_list(l, num_ws)?)),
-            _ => None,
-        };
-        if let Some(k) = self.trunc_cutoff
-            && k > num_ws
-        {
-            bail!("--trunc-cutoff {k} is larger than the model's {num_ws} W+ layers");
-        }
-        let trunc_mean = match &self.trunc_mean {
-            Some(p) => Some(crate::io::npy::read_array(p, Some("mean"))?.data),
-            None => None,
-        };
-        Ok(LatentRecipe {
+    /// The recipe these flags describe (seed 0; see [`LatentArgs::recipes`]). Values that need
+    /// the model (layer indices, the centre's width) are checked when it is composed.
+    pub fn recipe(&self) -> Result<Recipe> {
+        Ok(Recipe {
             seed_mode: self.seed_mode,
-            psi: self.trunc,
+            psi: self.trunc.unwrap_or(1.0),
             trunc_cutoff: self.trunc_cutoff,
-            trunc_mean,
-            mix,
+            trunc_mean: match &self.trunc_mean {
+                Some(p) => Some(crate::io::npy::read_array(p, Some("mean"))?.data),
+                None => None,
+            },
+            mix_seed: self.mix_seed.unwrap_or(1),
+            mix_layers: match &self.mix_layers {
+                Some(l) => parse_layer_list(l, usize::MAX)?,
+                None => Vec::new(),
+            },
+            edits: self.edit.clone(),
+            ..Recipe::default()
         })
+    }
+
+    /// One recipe per `--seeds` entry.
+    pub fn recipes(&self) -> Result<Vec<Recipe>> {
+        let base = self.recipe()?;
+        Ok(self
+            .seeds()?
+            .into_iter()
+            .map(|s| base.with_seed(s))
+            .collect())
     }
 }
 
@@ -97,13 +109,10 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "N", default_value_t = 1, requires = "grid", value_parser = clap::value_parser!(u16).range(1..=16))]
     pub zoom: u16,
     /// Generate from W+ latents instead of seeds: `.npz` (key `w`) or `.npy`,
-    /// `[N, num_ws, w_dim]`; files are named `wplus0000.png`, … (truncation/mixing not applied).
+    /// `[N, num_ws, w_dim]`; files are named `wplus0000.png`, … (truncation/mixing not applied;
+    /// `--edit` is).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["seeds", "trunc", "mix_seed"])]
     pub wplus: Option<PathBuf>,
-    /// Move along a direction file's component: `FILE:COMPONENT:AMOUNT[:LAYERS]`, e.g.
-    /// `dirs.npz:3:+2.0:0-6` (AMOUNT in σ for files from `stylenat directions`; repeatable).
-    #[arg(long, value_name = "EDIT")]
-    pub edit: Vec<crate::analysis::directions::Edit>,
     /// Output folder (created if missing).
     #[arg(long, value_name = "DIR")]
     pub outdir: PathBuf,
@@ -115,39 +124,43 @@ pub struct GenerateArgs {
 pub fn run(a: GenerateArgs) -> Result<()> {
     let mut engine = a.model.engine()?;
     eprintln!("{}", engine.backend.description);
-    // One entry per image: file name, W+ row source, provenance.
-    let (mut wplus, names, seeds): (HostTensor, Vec<String>, Vec<Option<u64>>) = match &a.wplus {
+    let (num_ws, d) = (engine.config().num_ws(), engine.config().style_dim);
+    // One recipe and file name per image; a W+ file's rows become recipes' source A.
+    let (recipes, names): (Vec<Recipe>, Vec<String>) = match &a.wplus {
         Some(path) => {
             let w = crate::io::npy::read_array(path, Some("w"))?;
-            if w.shape.len() != 3 {
+            if w.shape.len() != 3 || w.shape[1] * w.shape[2] == 0 {
                 bail!(
                     "{}: W+ must be [N, num_ws, w_dim], got {:?}",
                     path.display(),
                     w.shape
                 );
             }
-            let n = w.shape[0];
-            let names = (0..n).map(|i| format!("wplus{i:04}.png")).collect();
-            (w, names, vec![None; n])
+            let base = a.latent.recipe()?;
+            let file = path.file_name().unwrap_or_default().to_string_lossy();
+            w.data
+                .chunks(w.shape[1] * w.shape[2])
+                .enumerate()
+                .map(|(i, row)| {
+                    let name = format!("{file}[{i}]");
+                    let r = base.with_latent(name, w.shape[1], row.to_vec());
+                    (r, format!("wplus{i:04}.png"))
+                })
+                .unzip()
         }
         None => {
-            let seeds = a.latent.seeds()?;
-            let recipe = a.latent.recipe(&engine)?;
-            let w = engine.wplus_for_seeds(&seeds, &recipe)?;
-            let names = seeds
+            let recipes = a.latent.recipes()?;
+            let names = recipes
                 .iter()
-                .map(|s| match a.naming {
-                    Naming::Stylenat => format!("{s}.png"),
-                    Naming::Nvlabs => format!("seed{s:04}.png"),
+                .map(|r| match a.naming {
+                    Naming::Stylenat => format!("{}.png", r.seed),
+                    Naming::Nvlabs => format!("seed{:04}.png", r.seed),
                 })
                 .collect();
-            (w, names, seeds.into_iter().map(Some).collect())
+            (recipes, names)
         }
     };
-    for edit in &a.edit {
-        let dirs = crate::analysis::directions::Directions::load(&edit.file)?;
-        edit.apply(&dirs, &mut wplus)?;
-    }
+    let wplus = Composer::default().wplus(&mut engine, &recipes)?;
     std::fs::create_dir_all(&a.outdir)
         .with_context(|| format!("creating {}", a.outdir.display()))?;
     let paths: Vec<PathBuf> = match a.grid {
@@ -166,52 +179,24 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     for p in &paths {
         super::refuse_overwrite(p, a.force)?;
     }
-    let base = Provenance {
-        app: Provenance::app(),
-        checkpoint: a
-            .model
-            .ckpt
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned()),
-        checkpoint_sha256: Some(crate::checkpoint::sha256(&a.model.ckpt)?),
-        seed_mode: a.latent.seed_mode,
-        seed: None,
-        wplus_index: None,
-        psi: a.latent.trunc,
-        trunc_cutoff: a.latent.trunc_cutoff,
-        mix_seed: a.latent.mix_seed,
-        mix_layers: match &a.latent.mix_layers {
-            Some(l) => parse_layer_list(l, engine.config().num_ws())?,
-            None => Vec::new(),
-        },
-        explorer: None,
-        edits: a.edit.iter().map(|e| e.to_string()).collect(),
-    };
+    let checkpoint = CheckpointId::of(&engine)?;
     let size = engine.config().size;
-    let per_image = wplus.shape[1..].iter().product::<usize>();
-    let batch = a.batch as usize;
     let bar = progress(names.len(), "generating");
     let mut grid_cells: Vec<Vec<u8>> = Vec::new();
-    // Synthesise and write batch by batch, so memory stays bounded for long seed lists.
-    for (chunk_index, chunk) in wplus.data.chunks(batch * per_image).enumerate() {
-        let n = chunk.len() / per_image;
-        let part = HostTensor::new(vec![n, wplus.shape[1], wplus.shape[2]], chunk.to_vec());
-        let images = engine.synthesize(&part, batch, |_| {})?;
-        for (j, img) in images.data.chunks(3 * size * size).enumerate() {
-            let i = chunk_index * batch + j;
-            let provenance = Provenance {
-                seed: seeds[i],
-                wplus_index: seeds[i].is_none().then_some(i),
-                ..base.clone()
-            };
-            let rgb = to_rgb8(img, size, size);
-            match a.grid {
-                Some(_) => grid_cells.push(rgb),
-                None => save_png(&paths[i], &rgb, size, size, Some(&provenance))?,
+    debug_assert_eq!(wplus.shape, [recipes.len(), num_ws, d]);
+    engine.synthesize_each(&wplus, a.batch as usize, |i, img| {
+        let rgb = to_rgb8(img, size, size);
+        match a.grid {
+            Some(_) => grid_cells.push(rgb),
+            None => {
+                let row = a.wplus.is_some().then_some(i);
+                let record = provenance(&checkpoint, &recipes[i], row);
+                save_png(&paths[i], &rgb, size, size, Some(&record))?;
             }
-            bar.inc(1);
         }
-    }
+        bar.inc(1);
+        Ok(())
+    })?;
     bar.finish_and_clear();
     if let Some((cols, _)) = a.grid {
         let cells: Vec<Option<&[u8]>> = grid_cells.iter().map(|c| Some(c.as_slice())).collect();

@@ -2,6 +2,7 @@
 
 use super::generate::LatentArgs;
 use super::{BackendArgs, ConfigArgs, ModelArgs};
+use crate::compose::Composer;
 use crate::latent::z_from_seed;
 use crate::tensor::HostTensor;
 use anyhow::{Result, bail};
@@ -66,16 +67,16 @@ pub fn run(a: LatentsArgs) -> Result<()> {
             };
             let mut engine = model.engine()?;
             let seeds = a.latent.seeds()?;
-            let recipe = a.latent.recipe(&engine)?;
+            let recipe = a.latent.recipe()?;
             match a.space {
                 Space::Z => engine.z_for_seeds(&seeds, recipe.seed_mode)?,
                 Space::W => {
-                    if recipe.psi.is_some_and(|p| p != 1.0) || recipe.mix.is_some() {
-                        bail!("truncation and mixing apply per W+ layer: use --space wplus");
+                    if recipe.psi != 1.0 || recipe.mixes() || !recipe.edits.is_empty() {
+                        bail!("truncation, mixing and edits apply per W+ layer: use --space wplus");
                     }
                     engine.map(&engine.z_for_seeds(&seeds, recipe.seed_mode)?)?
                 }
-                Space::Wplus => engine.wplus_for_seeds(&seeds, &recipe)?,
+                Space::Wplus => Composer::default().wplus(&mut engine, &a.latent.recipes()?)?,
             }
         }
         (None, None) => bail!("pass --ckpt or --dim"),

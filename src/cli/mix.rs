@@ -3,9 +3,10 @@
 //! the column seed. Blank top-left corner.
 
 use super::ModelArgs;
-use crate::engine::LatentRecipe;
+use crate::compose::Composer;
 use crate::io::grid::tile;
 use crate::io::image::{save_png, to_rgb8};
+use crate::latent::recipe::Recipe;
 use crate::latent::{SeedMode, mix_layers, parse_layer_list, parse_seed_list};
 use crate::tensor::HostTensor;
 use anyhow::Result;
@@ -46,14 +47,21 @@ pub fn run(a: MixArgs) -> Result<()> {
     let (rows, cols) = (parse_seed_list(&a.rows)?, parse_seed_list(&a.cols)?);
     let mut engine = a.model.engine()?;
     let layers = parse_layer_list(&a.layers, engine.config().num_ws())?;
-    let recipe = LatentRecipe {
+    let recipe = Recipe {
         seed_mode: a.seed_mode,
-        psi: a.trunc,
+        psi: a.trunc.unwrap_or(1.0),
         ..Default::default()
     };
     let per = engine.config().num_ws() * engine.config().style_dim;
-    let row_w = engine.wplus_for_seeds(&rows, &recipe)?;
-    let col_w = engine.wplus_for_seeds(&cols, &recipe)?;
+    let mut composer = Composer::default();
+    let for_seeds = |seeds: &[u64]| {
+        seeds
+            .iter()
+            .map(|&s| recipe.with_seed(s))
+            .collect::<Vec<_>>()
+    };
+    let row_w = composer.wplus(&mut engine, &for_seeds(&rows))?;
+    let col_w = composer.wplus(&mut engine, &for_seeds(&cols))?;
     // Latents of the grid, row-major: [corner, columns…], then per row [row, cells…].
     let mut latents = Vec::new();
     latents.extend_from_slice(&col_w.data);

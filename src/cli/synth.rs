@@ -2,8 +2,9 @@
 //! contract external parity tests use; keep it stable.
 
 use super::ModelArgs;
-use crate::engine::LatentRecipe;
+use crate::compose::Composer;
 use crate::io::npy::{read_array, write_array};
+use crate::latent::recipe::Recipe;
 use crate::tensor::HostTensor;
 use anyhow::{Result, bail};
 use clap::Args;
@@ -48,17 +49,23 @@ pub fn run(a: SynthArgs) -> Result<()> {
         (Some(p), _) => read_array(p, Some("w"))?,
         (None, Some(p)) => {
             let z = read_array(p, Some("z"))?;
-            let mut wplus = engine.broadcast(&engine.map(&z)?);
-            let recipe = LatentRecipe {
-                psi: a.trunc,
+            let wplus = engine.broadcast(&engine.map(&z)?);
+            let recipe = Recipe {
+                psi: a.trunc.unwrap_or(1.0),
                 trunc_mean: match &a.trunc_mean {
                     Some(m) => Some(read_array(m, Some("mean"))?.data),
                     None => None,
                 },
                 ..Default::default()
             };
-            engine.apply_recipe(&mut wplus, None, &recipe)?;
-            wplus
+            let num_ws = engine.config().num_ws();
+            let recipes: Vec<Recipe> = wplus
+                .data
+                .chunks(wplus.data.len() / wplus.shape[0].max(1))
+                .enumerate()
+                .map(|(i, row)| recipe.with_latent(format!("z[{i}]"), num_ws, row.to_vec()))
+                .collect();
+            Composer::default().wplus(&mut engine, &recipes)?
         }
         (None, None) => bail!("pass --wplus or --z"),
     };

@@ -3,7 +3,7 @@
 use crate::io::grid::tile;
 use crate::io::image::save_png;
 use crate::train::data::Dataset;
-use crate::train::{TrainConfig, Trainer, arch};
+use crate::train::{TrainConfig, Trainer, small_configs};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -108,7 +108,11 @@ pub fn run(a: TrainArgs) -> Result<()> {
         if !a.size.is_power_of_two() || !(8..=256).contains(&a.size) {
             bail!("--size must be a power of two from 8 to 256");
         }
-        Trainer::new(config, arch::small(a.size, a.width, a.style_dim), &device)?
+        Trainer::new(
+            config,
+            small_configs::small(a.size, a.width, a.style_dim),
+            &device,
+        )?
     };
     let data = Dataset::open(&trainer.config.data, trainer.generator().size)
         .with_context(|| format!("opening training data `{}`", trainer.config.data))?;

@@ -3,8 +3,8 @@
 
 use super::generate::LatentArgs;
 use super::{ModelArgs, parse_grid, progress};
-use crate::export::video::{VideoSpec, render_video};
 use crate::io::video::{DEFAULT_QP, VideoFormat, VideoOptions};
+use crate::keyframes::{VideoSpec, render_video};
 use crate::latent::interp::Interp;
 use anyhow::{Result, bail};
 use clap::Args;
@@ -59,7 +59,8 @@ pub fn run(a: VideoArgs) -> Result<()> {
     }
     let mut engine = a.model.engine()?;
     eprintln!("{}", engine.backend.description);
-    let recipe = a.latent.recipe(&engine)?;
+    let recipe = a.latent.recipe()?;
+    let mut composer = crate::compose::Composer::default();
     let per_image = engine.config().num_ws() * engine.config().style_dim;
     let keys: Vec<Vec<f32>> = match &a.keyframes {
         Some(path) => {
@@ -75,12 +76,7 @@ pub fn run(a: VideoArgs) -> Result<()> {
             }
             w.data.chunks(per_image).map(<[f32]>::to_vec).collect()
         }
-        None => {
-            let seeds = a.latent.seeds()?;
-            let w = engine.map(&engine.z_for_seeds(&seeds, recipe.seed_mode)?)?;
-            let wplus = engine.broadcast(&w);
-            wplus.data.chunks(per_image).map(<[f32]>::to_vec).collect()
-        }
+        None => composer.sources(&engine, &a.latent.recipes()?)?,
     };
     let (cols, rows) = a.grid.unwrap_or((1, 1));
     let cells = cols * rows;
@@ -93,6 +89,7 @@ pub fn run(a: VideoArgs) -> Result<()> {
     let per_cell = keys.len() / cells;
     let spec = VideoSpec {
         cells: keys.chunks(per_cell).map(<[Vec<f32>]>::to_vec).collect(),
+        recipe,
         cols,
         frames_per_transition: a.frames_per_transition as usize,
         looping: a.looping,
@@ -105,7 +102,7 @@ pub fn run(a: VideoArgs) -> Result<()> {
         },
     };
     let bar = progress(spec.frame_count(), "rendering");
-    let stats = render_video(&mut engine, &spec, &recipe, &a.out, |done, _| {
+    let stats = render_video(&mut engine, &mut composer, &spec, &a.out, |done, _| {
         bar.set_position(done as u64);
         true
     })?;

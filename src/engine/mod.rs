@@ -1,12 +1,12 @@
-//! The engine shared by every front end: a loaded generator on a backend, plus latent
-//! bookkeeping (seeds → z → w → W+, truncation with a cached mean latent, style mixing).
+//! The engine shared by every front end: a loaded generator on a backend, seeds → z → w, the
+//! cached mean latent, and W+ → images (whole, batched, or resumed: [`incremental`]).
 
 use crate::backend::Backend;
 use crate::checkpoint::{self, ConfigSource, LoadedGenerator};
 use crate::error::{Error, Result};
 use crate::kernels::to_host;
-use crate::latent::{SeedMode, mix_layers, truncate, z_from_seed};
-use crate::model::{Generator, GeneratorConfig, Trace};
+use crate::latent::{SeedMode, z_from_seed};
+use crate::model::{Generator, GeneratorConfig, Observer};
 use crate::tensor::HostTensor;
 use burn::tensor::{Tensor, TensorData};
 use std::path::{Path, PathBuf};
@@ -16,20 +16,6 @@ pub use incremental::{PREVIEW_BUDGET_MS, StageImage};
 
 /// Number of mapped samples averaged for the truncation centre.
 pub const MEAN_LATENT_SAMPLES: usize = 4096;
-
-/// How per-image latents are formed from seeds.
-#[derive(Debug, Clone, Default)]
-pub struct LatentRecipe {
-    pub seed_mode: SeedMode,
-    /// Truncation ψ (1 = none).
-    pub psi: Option<f32>,
-    /// Apply truncation only to W+ layers below this index.
-    pub trunc_cutoff: Option<usize>,
-    /// Explicit truncation centre; otherwise the cached mean latent is used.
-    pub trunc_mean: Option<Vec<f32>>,
-    /// Style mixing: the second seed and the W+ layers taken from it.
-    pub mix: Option<(u64, Vec<usize>)>,
-}
 
 pub struct Engine {
     pub backend: Backend,
@@ -67,7 +53,7 @@ impl Engine {
     pub fn random(config: &GeneratorConfig, seed: u64, backend: Backend) -> Result<Self> {
         let (need, what) = config.largest_buffer();
         backend.check_fits(need, &what)?;
-        let mut src = crate::model::params::RandomSource::new(seed);
+        let mut src = crate::model::weight_source::RandomSource::new(seed);
         let generator = Generator::new(config, &mut src, &backend.device)?;
         let loaded = LoadedGenerator {
             format: checkpoint::CheckpointFormat::Native,
@@ -225,60 +211,6 @@ impl Engine {
         ))
     }
 
-    /// W+ `[N, num_ws, D]` for seeds, following `recipe` (truncation, then mixing).
-    pub fn wplus_for_seeds(&mut self, seeds: &[u64], recipe: &LatentRecipe) -> Result<HostTensor> {
-        let w = self.map(&self.z_for_seeds(seeds, recipe.seed_mode)?)?;
-        let mut wplus = self.broadcast(&w);
-        let other = self.mix_source(recipe)?;
-        self.apply_recipe(&mut wplus, other.as_ref(), recipe)?;
-        Ok(wplus)
-    }
-
-    /// The mixing source of a recipe: the W+ of its mix seed and the layers to take from it.
-    pub fn mix_source(&self, recipe: &LatentRecipe) -> Result<Option<(HostTensor, Vec<usize>)>> {
-        let Some((seed, layers)) = &recipe.mix else {
-            return Ok(None);
-        };
-        let w = self.map(&self.z_for_seeds(&[*seed], recipe.seed_mode)?)?;
-        Ok(Some((self.broadcast(&w), layers.clone())))
-    }
-
-    /// Truncates (if ψ ≠ 1) every image's W+ (and the mixing source), then mixes.
-    pub fn apply_recipe(
-        &mut self,
-        wplus: &mut HostTensor,
-        mix: Option<&(HostTensor, Vec<usize>)>,
-        recipe: &LatentRecipe,
-    ) -> Result<()> {
-        let d = self.config().style_dim;
-        let per_image = self.config().num_ws() * d;
-        let mut mix = mix.cloned();
-        if let Some(psi) = recipe.psi.filter(|&p| p != 1.0) {
-            let mean = match &recipe.trunc_mean {
-                Some(m) if m.len() == d => m.clone(),
-                Some(m) => {
-                    return Err(Error::Input(format!(
-                        "the truncation mean has {} values, the model's w has {d}",
-                        m.len()
-                    )));
-                }
-                None => self.mean_latent()?,
-            };
-            for img in wplus.data.chunks_mut(per_image) {
-                truncate(img, &mean, psi, recipe.trunc_cutoff);
-            }
-            if let Some((other, _)) = &mut mix {
-                truncate(&mut other.data, &mean, psi, recipe.trunc_cutoff);
-            }
-        }
-        if let Some((other, layers)) = &mix {
-            for img in wplus.data.chunks_mut(per_image) {
-                mix_layers(img, &other.data, d, layers);
-            }
-        }
-        Ok(())
-    }
-
     /// Checks that `wplus` is `[N, num_ws, w_dim]` for this model.
     pub(crate) fn check_wplus(&self, wplus: &HostTensor) -> Result<()> {
         let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
@@ -292,20 +224,24 @@ impl Engine {
     }
 
     /// One forward pass of the synthesis network over `batch` W+ rows (checked by the caller).
-    fn run_batch(&self, rows: Vec<f32>, batch: usize, trace: &mut Trace) -> Result<Tensor<4>> {
+    fn run_batch(&self, rows: Vec<f32>, batch: usize, obs: &mut dyn Observer) -> Result<Tensor<4>> {
         let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
         let t = Tensor::<3>::from_data(
             TensorData::new(rows, [batch, num_ws, d]),
             &self.backend.device,
         );
-        self.generator.synthesize(t, trace)
+        self.generator.synthesize(t, obs)
     }
 
-    /// Runs the synthesis network on W+ `[N, num_ws, D]` (one batch) with a trace.
-    pub fn synthesize_traced(&self, wplus: &HostTensor, trace: &mut Trace) -> Result<HostTensor> {
+    /// Runs the synthesis network on W+ `[N, num_ws, D]` (one batch) with an observer.
+    pub fn synthesize_traced(
+        &self,
+        wplus: &HostTensor,
+        obs: &mut dyn Observer,
+    ) -> Result<HostTensor> {
         self.check_wplus(wplus)?;
         let (n, s) = (wplus.shape[0], self.config().size);
-        let img = self.run_batch(wplus.data.clone(), n, trace)?;
+        let img = self.run_batch(wplus.data.clone(), n, obs)?;
         Ok(HostTensor::new(vec![n, 3, s, s], to_host(img)?))
     }
 
@@ -318,7 +254,7 @@ impl Engine {
         let parts = wplus
             .data
             .chunks(per_pass.saturating_mul(row).max(row))
-            .map(|c| self.run_batch(c.to_vec(), c.len() / row, &mut Trace::off()))
+            .map(|c| self.run_batch(c.to_vec(), c.len() / row, &mut ()))
             .collect::<Result<Vec<_>>>()?;
         Ok(Tensor::cat(parts, 0))
     }
@@ -331,19 +267,40 @@ impl Engine {
         batch: usize,
         mut progress: impl FnMut(usize),
     ) -> Result<HostTensor> {
-        self.check_wplus(wplus)?;
-        let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
-        let n = wplus.shape[0];
-        let s = self.config().size;
+        let (n, s) = (
+            wplus.shape.first().copied().unwrap_or(0),
+            self.config().size,
+        );
         let mut out = Vec::with_capacity(n * 3 * s * s);
-        // No more images per pass than the device's buffers hold.
-        let batch = batch.clamp(1, self.backend.max_batch(self.config().largest_buffer().0));
-        for (i, chunk) in wplus.data.chunks(batch * num_ws * d).enumerate() {
-            let b = chunk.len() / (num_ws * d);
-            let img = self.run_batch(chunk.to_vec(), b, &mut Trace::off())?;
-            out.extend(to_host(img)?);
-            progress((i * batch + b).min(n));
-        }
+        self.synthesize_each(wplus, batch, |i, image| {
+            out.extend_from_slice(image);
+            progress(i + 1);
+            Ok(())
+        })?;
         Ok(HostTensor::new(vec![n, 3, s, s], out))
+    }
+
+    /// Runs the synthesis network on W+ `[N, num_ws, D]` in batches of at most `batch` (and of
+    /// what the device's buffers hold), handing each image `[3, S, S]` with its index to `each`
+    /// as soon as its batch is done, so memory stays bounded for long lists.
+    pub fn synthesize_each(
+        &self,
+        wplus: &HostTensor,
+        batch: usize,
+        mut each: impl FnMut(usize, &[f32]) -> Result<()>,
+    ) -> Result<()> {
+        self.check_wplus(wplus)?;
+        let row = self.config().num_ws() * self.config().style_dim;
+        let s = self.config().size;
+        let batch = batch.clamp(1, self.backend.max_batch(self.config().largest_buffer().0));
+        let mut index = 0;
+        for chunk in wplus.data.chunks(batch * row) {
+            let img = self.run_batch(chunk.to_vec(), chunk.len() / row, &mut ())?;
+            for image in to_host(img)?.chunks(3 * s * s) {
+                each(index, image)?;
+                index += 1;
+            }
+        }
+        Ok(())
     }
 }

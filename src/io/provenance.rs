@@ -3,6 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::latent::SeedMode;
+use crate::latent::recipe::Recipe;
 use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::Path;
@@ -27,13 +28,13 @@ pub struct Provenance {
     pub mix_seed: Option<u64>,
     #[serde(default)]
     pub mix_layers: Vec<usize>,
-    /// The explorer's full latent state (lattice position, loaded W+, nudge), so dropping the
-    /// image back onto the app restores exactly what was shown.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub explorer: Option<serde_json::Value>,
-    /// Direction edits applied (`FILE:COMPONENT:AMOUNT[:LAYERS]`).
+    /// Direction edits applied (`FILE:COMPONENT:AMOUNT[:LAYERS]`), for reading.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<String>,
+    /// The whole recipe (lattice position, loaded W+, nudge, edits), so dropping the image
+    /// onto the explorer restores exactly what was shown (`explorer` in older records).
+    #[serde(default, alias = "explorer", skip_serializing_if = "Option::is_none")]
+    pub recipe: Option<Recipe>,
 }
 
 impl Provenance {

@@ -1,6 +1,6 @@
 //! Zero-copy access to the CPU (`flex`) backend's buffers for the host kernels in [`super::cpu`].
-//! This is the only place that touches burn's backend primitives; a burn upgrade that changes
-//! them only touches this file.
+//! The CPU side's only place that touches burn's backend primitives (the GPU side's is
+//! [`super::gpu_launch`]); a burn upgrade that changes them only touches these two files.
 
 use crate::error::{Error, Result};
 use burn::backend::Flex;

@@ -1,24 +1,27 @@
 //! Neighbourhood attention (NA) for all head groups of a layer, in one call.
 //!
 //! The model calls [`neighborhood_attention`] and never sees how it runs: on the CPU (`flex`)
-//! backend the fused Rust kernel in [`cpu`] runs on the tensor's host buffer; on other backends
-//! a plain-tensor implementation ([`gather`]) runs until dedicated GPU kernels take over.
-//! [`reference`] is the oracle both are tested against; [`window`] holds the NATTEN rule.
+//! backend the fused Rust kernel in [`cpu`] runs on the tensor's host buffer; on wgpu the WGSL
+//! kernels of `shaders/` ([`wgsl`], launched through [`gpu_launch`]); [`gather`] is the
+//! plain-tensor form that runs anywhere (and under autodiff, for training). [`reference`] is
+//! the f64 oracle all are tested against; [`window`] holds the NATTEN rule. Kernels describe
+//! their problem with their own types ([`HeadGroup`], [`NaProblem`]).
 
+pub mod attention_weights;
 pub mod cpu;
 pub mod dispatch;
 pub mod gather;
+pub mod gpu_launch;
 pub mod host;
 pub mod peak;
 pub mod present;
 pub mod reference;
 pub mod simd;
-pub mod weights;
 pub mod wgsl;
 pub mod window;
 
 use crate::error::{Error, Result};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Tensor};
 
 /// A set of consecutive heads sharing one neighbourhood (kernel × kernel, dilated).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -86,8 +89,6 @@ pub enum KernelPath {
     Wgsl,
     /// The workgroup-memory variant `shaders/na2d_tiled.wgsl` (wgpu devices; for measuring).
     WgslTiled,
-    /// The f64 oracle (tests only; very slow).
-    Reference,
 }
 
 impl KernelPath {
@@ -134,18 +135,6 @@ pub fn neighborhood_attention(
             let qkv = host::primitive(qkv)?;
             let out = cpu::na2d(problem, host::slice(&qkv)?, &tables);
             Ok(host::tensor(out, [b, h, w, c]))
-        }
-        KernelPath::Reference => {
-            let device = qkv.device();
-            let tables = rpb
-                .iter()
-                .map(|t| to_host(t.clone()))
-                .collect::<Result<Vec<_>>>()?;
-            let out = reference::na2d(problem, &to_host(qkv)?, &tables);
-            Ok(Tensor::from_data(
-                TensorData::new(out, [b, h, w, c]),
-                &device,
-            ))
         }
     }
 }

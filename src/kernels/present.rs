@@ -1,14 +1,12 @@
 //! Generated images → RGBA8 texels on the GPU (`shaders/to_rgba8.wgsl`), left in a wgpu buffer
 //! that the explorer copies into its textures: the image never visits the host.
 
-use super::dispatch::DispatchLimits;
+use super::gpu_launch::{Launch, primitive};
 use crate::error::{Error, Result};
 use crate::io::image::{MEAN, STD};
-use burn::backend::Wgpu;
-use burn::backend::wgpu::{CubeDim, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
+use burn::backend::wgpu::{KernelSource, SourceTemplate};
 use burn::tensor::Tensor;
 use cubecl::prelude::KernelId;
-use cubecl::server::KernelArguments;
 use cubecl::wgpu::{AutoCompiler, WgpuResource, WgpuServer};
 
 const WORKGROUP: u32 = 64;
@@ -61,27 +59,20 @@ pub fn pack_rgba8(img: Tensor<4>) -> Result<PackedImages> {
             img.dims()
         )));
     }
-    let img = img
-        .try_into_primitive::<Wgpu>()
-        .map(into_contiguous)
-        .map_err(|e| Error::Backend(format!("expected a wgpu tensor: {e:?}")))?;
+    let img = primitive(img)?;
     let row_bytes = (w * 4).next_multiple_of(ROW_ALIGN);
     let mut info = vec![n as u32, w as u32, (row_bytes / 4) as u32];
     info.extend(MEAN.iter().chain(&STD).map(|v| v.to_bits()));
-    let client = img.client.clone();
-    let out = client.empty(n * h * row_bytes);
-    let info = client.create_from_slice(bytemuck::cast_slice(&info));
-    let groups = ((n * h * w) as u32).div_ceil(WORKGROUP);
-    let grid = DispatchLimits::of(&client.properties().hardware).grid(groups)?;
-    client.launch(
-        Box::new(SourceKernel::new(PackKernel, CubeDim::new_1d(WORKGROUP))),
-        grid,
-        KernelArguments::new().with_buffers(vec![
-            img.handle.clone().binding(),
-            out.clone().binding(),
-            info.binding(),
-        ]),
-    );
+    let out = Launch {
+        inputs: &[&img],
+        out_bytes: n * h * row_bytes,
+        info: &info,
+        workgroups: ((n * h * w) as u32).div_ceil(WORKGROUP),
+        workgroup_size: WORKGROUP,
+        limits: None,
+    }
+    .run(PackKernel)?;
+    let client = &img.client;
     let resource = client
         .get_resource::<WgpuServer<AutoCompiler>>(out)
         .map_err(|e| Error::Backend(format!("GPU image buffer: {e:?}")))?;

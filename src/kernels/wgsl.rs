@@ -1,20 +1,15 @@
-//! Launching the hand-written WGSL kernels of `shaders/` on burn-wgpu tensors.
-//!
-//! All version-sensitive burn / cubecl glue for the GPU lives here: tensors are unwrapped to
-//! their `CubeTensor` primitives, the kernel is launched through burn's template-kernel path
-//! (`KernelSource` + `SourceKernel`, compiled by wgpu's WGSL front end) on the same client and
-//! queue, and the output is wrapped back, so data never leaves the GPU.
+//! The NA kernels of `shaders/na2d*.wgsl`: their templates (burn's `KernelSource`, compiled by
+//! wgpu's WGSL front end), launch shapes within the device's limits and info headers; launched
+//! through [`super::gpu_launch`].
 
 use super::NaProblem;
 use super::dispatch::DispatchLimits;
-use crate::error::{Error, Result};
+use super::gpu_launch::{Launch, primitive};
+use crate::error::Result;
 use burn::backend::Wgpu;
-use burn::backend::wgpu::{
-    CubeDim, CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous,
-};
+use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
 use burn::tensor::{DType, Shape, Tensor};
 use cubecl::prelude::KernelId;
-use cubecl::server::KernelArguments;
 
 /// Invocations per workgroup of the per-query kernel (WebGPU guarantees 256).
 const WORKGROUP: u32 = 64;
@@ -84,12 +79,6 @@ impl KernelSource for Na2dKernel {
     }
 }
 
-fn primitive<const D: usize>(t: Tensor<D>) -> Result<CubeTensor> {
-    t.try_into_primitive::<Wgpu>()
-        .map(into_contiguous)
-        .map_err(|e| Error::Backend(format!("expected a wgpu tensor: {e:?}")))
-}
-
 /// Same contract as [`super::neighborhood_attention`], on a wgpu device, within the device's
 /// dispatch limits.
 pub fn na2d(
@@ -157,8 +146,8 @@ pub fn na2d_within(
     let c = p.heads() * p.head_dim;
     let tables: Vec<Tensor<1>> = rpb.iter().map(|t| t.clone().flatten(0, 2)).collect();
     let qkv = primitive(qkv)?;
-    let client = qkv.client.clone();
-    let limits = limits.unwrap_or_else(|| DispatchLimits::of(&client.properties().hardware));
+    let hardware = qkv.client.properties().hardware.clone();
+    let limits = limits.unwrap_or_else(|| DispatchLimits::of(&hardware));
     let shape = LaunchShape::new(p, variant, &limits);
     let max_kernel = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1) as u32;
     // Header layout: shaders/na2d_common.wgsl.
@@ -187,44 +176,27 @@ pub fn na2d_within(
     }
     let rpb = primitive(Tensor::cat(tables, 0))?;
     let out_len = p.batch * p.height * p.width * c;
-    let out = client.empty(out_len * size_of::<f32>());
-    let info = client.create_from_slice(bytemuck::cast_slice(&info));
-    let grid = limits.grid(shape.workgroups)?;
-    let kernel = SourceKernel::new(
-        Na2dKernel {
-            variant: shape.variant,
-            head_dim: p.head_dim as u32,
-            max_kernel,
-            tile: shape.tile,
-        },
-        CubeDim::new_1d(shape.workgroup_size),
-    );
-    client.launch(
-        Box::new(kernel),
-        grid,
-        KernelArguments::new().with_buffers(vec![
-            qkv.handle.clone().binding(),
-            rpb.handle.clone().binding(),
-            out.clone().binding(),
-            info.binding(),
-        ]),
-    );
+    let kernel = Na2dKernel {
+        variant: shape.variant,
+        head_dim: p.head_dim as u32,
+        max_kernel,
+        tile: shape.tile,
+    };
+    let out = Launch {
+        inputs: &[&qkv, &rpb],
+        out_bytes: out_len * size_of::<f32>(),
+        info: &info,
+        workgroups: shape.workgroups,
+        workgroup_size: shape.workgroup_size,
+        limits: Some(limits),
+    }
+    .run(kernel)?;
     let out = CubeTensor::new_contiguous(
-        client,
+        qkv.client.clone(),
         qkv.device.clone(),
         Shape::new([p.batch, p.height, p.width, c]),
         out,
         DType::F32,
     );
     Ok(Tensor::from_primitive::<Wgpu>(out))
-}
-
-/// Live allocations and reserved bytes of a wgpu device's memory (for leak checks).
-pub fn memory_usage(device: &burn::tensor::Device) -> Result<(u64, u64)> {
-    let probe = primitive(Tensor::<1>::zeros([1], device))?;
-    let usage = probe
-        .client
-        .memory_report(cubecl::MemoryScope::Device)
-        .usage();
-    Ok((usage.number_allocs, usage.bytes_reserved))
 }

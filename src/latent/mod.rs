@@ -1,6 +1,8 @@
-//! Latent codes: seeds → z (both conventions), W / W+ manipulation (truncation, mixing).
+//! Latent codes: seeds → z (both conventions), W / W+ manipulation (truncation, mixing), and
+//! the [`recipe::Recipe`] that describes an image.
 
 pub mod interp;
+pub mod recipe;
 pub mod seeds;
 pub mod wspace;
 

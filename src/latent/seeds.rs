@@ -10,7 +10,20 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 /// The seed convention.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum SeedMode {
     /// `torch.manual_seed(s); torch.randn(1, dim)` (official StyleNAT scripts).

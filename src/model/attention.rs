@@ -8,7 +8,7 @@
 
 use super::StageConfig;
 use super::layers::Linear;
-use super::params::{ParamSource, param};
+use super::weight_source::{ParamSource, param};
 use crate::error::{Error, Result};
 use crate::kernels::{KernelPath, NaProblem, neighborhood_attention};
 use burn::module::{Module, Param};

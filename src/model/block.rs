@@ -3,8 +3,9 @@
 
 use super::attention::Attention;
 use super::layers::{AdaIn, Mlp};
-use super::params::ParamSource;
-use super::{GeneratorConfig, StageConfig, Trace};
+use super::trace::{Observer, Site, observe};
+use super::weight_source::ParamSource;
+use super::{GeneratorConfig, StageConfig};
 use crate::error::Result;
 use crate::kernels::{KernelPath, LinearParams, adain_mlp_residual};
 use burn::module::Module;
@@ -43,8 +44,8 @@ impl Block {
         x: Tensor<3>,
         w: Tensor<2>,
         na: KernelPath,
-        trace: &mut Trace,
-        name: &str,
+        obs: &mut dyn Observer,
+        (stage, block): (usize, usize),
     ) -> Result<Tensor<3>> {
         let [b, n, c] = x.dims();
         let r = self.resolution;
@@ -52,11 +53,11 @@ impl Block {
             .norm1
             .forward(x.clone(), w.clone(), na)?
             .reshape([b, r, r, c]);
-        if trace.attention_of.as_deref() == Some(name) {
-            trace.attention = Some(self.attn.capture(h.clone())?);
+        if obs.wants_attention(stage, block) {
+            obs.attention(self.attn.capture(h.clone())?);
         }
         let a = self.attn.forward(h, na)?;
-        trace.record(&format!("{name}_attn_out"), &a);
+        observe(obs, Site::AttnOut { stage, block }, &a);
         let x = x + a.reshape([b, n, c]);
         let x = if na == KernelPath::Cpu {
             // One fused pass on the CPU: the hidden activation never reaches memory.
@@ -71,7 +72,7 @@ impl Block {
         } else {
             x.clone() + self.mlp.forward(self.norm2.forward(x, w, na)?, na)?
         };
-        trace.record(&format!("{name}_out"), &x);
+        observe(obs, Site::BlockOut { stage, block }, &x);
         Ok(x)
     }
 }

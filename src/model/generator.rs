@@ -3,10 +3,11 @@
 
 use super::block::Block;
 use super::mapping::Mapping;
-use super::params::{MapSource, ParamSource, param};
 use super::to_rgb::ToRgb;
+use super::trace::{Observer, Site, observe};
 use super::upsample::Upsample;
-use super::{GeneratorConfig, SynthesisCache, Trace};
+use super::weight_source::{MapSource, ParamSource, param};
+use super::{GeneratorConfig, SynthesisCache};
 use crate::error::{Error, Result};
 use crate::kernels::KernelPath;
 use crate::tensor::WeightMap;
@@ -104,8 +105,8 @@ impl Generator {
 
     /// Synthesis network: W+ `[B, num_ws, style_dim]` → image `[B, 3, size, size]` in the
     /// official output space (ImageNet-normalised).
-    pub fn synthesize(&self, wplus: Tensor<3>, trace: &mut Trace) -> Result<Tensor<4>> {
-        self.synthesize_with(wplus, None, None, trace)
+    pub fn synthesize(&self, wplus: Tensor<3>, obs: &mut dyn Observer) -> Result<Tensor<4>> {
+        self.synthesize_with(wplus, None, None, obs)
     }
 
     /// [`Self::synthesize`], resuming from and refilling `cache` at its
@@ -117,7 +118,7 @@ impl Generator {
         wplus: Tensor<3>,
         mut resume: Option<(&mut SynthesisCache, &[f32])>,
         last_stage: Option<usize>,
-        trace: &mut Trace,
+        obs: &mut dyn Observer,
     ) -> Result<Tensor<4>> {
         let [b, num_ws, sd] = wplus.dims();
         if num_ws != self.config.num_ws() || sd != self.config.style_dim {
@@ -163,25 +164,24 @@ impl Generator {
             return Ok(rgb.clone());
         }
         let device = wplus.device();
-        trace.start();
+        obs.pass_started();
         for k in start..end {
             let (i, j) = (k / 2, k % 2);
             if let Some((cache, ..)) = &mut resume {
                 cache.push(&x, &skip);
             }
             let latent = wplus.clone().narrow(1, k, 1).reshape([b, sd]);
-            let name = format!("stage{i}_block{j}");
-            x = self.layers[i].blocks[j].forward(x, latent, self.na, trace, &name)?;
+            x = self.layers[i].blocks[j].forward(x, latent, self.na, obs, (i, j))?;
             if j == 0 {
                 continue;
             }
             if let Some(up) = &self.layers[i].upsample {
                 x = up.forward(x);
-                trace.record(&format!("stage{i}_upsample_out"), &x);
+                observe(obs, Site::UpsampleOut { stage: i }, &x);
             }
             let rgb = self.to_rgbs[i].forward(x.clone(), skip.take());
-            trace.record(&format!("stage{i}_torgb_skip"), &rgb);
-            trace.stage_done(&device);
+            observe(obs, Site::ToRgbSkip { stage: i }, &rgb);
+            obs.stage_done(&device);
             if i == last_stage {
                 // A preview stops here; the next block's input is ready, so keep it too.
                 if let Some((cache, ..)) = &mut resume
@@ -200,6 +200,6 @@ impl Generator {
     pub fn forward(&self, z: Tensor<2>) -> Result<Tensor<4>> {
         let w = self.map(z);
         let wplus = w.unsqueeze_dim::<3>(1).repeat_dim(1, self.config.num_ws());
-        self.synthesize(wplus, &mut Trace::off())
+        self.synthesize(wplus, &mut ())
     }
 }

@@ -3,7 +3,7 @@
 //! gains start at 1, transformer linears and bias tables ~ truncated N(0, 0.02²), LayerNorm
 //! 1/0, biases 0, the constant input ~ N(0, 1).
 
-use super::params::ParamSource;
+use super::weight_source::ParamSource;
 use crate::error::Result;
 use crate::rng::Rng;
 use crate::tensor::{HostTensor, WeightMap};

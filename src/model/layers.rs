@@ -1,6 +1,6 @@
 //! Small layers: `nn.Linear`, StyleGAN2 `EqualLinear`, `nn.LayerNorm`, AdaIN, the MLP.
 
-use super::params::{ParamSource, param};
+use super::weight_source::{ParamSource, param};
 use crate::error::Result;
 use crate::kernels::{KernelPath, adain, gelu};
 use crate::tensor::HostTensor;
@@ -78,7 +78,7 @@ impl Linear {
         lr_mul: f32,
         device: &Device,
     ) -> Result<Self> {
-        let scales = super::export::equal_scales(d_in, lr_mul);
+        let scales = super::state_dict::equal_scales(d_in, lr_mul);
         Self::load_scaled(src, prefix, (d_in, d_out), true, scales, device)
     }
 

@@ -3,7 +3,7 @@
 
 use super::GeneratorConfig;
 use super::layers::Linear;
-use super::params::ParamSource;
+use super::weight_source::ParamSource;
 use crate::error::Result;
 use burn::module::Module;
 use burn::tensor::activation::leaky_relu;

@@ -2,7 +2,7 @@
 //! `upfirdn2d(up=2, pad=(2,1))` with the 4×4 blur kernel (stored in the checkpoint).
 
 use super::layers::Linear;
-use super::params::{ParamSource, param, tensor};
+use super::weight_source::{ParamSource, param, tensor};
 use crate::error::Result;
 use crate::tensor::HostTensor;
 use burn::module::{Module, Param};

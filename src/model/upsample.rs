@@ -3,7 +3,7 @@
 //! `SinusoidalPositionalEmbedding.make_grid2d`, fairseq style).
 
 use super::layers::{LayerNorm, Linear};
-use super::params::{ParamSource, param, tensor};
+use super::weight_source::{ParamSource, param, tensor};
 use crate::error::Result;
 use crate::tensor::HostTensor;
 use burn::module::{Module, Param};

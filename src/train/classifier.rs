@@ -5,7 +5,7 @@
 use super::adam::{Adam, AdamConfig};
 use super::data::Dataset;
 use super::discriminator::{EqConv, EqLinear, downsample, lrelu};
-use super::params::{host_params, load_params, trainable};
+use super::param_paths::{host_params, load_params, trainable};
 use crate::checkpoint::native;
 use crate::error::{Error, Result};
 use crate::kernels::to_host;

@@ -10,19 +10,19 @@
 //! respect to D's weights needs only first-order autodiff.
 
 pub mod adam;
-pub mod arch;
 pub mod classifier;
 pub mod data;
 pub mod discriminator;
 pub mod log;
-pub mod params;
+pub mod param_paths;
+pub mod small_configs;
 pub mod state;
 
 use crate::checkpoint::native;
 use crate::error::{Error, Result};
 use crate::kernels::KernelPath;
 use crate::model::init::InitSource;
-use crate::model::{Generator, GeneratorConfig, Trace};
+use crate::model::{Generator, GeneratorConfig};
 use crate::rng::Rng;
 use crate::tensor::WeightMap;
 use adam::{Adam, AdamConfig};
@@ -134,9 +134,9 @@ impl Trainer {
             Some(e) => e,
             None => g.clone(),
         };
-        let mut g = params::trainable(g)?;
+        let mut g = param_paths::trainable(g)?;
         g.na = KernelPath::Tensor;
-        let d = params::trainable(d)?;
+        let d = param_paths::trainable(d)?;
         let adam = |lr| {
             Adam::new(AdamConfig {
                 lr,
@@ -194,7 +194,7 @@ impl Trainer {
         );
         let g_frozen = self.g.valid();
         let wplus = self.latents(&g_frozen, b);
-        let fake = g_frozen.synthesize(wplus, &mut Trace::off())?;
+        let fake = g_frozen.synthesize(wplus, &mut ())?;
         let real_logits = self.d.forward(real.clone());
         let fake_logits = self.d.forward(fake);
         stats.real_score = scalar(real_logits.clone().mean().without_autodiff())?;
@@ -218,14 +218,14 @@ impl Trainer {
         let d_frozen = self.d.valid();
         let g = self.g.clone();
         let wplus = self.latents(&g, b);
-        let fake = g.synthesize(wplus, &mut Trace::off())?;
+        let fake = g.synthesize(wplus, &mut ())?;
         let g_loss = softplus(-d_frozen.forward(fake), 1.0).mean();
         stats.g_loss = scalar(g_loss.clone().without_autodiff())?;
         let grads = g_loss.backward();
         let config = &self.ema.config;
         self.g = self
             .g_opt
-            .step(g, &grads, &|name| arch::lr_scale(config, name))?;
+            .step(g, &grads, &|name| small_configs::lr_scale(config, name))?;
 
         self.update_ema()?;
         if !(stats.d_loss.is_finite() && stats.g_loss.is_finite()) {
@@ -245,8 +245,8 @@ impl Trainer {
         let half_life = c.ema_images.min(c.ema_rampup * images).max(1e-8);
         let beta = 0.5f32.powf(c.batch as f32 / half_life);
         let current: std::collections::HashMap<String, Tensor<1>> =
-            params::flat_params(&self.g).into_iter().collect();
-        self.ema = params::map_params(self.ema.clone(), false, &mut |name, e| {
+            param_paths::flat_params(&self.g).into_iter().collect();
+        self.ema = param_paths::map_params(self.ema.clone(), false, &mut |name, e| {
             let g = current
                 .get(name)
                 .ok_or_else(|| Error::MissingTensor { name: name.into() })?;

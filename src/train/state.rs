@@ -4,7 +4,7 @@
 
 use super::adam::{Adam, AdamConfig};
 use super::discriminator::Discriminator;
-use super::params::{host_params, load_params};
+use super::param_paths::{host_params, load_params};
 use super::{TrainConfig, Trainer};
 use crate::checkpoint::native;
 use crate::error::{Error, Result};

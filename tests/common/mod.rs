@@ -177,3 +177,22 @@ pub fn run_na(
         .collect();
     to_host(neighborhood_attention(q, &tables, p, which).unwrap()).unwrap()
 }
+
+/// W+ `[1, num_ws, w_dim]` of one seed with the default recipe (no truncation or mixing).
+#[allow(dead_code)]
+pub fn seed_wplus(e: &mut stylenat::engine::Engine, seed: u64) -> HostTensor {
+    let recipe = stylenat::latent::recipe::Recipe::default().with_seed(seed);
+    stylenat::compose::Composer::default()
+        .wplus(e, &[recipe])
+        .unwrap()
+}
+
+/// The fixture checkpoint's path, as a command-line argument.
+pub fn ckpt() -> String {
+    small("checkpoint.pt").display().to_string()
+}
+
+/// A fixture file's path, as a command-line argument.
+pub fn small_arg(rel: &str) -> String {
+    small(rel).display().to_string()
+}

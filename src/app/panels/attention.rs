@@ -1,8 +1,9 @@
 //! Attention maps: pick a stage and block, click a pixel of the image, and see the softmax
 //! weights of each head group around it (computed only while this view is open).
 
+use super::PanelCtx;
+use crate::app::protocol::ModelInfo;
 use crate::app::state::AttentionView;
-use crate::app::worker::ModelInfo;
 
 /// Overlay colour of head group `g` (also used by the canvas).
 pub fn group_colour(g: usize) -> egui::Color32 {
@@ -17,7 +18,13 @@ pub fn group_colour(g: usize) -> egui::Color32 {
     COLOURS[g % COLOURS.len()]
 }
 
-pub fn show(ui: &mut egui::Ui, view: &mut AttentionView, model: &ModelInfo) {
+pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    if let Some(model) = cx.model {
+        draw(ui, &mut cx.state.attention, model);
+    }
+}
+
+fn draw(ui: &mut egui::Ui, view: &mut AttentionView, model: &ModelInfo) {
     ui.checkbox(&mut view.open, "show attention maps");
     if !view.open {
         return;

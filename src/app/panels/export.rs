@@ -1,6 +1,7 @@
 //! Export: the shown image (PNG with provenance), its W+, a session, and a video from the shown
 //! latent through more seeds, with progress and Cancel.
 
+use super::PanelCtx;
 use crate::app::action::Action;
 use crate::app::file_dialog::FileTask;
 use crate::app::state::ExportSettings;
@@ -13,7 +14,16 @@ pub struct Progress {
     pub seconds: f32,
 }
 
-pub fn show(
+pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    let progress = cx.jobs.export.as_ref().map(|e| Progress {
+        done: e.done,
+        total: e.total,
+        seconds: e.started.elapsed().as_secs_f32(),
+    });
+    draw(ui, &mut cx.state.export, progress.as_ref(), cx.actions);
+}
+
+fn draw(
     ui: &mut egui::Ui,
     settings: &mut ExportSettings,
     progress: Option<&Progress>,

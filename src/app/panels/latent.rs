@@ -1,10 +1,16 @@
 //! Latent: seed, seed convention, random and step buttons, the seed-lattice position (also
 //! changed by dragging the image) and its animation.
 
-use crate::app::state::{AppState, LATTICE_ROW};
+use super::PanelCtx;
+use crate::app::state::AppState;
 use crate::latent::SeedMode;
+use crate::latent::recipe::LATTICE_ROW;
 
-pub fn show(ui: &mut egui::Ui, state: &mut AppState) {
+pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    draw(ui, cx.state);
+}
+
+fn draw(ui: &mut egui::Ui, state: &mut AppState) {
     let args = &mut state.args;
     ui.horizontal(|ui| {
         let mut seed = args.seed;

@@ -1,9 +1,17 @@
 //! Style mixing: a second seed, one checkbox per W+ layer (labelled with its resolution),
 //! coarse/middle/fine presets and the A | B | mix view.
 
-use crate::app::state::RenderArgs;
+use super::PanelCtx;
+use crate::latent::recipe::Recipe;
 
-pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs, layer_res: &[usize]) {
+pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    if let Some(model) = cx.model {
+        let state = &mut *cx.state;
+        draw(ui, &mut state.args, &mut state.compare, &model.layer_res());
+    }
+}
+
+fn draw(ui: &mut egui::Ui, args: &mut Recipe, compare: &mut bool, layer_res: &[usize]) {
     let num_ws = layer_res.len();
     ui.horizontal(|ui| {
         super::labelled(
@@ -13,7 +21,7 @@ pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs, layer_res: &[usize]) {
                 .range(0..=u32::MAX as u64)
                 .speed(0.2),
         );
-        ui.checkbox(&mut args.compare, "show A | B | mix");
+        ui.checkbox(compare, "show A | B | mix");
     });
     ui.horizontal(|ui| {
         let third = num_ws / 3;

@@ -1,8 +1,9 @@
 //! Model: open a checkpoint (dialog, recent list, drag-and-drop elsewhere) and describe it.
 
+use super::PanelCtx;
 use crate::app::action::Action;
 use crate::app::file_dialog::FileTask;
-use crate::app::worker::ModelInfo;
+use crate::app::protocol::ModelInfo;
 use std::path::PathBuf;
 
 /// A load in progress, as the panel shows it.
@@ -13,7 +14,17 @@ pub struct Loading<'a> {
     pub seconds: f32,
 }
 
-pub fn show(
+pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    let loading = cx.jobs.loading.as_ref().map(|l| Loading {
+        path: &l.path,
+        stage: l.stage,
+        fraction: l.fraction,
+        seconds: l.started.elapsed().as_secs_f32(),
+    });
+    draw(ui, &cx.state.recent, cx.model, loading, cx.actions);
+}
+
+fn draw(
     ui: &mut egui::Ui,
     recent: &[PathBuf],
     info: Option<&ModelInfo>,

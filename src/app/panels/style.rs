@@ -1,14 +1,22 @@
 //! Style vector: where each W+ layer comes from, a nudge along a random direction on a layer
 //! range, and W+ files (load / save `.npz`).
 
+use super::PanelCtx;
 use crate::app::action::Action;
 use crate::app::file_dialog::FileTask;
-use crate::app::state::RenderArgs;
-use crate::app::worker::ModelInfo;
+use crate::app::protocol::ModelInfo;
+use crate::latent::recipe::Recipe;
 
-pub fn show(
+pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    if let Some(model) = cx.model {
+        let wplus = cx.shown.wplus.as_deref();
+        draw(ui, &mut cx.state.args, model, wplus, cx.actions);
+    }
+}
+
+fn draw(
     ui: &mut egui::Ui,
-    args: &mut RenderArgs,
+    args: &mut Recipe,
     model: &ModelInfo,
     wplus: Option<&[f32]>,
     actions: &mut Vec<Action>,

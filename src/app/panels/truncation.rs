@@ -1,8 +1,15 @@
 //! Truncation: ψ and the layer cutoff.
 
-use crate::app::state::RenderArgs;
+use super::PanelCtx;
+use crate::latent::recipe::Recipe;
 
-pub fn show(ui: &mut egui::Ui, args: &mut RenderArgs, num_ws: usize) {
+pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    if let Some(model) = cx.model {
+        draw(ui, &mut cx.state.args, model.num_ws());
+    }
+}
+
+fn draw(ui: &mut egui::Ui, args: &mut Recipe, num_ws: usize) {
     ui.add(
         egui::Slider::new(&mut args.psi, -1.0..=2.0)
             .text("ψ")

@@ -1,5 +1,22 @@
 //! View & performance: zoom, render time, slider-to-image latency, UI frame time, backend.
 
+use super::PanelCtx;
+
+pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    let shown = cx.shown;
+    let stats = Stats {
+        render_ms: shown.render_ms,
+        latency_ms: shown.latency_ms,
+        preview: shown.preview_latency.map(|(_, ms, res)| (ms, res)),
+        cache_bytes: shown.cache_bytes,
+        frame_ms: ui.ctx().input(|i| i.stable_dt) * 1e3,
+        ui_ms: cx.ui_ms,
+        backend: cx.model.map(|m| m.backend.as_str()),
+        texture_path: shown.canvas.path_description(),
+    };
+    draw(ui, &mut cx.state.zoom, &stats);
+}
+
 pub struct Stats<'a> {
     pub render_ms: Option<f64>,
     pub latency_ms: Option<f64>,
@@ -12,7 +29,7 @@ pub struct Stats<'a> {
     pub texture_path: &'a str,
 }
 
-pub fn show(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
+fn draw(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
     ui.horizontal(|ui| {
         ui.label("zoom");
         ui.selectable_value(zoom, 0, "fit");

@@ -1,16 +1,18 @@
 //! Exports started from the app, run on the render thread with progress and cancel: the
 //! current image (PNG with provenance), its W+ (`.npz`), a video through keyframes, a session.
 
-use super::compose::{Composed, Extras, compose};
-use super::state::{ExportSettings, RenderArgs};
-use crate::engine::{Engine, LatentRecipe};
+use super::{Job, Model, Post, failed};
+use crate::app::protocol::Reply;
+use crate::app::state::ExportSettings;
+use crate::compose::Composer;
+use crate::compose::provenance::{CheckpointId, provenance};
+use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::export::video::{VideoSpec, render_video};
 use crate::io::image::{save_png, to_rgb8};
-use crate::io::provenance::Provenance;
 use crate::io::video::VideoOptions;
+use crate::keyframes::{VideoSpec, render_video};
 use crate::latent::parse_seed_list;
-use crate::tensor::HostTensor;
+use crate::latent::recipe::Recipe;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,7 +33,7 @@ pub enum ExportKind {
 pub struct ExportJob {
     pub kind: ExportKind,
     pub path: PathBuf,
-    pub args: RenderArgs,
+    pub recipe: Recipe,
     pub cancel: Arc<AtomicBool>,
 }
 
@@ -40,31 +42,43 @@ pub fn session_latent_path(session: &Path) -> PathBuf {
     session.with_extension("npz")
 }
 
+/// Runs `job` and posts its outcome.
+pub fn export(m: &mut Model, job: &ExportJob, post: &Post) {
+    let result = run(&mut m.engine, job, &mut m.composer, |done, total| {
+        post(Reply::ExportProgress { done, total })
+    });
+    post(match result {
+        Ok(msg) => Reply::Exported(msg),
+        Err(Error::Cancelled) => Reply::ExportCancelled,
+        Err(e) => failed(Job::Export, format!("export failed: {e}")),
+    });
+}
+
 /// Runs `job`; `progress(done, total)` reports video frames. Returns a line for the status bar.
 pub fn run(
     e: &mut Engine,
     job: &ExportJob,
-    extras: &mut Extras,
+    composer: &mut Composer,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<String> {
     let (num_ws, d, size) = (e.config().num_ws(), e.config().style_dim, e.config().size);
-    let current = compose(e, &job.args, extras)?;
-    let as_wplus = |c: &Composed| HostTensor::new(vec![1, num_ws, d], c.mix.clone());
+    let current = composer.wplus(e, std::slice::from_ref(&job.recipe))?;
+    debug_assert_eq!(current.shape, [1, num_ws, d]);
     match &job.kind {
         ExportKind::Image => {
-            let img = e.synthesize(&as_wplus(&current), 1, |_| {})?;
-            let provenance = provenance(e, &job.args)?;
+            let img = e.synthesize(&current, 1, |_| {})?;
+            let record = provenance(&CheckpointId::of(e)?, &job.recipe, None);
             save_png(
                 &job.path,
                 &to_rgb8(&img.data, size, size),
                 size,
                 size,
-                Some(&provenance),
+                Some(&record),
             )?;
             Ok(format!("saved {} ({size}×{size})", job.path.display()))
         }
         ExportKind::Latent => {
-            crate::io::npy::write_array(&job.path, "w", &as_wplus(&current))?;
+            crate::io::npy::write_array(&job.path, "w", &current)?;
             Ok(format!(
                 "saved W+ [1, {num_ws}, {d}] to {}",
                 job.path.display()
@@ -81,24 +95,22 @@ pub fn run(
                     latent.display()
                 )));
             }
-            crate::io::npy::write_array(&latent, "w", &as_wplus(&current))?;
+            crate::io::npy::write_array(&latent, "w", &current)?;
             crate::io::write_atomic(&job.path, json.as_bytes())?;
             Ok(format!("saved session {}", job.path.display()))
         }
         ExportKind::Video(v) => {
-            let seeds = parse_seed_list(&v.seeds)?;
-            let mut keys = vec![current.mix];
-            for seed in seeds {
-                let key = RenderArgs {
-                    seed,
-                    drift: [0.0; 2],
-                    custom: None,
-                    ..job.args.clone()
-                };
-                keys.push(compose(e, &key, extras)?.mix);
-            }
+            // The shown latent's source, then each seed's; every frame goes through the recipe.
+            let mut keys = vec![job.recipe.clone()];
+            keys.extend(
+                parse_seed_list(&v.seeds)?
+                    .into_iter()
+                    .map(|s| job.recipe.with_seed(s)),
+            );
+            let keys = composer.sources(e, &keys)?;
             let spec = VideoSpec {
                 cells: vec![keys],
+                recipe: job.recipe.clone(),
                 cols: 1,
                 frames_per_transition: v.frames_per_transition.max(1),
                 looping: v.looping,
@@ -110,17 +122,10 @@ pub fn run(
                     quality: v.quality,
                 },
             };
-            // The keyframes are already truncated and mixed.
-            let stats = render_video(
-                e,
-                &spec,
-                &LatentRecipe::default(),
-                &job.path,
-                |done, total| {
-                    progress(done, total);
-                    !job.cancel.load(Ordering::Relaxed)
-                },
-            )?;
+            let stats = render_video(e, composer, &spec, &job.path, |done, total| {
+                progress(done, total);
+                !job.cancel.load(Ordering::Relaxed)
+            })?;
             Ok(format!(
                 "saved {} ({} frames at {} fps, {:.1} frames/s)",
                 job.path.display(),
@@ -130,46 +135,4 @@ pub fn run(
             ))
         }
     }
-}
-
-fn provenance(e: &Engine, a: &RenderArgs) -> Result<Provenance> {
-    let path = e.source_path.as_deref();
-    Ok(Provenance {
-        app: Provenance::app(),
-        checkpoint: path
-            .and_then(Path::file_name)
-            .map(|n| n.to_string_lossy().into_owned()),
-        checkpoint_sha256: path.map(crate::checkpoint::sha256).transpose()?,
-        seed_mode: a.seed_mode,
-        seed: a.custom.is_none().then_some(a.seed),
-        wplus_index: None,
-        psi: Some(a.psi),
-        trunc_cutoff: a.trunc_cutoff,
-        mix_seed: (!a.mix_layers.is_empty()).then_some(a.mix_seed),
-        mix_layers: a.mix_layers.clone(),
-        explorer: Some(
-            serde_json::to_value(a).map_err(|e| Error::Input(format!("provenance: {e}")))?,
-        ),
-        edits: Vec::new(),
-    })
-}
-
-/// The latent state an image's provenance describes (for drag-and-drop onto the app).
-pub fn args_from_provenance(p: &Provenance) -> Option<RenderArgs> {
-    if let Some(args) = p
-        .explorer
-        .as_ref()
-        .and_then(|v| serde_json::from_value::<RenderArgs>(v.clone()).ok())
-    {
-        return Some(args);
-    }
-    Some(RenderArgs {
-        seed: p.seed?,
-        seed_mode: p.seed_mode,
-        psi: p.psi.unwrap_or(1.0),
-        trunc_cutoff: p.trunc_cutoff,
-        mix_seed: p.mix_seed.unwrap_or(1),
-        mix_layers: p.mix_layers.clone(),
-        ..RenderArgs::default()
-    })
 }

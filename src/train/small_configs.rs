@@ -63,9 +63,9 @@ pub fn small(size: usize, width: usize, style_dim: usize) -> GeneratorConfig {
 /// equalised-lr scale its weights were multiplied by at load time.
 pub fn lr_scale(config: &GeneratorConfig, path: &str) -> f32 {
     let (w, b) = if path.starts_with("style.layers.") {
-        crate::model::export::equal_scales(config.style_dim, config.lr_mlp)
+        crate::model::state_dict::equal_scales(config.style_dim, config.lr_mlp)
     } else if path.contains(".norm1.style.") || path.contains(".norm2.style.") {
-        crate::model::export::equal_scales(config.style_dim, 1.0)
+        crate::model::state_dict::equal_scales(config.style_dim, 1.0)
     } else {
         return 1.0;
     };

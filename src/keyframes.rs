@@ -1,13 +1,15 @@
 //! Interpolation videos: one or several looping paths through W+ keyframes, rendered in batches
-//! and streamed into a GIF or MP4. Truncation and mixing are applied to every frame.
+//! and streamed into a GIF or MP4. Each frame is the recipe with the interpolated latent as its
+//! source, composed like any image (truncation, nudge, edits, mixing).
 
-use crate::engine::{Engine, LatentRecipe};
+use crate::compose::Composer;
+use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::io::grid::tile;
 use crate::io::image::to_rgb8;
 use crate::io::video::{VideoOptions, VideoWriter};
 use crate::latent::interp::{Interp, path_frame, path_len};
-use crate::tensor::HostTensor;
+use crate::latent::recipe::Recipe;
 use std::path::Path;
 use std::time::Instant;
 
@@ -16,8 +18,11 @@ use std::time::Instant;
 /// number of keyframes, so their paths have the same length.
 #[derive(Debug, Clone)]
 pub struct VideoSpec {
-    /// Per grid cell (row-major), its keyframes as flat W+ vectors (`num_ws × w_dim`).
+    /// Per grid cell (row-major), its keyframes as flat source W+ vectors (`num_ws × w_dim`;
+    /// see [`Composer::sources`]).
     pub cells: Vec<Vec<Vec<f32>>>,
+    /// What every frame's latent goes through.
+    pub recipe: Recipe,
     /// Grid columns (rows follow from the number of cells).
     pub cols: usize,
     pub frames_per_transition: usize,
@@ -81,8 +86,8 @@ impl VideoSpec {
 /// every batch; returning `false` cancels, and a cancelled or failed export leaves no file.
 pub fn render_video(
     engine: &mut Engine,
+    composer: &mut Composer,
     spec: &VideoSpec,
-    recipe: &LatentRecipe,
     out: &Path,
     mut progress: impl FnMut(usize, usize) -> bool,
 ) -> Result<VideoStats> {
@@ -96,7 +101,6 @@ pub fn render_video(
     let cells = spec.cells.len();
     let rows = cells / spec.cols;
     let (width, height) = (spec.cols * size, rows * size);
-    let mix = engine.mix_source(recipe)?;
     let mut video = VideoWriter::create(out, width, height, spec.fps, spec.options)?;
     let start = Instant::now();
     // Frames per forward pass: at least one whole grid frame.
@@ -104,20 +108,15 @@ pub fn render_video(
     let mut done = 0;
     while done < total {
         let frames = frames_per_pass.min(total - done);
-        let mut rows_data = Vec::with_capacity(frames * cells * num_ws * d);
+        let mut recipes = Vec::with_capacity(frames * cells);
         for t in done..done + frames {
             for keys in &spec.cells {
-                rows_data.extend(path_frame(
-                    keys,
-                    spec.frames_per_transition,
-                    spec.looping,
-                    spec.interp,
-                    t,
-                ));
+                let (fpt, looping) = (spec.frames_per_transition, spec.looping);
+                let w = path_frame(keys, fpt, looping, spec.interp, t);
+                recipes.push(spec.recipe.with_latent(format!("frame {t}"), num_ws, w));
             }
         }
-        let mut wplus = HostTensor::new(vec![frames * cells, num_ws, d], rows_data);
-        engine.apply_recipe(&mut wplus, mix.as_ref(), recipe)?;
+        let wplus = composer.wplus(engine, &recipes)?;
         let images = engine.synthesize(&wplus, spec.batch.max(1), |_| {})?;
         let rgb: Vec<Vec<u8>> = images
             .data

@@ -1,0 +1,111 @@
+//! The UI thread's side of the protocol: each reply from the render thread updates what is
+//! shown, the jobs in flight, or the messages.
+
+use super::protocol::{Job, Reply};
+use super::{ExplorerApp, LoadState, panels};
+use std::time::Instant;
+
+impl ExplorerApp {
+    /// Takes every reply that arrived since the last frame.
+    pub(super) fn receive(&mut self, ctx: &egui::Context) {
+        for reply in self.worker.take() {
+            self.on_reply(ctx, reply);
+        }
+    }
+
+    fn on_reply(&mut self, ctx: &egui::Context, reply: Reply) {
+        let (jobs, shown, messages) = (&mut self.jobs, &mut self.shown, &mut self.messages);
+        match reply {
+            Reply::Loading {
+                path,
+                stage,
+                fraction,
+            } => {
+                let started = jobs
+                    .loading
+                    .as_ref()
+                    .map_or_else(Instant::now, |l| l.started);
+                jobs.loading = Some(LoadState {
+                    path,
+                    stage,
+                    fraction,
+                    started,
+                });
+            }
+            Reply::LoadCancelled => {
+                jobs.loading = None;
+                messages.status = Some("loading cancelled; the previous model stays".into());
+            }
+            Reply::Loaded(info) => {
+                jobs.loading = None;
+                self.state.remember(info.path.clone());
+                self.state.fit_to(info.num_ws(), info.w_dim());
+                messages.status = Some(format!("loaded {}", panels::model::file_name(&info.path)));
+                // Directions and maps belong to the previous model.
+                shown.directions = None;
+                shown.attention = None;
+                jobs.attention_asked = None;
+                self.model = Some(info);
+                jobs.requested = None; // render the new model
+            }
+            Reply::BackendChanged(description) => {
+                if let Some(m) = &mut self.model {
+                    m.backend = description;
+                }
+            }
+            Reply::Image(r) => {
+                if let Some(t) = jobs.asked_at.get(&r.stamp).copied() {
+                    let ms = t.elapsed().as_secs_f64() * 1e3;
+                    if r.complete {
+                        shown.latency_ms = Some(ms);
+                        jobs.asked_at.remove(&r.stamp);
+                        // Only the preview of this very request is worth showing.
+                        shown.preview_latency = shown.preview_latency.filter(|p| p.0 == r.stamp);
+                    } else {
+                        shown.preview_latency = Some((r.stamp, ms, r.resolution));
+                    }
+                }
+                // Requests older than this one were dropped by the worker.
+                jobs.asked_at = jobs.asked_at.split_off(&r.stamp);
+                shown.cache_bytes = r.cache_bytes;
+                shown
+                    .canvas
+                    .show_images(ctx, r.size, r.resolution, &r.images);
+                shown.render_ms = Some(r.ms);
+                shown.wplus = Some(r.wplus);
+                shown.args = Some(r.args);
+            }
+            Reply::ExportProgress { done, total } => {
+                if let Some(e) = &mut jobs.export {
+                    (e.done, e.total) = (done, total);
+                }
+            }
+            Reply::Exported(msg) => {
+                jobs.export = None;
+                messages.status = Some(msg);
+            }
+            Reply::ExportCancelled => {
+                jobs.export = None;
+                messages.status = Some("export cancelled; nothing was written".into());
+            }
+            Reply::Attention(maps) => shown.attention = Some(maps),
+            Reply::DirectionsProgress { done, total } => {
+                jobs.directions_progress = Some((done, total));
+            }
+            Reply::Directions(info) => {
+                jobs.directions_progress = None;
+                messages.status = Some(format!("directions: {}", info.description));
+                shown.directions = Some(info);
+            }
+            Reply::Failed { job, message } => {
+                match job {
+                    Job::Load => jobs.loading = None,
+                    Job::Export => jobs.export = None,
+                    Job::Directions => jobs.directions_progress = None,
+                    Job::Render | Job::Attention | Job::Backend => {}
+                }
+                messages.errors.push(message);
+            }
+        }
+    }
+}
