@@ -20,7 +20,13 @@ fn draw(ui: &mut egui::Ui, args: &mut Recipe, num_ws: usize) {
         ui.checkbox(&mut all, "all layers");
         if !all {
             let mut k = args.trunc_cutoff.unwrap_or(num_ws / 2);
-            ui.add(egui::Slider::new(&mut k, 0..=num_ws.max(1)).text("cutoff"));
+            // Only the user's drags are clamped: a cutoff restored from a session or PNG that
+            // this model cannot honour stays visible, and the render shows the recipe error.
+            ui.add(
+                egui::Slider::new(&mut k, 0..=num_ws.max(1))
+                    .clamping(egui::SliderClamping::Edits)
+                    .text("cutoff"),
+            );
             args.trunc_cutoff = Some(k);
         }
     });
