@@ -4,6 +4,7 @@ use super::{ModelArgs, parse_grid, progress};
 use crate::compose::Composer;
 use crate::compose::provenance::{CheckpointId, provenance};
 use crate::io::image::{save_png, to_rgb8};
+use crate::latent::group_edit::GroupEdit;
 use crate::latent::recipe::{DirectionEdit, Recipe};
 use crate::latent::{SeedMode, parse_layer_list, parse_seed_list};
 use anyhow::{Context, Result, bail};
@@ -39,6 +40,18 @@ pub struct LatentArgs {
     /// `dirs.npz:3:+2.0:0-6` (AMOUNT in σ for files from `stylenat directions`; repeatable).
     #[arg(long, value_name = "EDIT")]
     pub edit: Vec<DirectionEdit>,
+    #[command(flatten)]
+    pub groups: GroupEditArgs,
+}
+
+/// Head-group edits, shared by every command that renders.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GroupEditArgs {
+    /// Edit one head group: `STAGE[.BLOCK]:GROUP:scale=S` (0 ablates), `…:dilation=D` or
+    /// `…:kernel=K`, e.g. `3:1:scale=0` (stage 0 is 4×4; both blocks unless `.BLOCK`;
+    /// repeatable).
+    #[arg(long = "group-edit", value_name = "EDIT")]
+    pub group_edit: Vec<GroupEdit>,
 }
 
 impl LatentArgs {
@@ -66,6 +79,7 @@ impl LatentArgs {
                 None => Vec::new(),
             },
             edits: self.edit.clone(),
+            group_edits: self.groups.group_edit.clone(),
             ..Recipe::default()
         })
     }

@@ -47,6 +47,9 @@ pub fn run(a: LatentsArgs) -> Result<()> {
     if !matches!(ext, "npy" | "npz") {
         bail!("--out must end in .npy or .npz");
     }
+    if !a.latent.groups.group_edit.is_empty() {
+        bail!("head-group edits change the generator, not the latent: use them when rendering");
+    }
     let array = match (a.dim, &a.ckpt) {
         (Some(dim), _) => {
             if a.space != Space::Z {

@@ -3,6 +3,7 @@
 //! the column seed. Blank top-left corner.
 
 use super::ModelArgs;
+use super::generate::GroupEditArgs;
 use crate::compose::Composer;
 use crate::io::grid::tile;
 use crate::io::image::{save_png, to_rgb8};
@@ -31,6 +32,8 @@ pub struct MixArgs {
     /// Truncation ψ applied to every latent before mixing.
     #[arg(long, value_name = "PSI")]
     pub trunc: Option<f32>,
+    #[command(flatten)]
+    pub groups: GroupEditArgs,
     /// Output PNG.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -50,6 +53,7 @@ pub fn run(a: MixArgs) -> Result<()> {
     let recipe = Recipe {
         seed_mode: a.seed_mode,
         psi: a.trunc.unwrap_or(1.0),
+        group_edits: a.groups.group_edit.clone(),
         ..Default::default()
     };
     let per = engine.config().num_ws() * engine.config().style_dim;

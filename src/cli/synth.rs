@@ -2,6 +2,7 @@
 //! contract external parity tests use; keep it stable.
 
 use super::ModelArgs;
+use super::generate::GroupEditArgs;
 use crate::compose::Composer;
 use crate::io::npy::{read_array, write_array};
 use crate::latent::recipe::Recipe;
@@ -31,6 +32,8 @@ pub struct SynthArgs {
     /// Truncation centre (.npy, [w_dim]); default: the computed mean latent.
     #[arg(long, value_name = "FILE", requires = "trunc")]
     pub trunc_mean: Option<PathBuf>,
+    #[command(flatten)]
+    pub groups: GroupEditArgs,
     /// Output `.npy`, float32 `[N, 3, size, size]`.
     #[arg(long, value_name = "FILE")]
     pub out_npy: PathBuf,
@@ -46,7 +49,10 @@ pub fn run(a: SynthArgs) -> Result<()> {
     super::refuse_overwrite(&a.out_npy, a.force)?;
     let mut engine = a.model.engine()?;
     let wplus = match (&a.wplus, &a.z) {
-        (Some(p), _) => read_array(p, Some("w"))?,
+        (Some(p), _) => {
+            engine.set_head_edits(&a.groups.group_edit)?;
+            read_array(p, Some("w"))?
+        }
         (None, Some(p)) => {
             let z = read_array(p, Some("z"))?;
             let wplus = engine.broadcast(&engine.map(&z)?);
@@ -56,6 +62,7 @@ pub fn run(a: SynthArgs) -> Result<()> {
                     Some(m) => Some(read_array(m, Some("mean"))?.data),
                     None => None,
                 },
+                group_edits: a.groups.group_edit.clone(),
                 ..Default::default()
             };
             let num_ws = engine.config().num_ws();

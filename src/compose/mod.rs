@@ -95,11 +95,19 @@ impl Composer {
         Ok(recipes.iter().map(|r| source_a(e, r, &w)).collect())
     }
 
-    /// The W+ vectors of each recipe; every seed involved is mapped in one batched call.
+    /// The W+ vectors of each recipe; every seed involved is mapped in one batched call. The
+    /// engine renders with the recipes' head-group edits from then on (one batch, one set).
     pub fn compose(&mut self, e: &mut Engine, recipes: &[Recipe]) -> Result<Vec<Composed>> {
         for r in recipes {
             validate(e, r)?;
         }
+        let edits = recipes.first().map_or(&[][..], |r| &r.group_edits[..]);
+        if recipes.iter().any(|r| r.group_edits != edits) {
+            return Err(Error::Input(
+                "the images of one batch must share their head-group edits".into(),
+            ));
+        }
+        e.set_head_edits(edits)?;
         let w = map_seeds(e, recipes)?;
         let (num_ws, d) = (e.config().num_ws(), e.config().style_dim);
         recipes

@@ -112,7 +112,8 @@ impl Engine {
         if state.batch != wplus.shape.first().copied().unwrap_or(0) {
             return None;
         }
-        let start = state.cache.first_block(&wplus.data, num_ws, d);
+        let edits = self.generator.head_edits();
+        let start = state.cache.first_block(&wplus.data, num_ws, d, &edits);
         if state.cost(start, last)? <= budget_ms {
             return None;
         }

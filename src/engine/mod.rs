@@ -5,6 +5,7 @@ use crate::backend::Backend;
 use crate::checkpoint::{self, ConfigSource, LoadedGenerator};
 use crate::error::{Error, Result};
 use crate::kernels::to_host;
+use crate::latent::group_edit::GroupEdit;
 use crate::latent::{SeedMode, z_from_seed};
 use crate::model::{Generator, GeneratorConfig, Observer};
 use crate::tensor::HostTensor;
@@ -209,6 +210,13 @@ impl Engine {
             meta.len(),
             mtime
         ))
+    }
+
+    /// Renders with these head-group edits from now on (checked against the model; an error
+    /// leaves the current ones).
+    pub fn set_head_edits(&mut self, edits: &[GroupEdit]) -> Result<()> {
+        let resolved = crate::model::head_edits::resolve(self.config(), edits)?;
+        self.generator.set_head_edits(resolved)
     }
 
     /// Checks that `wplus` is `[N, num_ws, w_dim]` for this model.

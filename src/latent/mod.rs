@@ -1,6 +1,7 @@
 //! Latent codes: seeds → z (both conventions), W / W+ manipulation (truncation, mixing), and
-//! the [`recipe::Recipe`] that describes an image.
+//! the [`recipe::Recipe`] that describes an image (with its head-group edits).
 
+pub mod group_edit;
 pub mod interp;
 pub mod recipe;
 pub mod seeds;

@@ -1,7 +1,8 @@
 //! The one description of "which image": source latent (seed lattice or a W+), truncation,
-//! mixing, nudge and direction edits. The CLI parses its flags into it, the explorer edits it,
+//! mixing, nudge, direction edits and head-group edits. The CLI parses its flags into it, the explorer edits it,
 //! sessions and PNG provenance store it; `compose` (one function) turns it into W+.
 
+use super::group_edit::GroupEdit;
 use super::seeds::SeedMode;
 use super::wspace::parse_layer_list;
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,9 @@ pub struct Recipe {
     /// before mixing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<DirectionEdit>,
+    /// What each edited head group runs with (not part of W+: the generator applies them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub group_edits: Vec<GroupEdit>,
 }
 
 impl Default for Recipe {
@@ -54,6 +58,7 @@ impl Default for Recipe {
             mix_layers: Vec::new(),
             nudge: Nudge::default(),
             edits: Vec::new(),
+            group_edits: Vec::new(),
         }
     }
 }

@@ -7,12 +7,13 @@
 //! rule reduces to `rpb[h, kr − qr + 3, kc − qc + 3]`).
 
 use super::StageConfig;
+use super::head_edits::{AttentionEdit, resize_bias_table};
 use super::layers::Linear;
 use super::weight_source::{ParamSource, param};
 use crate::error::{Error, Result};
 use crate::kernels::{KernelPath, NaProblem, neighborhood_attention};
 use burn::module::{Module, Param};
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
 #[derive(Module, Debug)]
 pub struct Attention {
@@ -22,6 +23,9 @@ pub struct Attention {
     pub rpb: Vec<Param<Tensor<3>>>,
     #[module(skip)]
     pub problem: NaProblem,
+    /// Head-group edits this layer runs with (`None`: as loaded).
+    #[module(skip)]
+    pub edit: Option<AttentionEdit>,
 }
 
 impl Attention {
@@ -70,41 +74,55 @@ impl Attention {
                 scale: qk_scale.unwrap_or((head_dim as f32).powf(-0.5)),
                 groups: stage.groups.clone(),
             },
+            edit: None,
         })
+    }
+
+    /// The NA problem for `batch` images and the bias tables, as the edit (if any) has them.
+    fn effective(&self, batch: usize) -> (NaProblem, Vec<Tensor<3>>) {
+        let mut problem = NaProblem {
+            batch,
+            ..self.problem.clone()
+        };
+        let mut tables: Vec<Tensor<3>> = self.rpb.iter().map(|p| p.val()).collect();
+        if let Some(edit) = &self.edit {
+            problem.groups = edit.groups.clone();
+            tables = tables
+                .into_iter()
+                .zip(&edit.groups)
+                .map(|(t, g)| resize_bias_table(t, g.kernel))
+                .collect();
+        }
+        (problem, tables)
     }
 
     /// `x`: `[B, H, W, C]` → `[B, H, W, C]`.
     pub fn forward(&self, x: Tensor<4>, na: KernelPath) -> Result<Tensor<4>> {
         let batch = x.dims()[0];
         let qkv = self.qkv.forward(x);
-        let problem = NaProblem {
-            batch,
-            ..self.problem.clone()
-        };
-        let tables: Vec<Tensor<3>> = self.rpb.iter().map(|p| p.val()).collect();
-        let out = neighborhood_attention(qkv, &tables, &problem, na)?;
+        let (problem, tables) = self.effective(batch);
+        let mut out = neighborhood_attention(qkv, &tables, &problem, na)?;
+        if let Some(edit) = self.edit.as_ref().filter(|e| e.scales()) {
+            let scale = edit.channel_scale(problem.head_dim);
+            let c = scale.len();
+            let scale = Tensor::<4>::from_data(TensorData::new(scale, [1, 1, 1, c]), &out.device());
+            out = out * scale;
+        }
         Ok(self.proj.forward(out))
     }
 }
 
 impl Attention {
-    /// The inputs of this layer's NA for `x` (`[B, H, W, C]`), copied to the host.
+    /// The inputs of this layer's NA for `x` (`[B, H, W, C]`), copied to the host (with the
+    /// neighbourhoods and tables of its head-group edit, so attention maps follow it).
     pub fn capture(&self, x: Tensor<4>) -> Result<crate::model::AttentionCapture> {
-        let batch = x.dims()[0];
+        let (problem, tables) = self.effective(x.dims()[0]);
         let qkv = crate::kernels::to_host(self.qkv.forward(x))?;
-        let rpb = self
-            .rpb
-            .iter()
-            .map(|p| crate::kernels::to_host(p.val()))
+        let rpb = tables
+            .into_iter()
+            .map(crate::kernels::to_host)
             .collect::<Result<Vec<_>>>()?;
-        Ok(crate::model::AttentionCapture {
-            problem: NaProblem {
-                batch,
-                ..self.problem.clone()
-            },
-            qkv,
-            rpb,
-        })
+        Ok(crate::model::AttentionCapture { problem, qkv, rpb })
     }
 }
 

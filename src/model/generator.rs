@@ -2,6 +2,7 @@
 //! input, one stage per resolution (two blocks, then upsample), ToRGB skip chain.
 
 use super::block::Block;
+use super::head_edits::AttentionEdit;
 use super::mapping::Mapping;
 use super::to_rgb::ToRgb;
 use super::trace::{Observer, Site, observe};
@@ -98,6 +99,30 @@ impl Generator {
         Ok(g)
     }
 
+    /// Runs every attention layer with its head-group edit from now on (per block, as
+    /// [`super::head_edits::resolve`] returns them; `None` everywhere undoes all).
+    pub fn set_head_edits(&mut self, edits: Vec<Option<AttentionEdit>>) -> Result<()> {
+        if edits.len() != self.config.num_ws() {
+            return Err(Error::Input(format!(
+                "{} head-group edit slots for a model of {} blocks",
+                edits.len(),
+                self.config.num_ws()
+            )));
+        }
+        for (k, edit) in edits.into_iter().enumerate() {
+            self.layers[k / 2].blocks[k % 2].attn.edit = edit;
+        }
+        Ok(())
+    }
+
+    /// The head-group edit of each block (`2·stage + block`).
+    pub fn head_edits(&self) -> Vec<Option<AttentionEdit>> {
+        self.layers
+            .iter()
+            .flat_map(|s| s.blocks.iter().map(|b| b.attn.edit.clone()))
+            .collect()
+    }
+
     /// Mapping network: `z` `[B, style_dim]` → `w` `[B, style_dim]`.
     pub fn map(&self, z: Tensor<2>) -> Tensor<2> {
         self.style.forward(z)
@@ -134,10 +159,11 @@ impl Generator {
             Some((cache, host)) => {
                 // A preview needs nothing past its own stage.
                 let (num_ws, d) = (self.config.num_ws(), self.config.style_dim);
-                let start = cache.first_block(host, num_ws, d).min(end);
+                let edits = self.head_edits();
+                let start = cache.first_block(host, num_ws, d, &edits).min(end);
                 let stored = if start > 0 { cache.input(start) } else { None };
                 let start = if stored.is_some() { start } else { 0 };
-                cache.begin(host, start);
+                cache.begin(host, &edits, start);
                 stored.map(|s| (start, s))
             }
             None => None,

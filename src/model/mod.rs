@@ -5,6 +5,7 @@ pub mod attention;
 pub mod block;
 pub mod config;
 pub mod generator;
+pub mod head_edits;
 pub mod init;
 pub mod layers;
 pub mod mapping;

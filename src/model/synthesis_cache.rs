@@ -3,8 +3,10 @@
 //! W+ layer `k` feeds block `k` (stage `k / 2`, block `k % 2`) and nothing before it, so an edit
 //! whose first changed layer is `k` can start at block `k` from the stored input of that block
 //! and the RGB skip image entering its stage. The same operations then run on the same values,
-//! so the result is bit-identical to a full pass.
+//! so the result is bit-identical to a full pass. Head-group edits work the same way: an
+//! edit of block `k`'s attention changes nothing before block `k`.
 
+use super::head_edits::AttentionEdit;
 use burn::tensor::Tensor;
 
 /// Block inputs of the last synthesis, keyed by the W+ it used.
@@ -12,6 +14,8 @@ use burn::tensor::Tensor;
 pub struct SynthesisCache {
     /// The W+ of the stored pass, `[batch, num_ws, style_dim]` flattened.
     wplus: Vec<f32>,
+    /// The head-group edits of the stored pass, per block.
+    edits: Vec<Option<AttentionEdit>>,
     /// For each block from the first on, while valid: its input tokens and the RGB skip image
     /// entering its stage (`None` in the first stage).
     inputs: Vec<(Tensor<3>, Option<Tensor<4>>)>,
@@ -25,13 +29,23 @@ impl SynthesisCache {
         Self::default()
     }
 
-    /// The first block that must run for `wplus` (`[batch, num_ws, d]` flattened): the first W+
-    /// layer that differs from the stored pass in any image, capped at the last stored input (a
-    /// pass recomputes at least one block). A different shape starts from block 0.
-    pub fn first_block(&self, wplus: &[f32], num_ws: usize, d: usize) -> usize {
+    /// The first block that must run for `wplus` (`[batch, num_ws, d]` flattened) with head-group
+    /// `edits` (per block): the first W+ layer that differs from the stored pass in any image
+    /// or whose block's edit differs, capped at the last stored input (a pass recomputes at
+    /// least one block). A different shape starts from block 0.
+    pub fn first_block(
+        &self,
+        wplus: &[f32],
+        num_ws: usize,
+        d: usize,
+        edits: &[Option<AttentionEdit>],
+    ) -> usize {
         if self.wplus.len() != wplus.len() || self.inputs.is_empty() {
             return 0;
         }
+        let edited = (0..num_ws)
+            .find(|&k| edits.get(k) != self.edits.get(k))
+            .unwrap_or(num_ws);
         let per_image = num_ws * d;
         let changed = (0..num_ws)
             .find(|&k| {
@@ -47,7 +61,7 @@ impl SynthesisCache {
                     })
             })
             .unwrap_or(num_ws);
-        changed.min(self.inputs.len() - 1)
+        changed.min(edited).min(self.inputs.len() - 1)
     }
 
     /// The stored input of `block`, if there is one.
@@ -55,9 +69,10 @@ impl SynthesisCache {
         self.inputs.get(block).cloned()
     }
 
-    /// Starts a pass for `wplus` at `block`: inputs from `block` on are dropped.
-    pub(crate) fn begin(&mut self, wplus: &[f32], block: usize) {
+    /// Starts a pass for `wplus` with `edits` at `block`: inputs from `block` on are dropped.
+    pub(crate) fn begin(&mut self, wplus: &[f32], edits: &[Option<AttentionEdit>], block: usize) {
         self.inputs.truncate(block);
+        self.edits = edits.to_vec();
         self.started_at = block;
         self.wplus.clear();
         self.wplus.extend_from_slice(wplus);
