@@ -179,3 +179,62 @@ fn an_edit_resumes_from_its_block_bit_identically() {
         assert_eq!(got, full, "{list:?}: resumed pass equals a full one");
     }
 }
+
+#[test]
+fn the_command_line_renders_records_and_refuses_edits() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c, out) = (common::ckpt(), dir.path().display().to_string());
+    let edit = ["--group-edit", "3:1:scale=0", "--group-edit", "2.0:0:dilation=2"];
+    let gen_args = ["generate", "--ckpt", &c, "--seeds", "5", "--outdir", &out];
+    common::stylenat_ok(&[&gen_args[..], &edit].concat());
+    let png = dir.path().join("5.png");
+    let r = common::stylenat_ok(&["info", &png.display().to_string()]);
+    let p: serde_json::Value = serde_json::from_slice(&r.stdout).unwrap();
+    assert_eq!(
+        p["recipe"]["group_edits"],
+        serde_json::json!([
+            {"stage": 3, "block": null, "group": 1, "op": {"scale": 0.0}},
+            {"stage": 2, "block": 0, "group": 0, "op": {"dilation": 2}},
+        ]),
+        "{p}"
+    );
+    // The PNG is the engine's image with the same edits.
+    let mut e = engine(loaded(), BackendKind::Cpu);
+    e.set_head_edits(&edits(&["3:1:scale=0", "2.0:0:dilation=2"])).unwrap();
+    let w = e.broadcast(&e.map(&e.z_for_seeds(&[5], Default::default()).unwrap()).unwrap());
+    let want = e.synthesize(&w, 1, |_| {}).unwrap();
+    let want = stylenat::io::image::to_rgb8(&want.data, 128, 128);
+    assert_eq!(image::open(&png).unwrap().to_rgb8().into_raw(), want);
+
+    // `synth` takes them too: its raw output is the engine's, bit for bit.
+    let npy = dir.path().join("img.npy");
+    let wfile = common::small_arg("wplus_in_wplus.npy");
+    let synth = ["synth", "--ckpt", &c, "--wplus", &wfile, "--out-npy"];
+    common::stylenat_ok(&[&synth[..], &[&npy.display().to_string()], &edit].concat());
+    let w = common::npy(small("wplus_in_wplus.npy"));
+    assert_eq!(
+        common::npy(npy).data,
+        e.synthesize(&w, 1, |_| {}).unwrap().data
+    );
+
+    // An edit the model cannot hold: a clear error and no file.
+    let bad_dir = dir.path().join("bad");
+    let bad = common::stylenat(&[
+        "generate",
+        "--ckpt",
+        &c,
+        "--seeds",
+        "5",
+        "--outdir",
+        &bad_dir.display().to_string(),
+        "--group-edit",
+        "5:1:dilation=32",
+    ]);
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("kernel 7 × dilation 32 does not fit the stage's 128×128 map"),
+        "{err}"
+    );
+    assert!(!bad_dir.join("5.png").exists());
+}
