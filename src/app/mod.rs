@@ -181,6 +181,7 @@ impl ExplorerApp {
         RenderArgs {
             recipe: self.state.args.clone(),
             compare: self.state.compare,
+            unedited: self.state.head_groups.unedited && !self.state.args.group_edits.is_empty(),
         }
     }
 

@@ -7,11 +7,13 @@ use crate::latent::recipe::{DirectionSource, Recipe};
 use crate::model::GeneratorConfig;
 use std::path::PathBuf;
 
-/// What to render: the recipe, and with `compare` also its sources A and B on their own.
+/// What to render: the recipe, with `compare` also its sources A and B on their own, and with
+/// `unedited` also the image without its head-group edits.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RenderArgs {
     pub recipe: Recipe,
     pub compare: bool,
+    pub unedited: bool,
 }
 
 impl From<Recipe> for RenderArgs {
@@ -19,6 +21,7 @@ impl From<Recipe> for RenderArgs {
         Self {
             recipe,
             compare: false,
+            unedited: false,
         }
     }
 }

@@ -24,6 +24,18 @@ pub struct AppState {
     /// Video export settings.
     pub export: ExportSettings,
     pub attention: AttentionView,
+    pub head_groups: HeadGroupView,
+}
+
+/// The head-group panel: which stage and blocks its controls address.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HeadGroupView {
+    pub stage: usize,
+    /// `None`: both blocks of the stage.
+    pub block: Option<usize>,
+    /// Also render the image without any head-group edit, beside the edited one.
+    pub unedited: bool,
 }
 
 /// The attention-map view: which layer, and the query pixel (image coordinates).
@@ -61,6 +73,7 @@ impl Default for AppState {
             animate: 0.0,
             export: ExportSettings::default(),
             attention: AttentionView::default(),
+            head_groups: HeadGroupView::default(),
         }
     }
 }

@@ -219,6 +219,17 @@ impl Engine {
         self.generator.set_head_edits(resolved)
     }
 
+    /// [`Self::synthesize_on_device`] with every head group as loaded (the explorer's
+    /// unedited comparison); the current edits stay set, and the incremental cache untouched.
+    pub fn synthesize_unedited_on_device(&mut self, wplus: &HostTensor) -> Result<Tensor<4>> {
+        let edits = self.generator.head_edits();
+        self.generator
+            .set_head_edits(vec![None; self.config().num_ws()])?;
+        let out = self.synthesize_on_device(wplus);
+        self.generator.set_head_edits(edits)?;
+        out
+    }
+
     /// Checks that `wplus` is `[N, num_ws, w_dim]` for this model.
     pub(crate) fn check_wplus(&self, wplus: &HostTensor) -> Result<()> {
         let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);

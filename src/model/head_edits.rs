@@ -33,6 +33,27 @@ impl AttentionEdit {
     }
 }
 
+/// The groups block `block` of stage `stage` runs with under `edits` (kernel and dilation
+/// overrides applied, unchecked; for labels).
+pub fn groups_of(
+    config: &GeneratorConfig,
+    edits: &[GroupEdit],
+    stage: usize,
+    block: usize,
+) -> Vec<HeadGroup> {
+    let mut groups = config.stages.get(stage).map_or_else(Vec::new, |s| s.groups.clone());
+    for e in edits.iter().filter(|e| e.addresses(stage, block)) {
+        if let Some(g) = groups.get_mut(e.group) {
+            match e.op {
+                GroupOp::Dilation(d) => g.dilation = d,
+                GroupOp::Kernel(k) => g.kernel = k,
+                GroupOp::Scale(_) => {}
+            }
+        }
+    }
+    groups
+}
+
 /// Per block (`2·stage + block`, the W+ layer feeding it): its edit, if any. Later edits of
 /// the same kind at the same place win. An edit that addresses a stage, block or group the
 /// model lacks, or a neighbourhood its map cannot hold, is an error naming the edit.

@@ -4,6 +4,8 @@
 use super::PanelCtx;
 use crate::app::protocol::ModelInfo;
 use crate::app::state::AttentionView;
+use crate::latent::group_edit::GroupEdit;
+use crate::model::head_edits::groups_of;
 
 /// Overlay colour of head group `g` (also used by the canvas).
 pub fn group_colour(g: usize) -> egui::Color32 {
@@ -20,11 +22,11 @@ pub fn group_colour(g: usize) -> egui::Color32 {
 
 pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
     if let Some(model) = cx.model {
-        draw(ui, &mut cx.state.attention, model);
+        draw(ui, &mut cx.state.attention, &cx.state.args.group_edits, model);
     }
 }
 
-fn draw(ui: &mut egui::Ui, view: &mut AttentionView, model: &ModelInfo) {
+fn draw(ui: &mut egui::Ui, view: &mut AttentionView, edits: &[GroupEdit], model: &ModelInfo) {
     ui.checkbox(&mut view.open, "show attention maps");
     if !view.open {
         return;
@@ -42,7 +44,8 @@ fn draw(ui: &mut egui::Ui, view: &mut AttentionView, model: &ModelInfo) {
         ui.selectable_value(&mut view.block, 0, "0");
         ui.selectable_value(&mut view.block, 1, "1");
     });
-    let groups = &model.config.stages[view.stage].groups;
+    // The neighbourhoods as the head-group edits have them (the maps follow the overrides).
+    let groups = &groups_of(&model.config, edits, view.stage, view.block);
     if view.group.is_some_and(|g| g >= groups.len()) {
         view.group = None;
     }

@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod directions;
 pub mod export;
+pub mod head_groups;
 pub mod latent;
 pub mod mixing;
 pub mod model;
@@ -47,6 +48,7 @@ pub const PANELS: &[Panel] = &[
     Panel::new("Style mixing", false, true, mixing::show),
     Panel::new("Style vector", false, true, style::show),
     Panel::new("Directions (PCA)", false, true, directions::show),
+    Panel::new("Head groups", false, true, head_groups::show),
     Panel::new("Attention maps", false, true, attention::show),
     Panel::new("Export", false, true, export::show),
     Panel::new("View & performance", true, true, view::show),

@@ -173,9 +173,16 @@ fn render_one(
         return Ok(Step::Refining(out.stage));
     }
     let r = out.resolution;
+    let mut image = out.image;
+    if p.args.unedited && out.complete {
+        // The same W+ with every head group as loaded, beside the edited image.
+        let mix = HostTensor::new(vec![1, num_ws, d], wplus.data[..num_ws * d].to_vec());
+        image = burn::tensor::Tensor::cat(vec![image, e.synthesize_unedited_on_device(&mix)?], 0);
+        labels.push("unedited");
+    }
     let images = match gpu {
         Some(textures) if !crate::backend::is_cpu(&e.backend.device) => {
-            let packed = pack_rgba8(out.image)?;
+            let packed = pack_rgba8(image)?;
             let ids = textures.upload(&packed, !out.complete);
             labels
                 .into_iter()
@@ -183,7 +190,7 @@ fn render_one(
                 .collect()
         }
         _ => {
-            let px = crate::kernels::to_host(out.image)?;
+            let px = crate::kernels::to_host(image)?;
             labels
                 .into_iter()
                 .zip(px.chunks(3 * r * r))
