@@ -69,7 +69,7 @@ fn main() {
 
     // PCA sliders.
     let mut h = harness(&ckpt, AppState::default());
-    h.get_by_label("Directions (PCA)").click();
+    h.get_by_label("Directions").click();
     h.run_steps(2);
     h.state_mut().apply(Action::ComputeDirections);
     step_until(&mut h, "directions", |a| a.shown.directions.is_some());

@@ -162,7 +162,7 @@ fn attention_view_shows_the_maps_of_the_clicked_pixel() {
 fn pca_sliders_move_the_latent_along_a_component() {
     let mut h = harness(app());
     step_until(&mut h, "the first image", image_shown);
-    click(&mut h, "Directions (PCA)");
+    click(&mut h, "Directions");
     h.get_by_label("Compute PCA").click();
     step_until(&mut h, "the directions", |a| a.shown.directions.is_some());
     let before = h.state().shown.wplus.clone().unwrap();

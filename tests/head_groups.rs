@@ -28,7 +28,9 @@ fn edits(list: &[&str]) -> Vec<GroupEdit> {
 
 /// Two images' W+ from fixed seeds.
 fn wplus(e: &Engine) -> HostTensor {
-    let w = e.map(&e.z_for_seeds(&[3, 11], Default::default()).unwrap()).unwrap();
+    let w = e
+        .map(&e.z_for_seeds(&[3, 11], Default::default()).unwrap())
+        .unwrap();
     e.broadcast(&w)
 }
 
@@ -100,7 +102,10 @@ fn check_exactness(kind: BackendKind, tol: f32) {
     let want = render(&mut engine(l, kind), &[]);
     let (d, _) = diff(&ablated, &want);
     assert!(d <= tol, "{kind:?} scale=0 vs zeroed weights: {d}");
-    assert!(diff(&ablated, &base).0 > 1e-2, "ablating a group changes the image");
+    assert!(
+        diff(&ablated, &base).0 > 1e-2,
+        "ablating a group changes the image"
+    );
 
     // A half scale is between: linear in the group's share of the projection input.
     let half = render(&mut plain, &["3:1:scale=0.5"]);
@@ -109,7 +114,12 @@ fn check_exactness(kind: BackendKind, tol: f32) {
     // Dilation and kernel overrides ≡ a config with those values (tables resized by hand).
     let edited = render(
         &mut plain,
-        &["2:0:dilation=2", "2:1:dilation=1", "3:0:kernel=9", "2:1:kernel=5"],
+        &[
+            "2:0:dilation=2",
+            "2:1:dilation=1",
+            "3:0:kernel=9",
+            "2:1:kernel=5",
+        ],
     );
     let mut l = loaded();
     l.config.stages[2].groups[0].dilation = 2;
@@ -119,7 +129,10 @@ fn check_exactness(kind: BackendKind, tol: f32) {
     let want = render(&mut engine(l, kind), &[]);
     let (d, _) = diff(&edited, &want);
     assert!(d <= tol, "{kind:?} overrides vs edited config: {d}");
-    assert!(diff(&edited, &base).0 > 1e-2, "the overrides change the image");
+    assert!(
+        diff(&edited, &base).0 > 1e-2,
+        "the overrides change the image"
+    );
 }
 
 #[test]
@@ -147,8 +160,14 @@ fn edits_the_model_cannot_hold_are_refused() {
     let mut e = engine(loaded(), BackendKind::Cpu);
     let base = render(&mut e, &[]);
     for (edit, says) in [
-        ("3:1:dilation=8", "kernel 7 × dilation 8 does not fit the stage's 32×32 map"),
-        ("9:0:scale=0", "stage 9 does not exist (the model has stages 0-5)"),
+        (
+            "3:1:dilation=8",
+            "kernel 7 × dilation 8 does not fit the stage's 32×32 map",
+        ),
+        (
+            "9:0:scale=0",
+            "stage 9 does not exist (the model has stages 0-5)",
+        ),
         ("2:2:scale=0", "stage 2 has 2 head group(s)"),
         ("0:0:dilation=2", "does not fit the stage's 4×4 map"),
     ] {
@@ -184,7 +203,12 @@ fn an_edit_resumes_from_its_block_bit_identically() {
 fn the_command_line_renders_records_and_refuses_edits() {
     let dir = tempfile::tempdir().unwrap();
     let (c, out) = (common::ckpt(), dir.path().display().to_string());
-    let edit = ["--group-edit", "3:1:scale=0", "--group-edit", "2.0:0:dilation=2"];
+    let edit = [
+        "--group-edit",
+        "3:1:scale=0",
+        "--group-edit",
+        "2.0:0:dilation=2",
+    ];
     let gen_args = ["generate", "--ckpt", &c, "--seeds", "5", "--outdir", &out];
     common::stylenat_ok(&[&gen_args[..], &edit].concat());
     let png = dir.path().join("5.png");
@@ -200,8 +224,12 @@ fn the_command_line_renders_records_and_refuses_edits() {
     );
     // The PNG is the engine's image with the same edits.
     let mut e = engine(loaded(), BackendKind::Cpu);
-    e.set_head_edits(&edits(&["3:1:scale=0", "2.0:0:dilation=2"])).unwrap();
-    let w = e.broadcast(&e.map(&e.z_for_seeds(&[5], Default::default()).unwrap()).unwrap());
+    e.set_head_edits(&edits(&["3:1:scale=0", "2.0:0:dilation=2"]))
+        .unwrap();
+    let w = e.broadcast(
+        &e.map(&e.z_for_seeds(&[5], Default::default()).unwrap())
+            .unwrap(),
+    );
     let want = e.synthesize(&w, 1, |_| {}).unwrap();
     let want = stylenat::io::image::to_rgb8(&want.data, 128, 128);
     assert_eq!(image::open(&png).unwrap().to_rgb8().into_raw(), want);
@@ -237,4 +265,34 @@ fn the_command_line_renders_records_and_refuses_edits() {
         "{err}"
     );
     assert!(!bad_dir.join("5.png").exists());
+}
+
+/// The explorer's sequence: previews of several depths while edits come and go, an unedited
+/// image in between; every final image equals a full pass with its edits.
+#[test]
+fn previews_and_unedited_images_keep_the_cache_true() {
+    let mut e = engine(loaded(), BackendKind::Cpu);
+    let w = wplus(&e);
+    let steps: [(&[&str], &[usize]); 6] = [
+        (&[], &[]),
+        (&["3:1:scale=0"], &[1, 2, 3]),
+        (&["3:1:scale=0"], &[4]),
+        (&[], &[0, 3]),
+        (&["3:1:scale=0"], &[2]),
+        (&[], &[1]),
+    ];
+    for (i, (list, previews)) in steps.iter().enumerate() {
+        e.set_head_edits(&edits(list)).unwrap();
+        for &s in *previews {
+            e.render_incremental(&w, Some(s)).unwrap();
+        }
+        let got =
+            stylenat::kernels::to_host(e.render_incremental(&w, None).unwrap().image).unwrap();
+        let unedited = e.synthesize_unedited_on_device(&w).unwrap();
+        let full = e.synthesize(&w, 2, |_| {}).unwrap().data;
+        assert_eq!(got, full, "step {i} {list:?}");
+        if list.is_empty() {
+            assert_eq!(stylenat::kernels::to_host(unedited).unwrap(), full);
+        }
+    }
 }

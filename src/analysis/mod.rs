@@ -1,5 +1,6 @@
-//! Looking inside a generator: per-head-group attention maps and PCA directions in W.
+//! Looking inside a generator: per-head-group attention maps, PCA and SeFa directions in W.
 
 pub mod attention;
 pub mod directions;
 pub mod frechet;
+pub mod sefa;

@@ -21,6 +21,8 @@ pub enum Action {
     Undo,
     Redo,
     ComputeDirections,
+    /// SeFa directions of these W+ layers.
+    ComputeSefa(Vec<usize>),
     LoadDirections(PathBuf),
     SaveDirections(PathBuf),
 }

@@ -37,7 +37,7 @@ pub struct Canvas {
     shown: Vec<Shown>,
     /// The model's resolution (zoom and clicks are in its pixels).
     size: usize,
-    /// The shown images' resolution when they are a preview of a smaller stage.
+    /// The shown images' resolution when they are a preview of an earlier stage.
     preview: Option<usize>,
     on_gpu: bool,
 }
@@ -45,12 +45,13 @@ pub struct Canvas {
 impl Canvas {
     /// Shows newly rendered images at `resolution` for a model of `size`: GPU textures as they
     /// are, host pixels uploaded into egui textures (reused from frame to frame). A preview
-    /// (`resolution < size`) is sampled bilinearly, the final image nearest.
+    /// (not `complete`; the second-to-last stage's is already at full size) is sampled
+    /// bilinearly when smaller, the final image nearest.
     pub fn show_images(
         &mut self,
         ctx: &egui::Context,
-        size: usize,
-        resolution: usize,
+        (size, resolution): (usize, usize),
+        complete: bool,
         images: &[(&'static str, Pixels)],
     ) {
         let options = if resolution < size {
@@ -84,7 +85,7 @@ impl Canvas {
         }
         self.on_gpu = matches!(images.first(), Some((_, Pixels::Gpu(_))));
         self.size = size;
-        self.preview = (resolution < size).then_some(resolution);
+        self.preview = (!complete).then_some(resolution);
     }
 
     /// The resolution of the preview on screen, if the final image is still to come.

@@ -35,7 +35,7 @@ const STATE_KEY: &str = "stylenat-explorer";
 /// PCA settings of the Directions panel (GANSpace used 10⁶ samples for 512-d W; 20 000 gives
 /// stable leading components in seconds).
 const DIRECTION_SAMPLES: usize = 20_000;
-const DIRECTION_COMPONENTS: usize = 20;
+pub(crate) const DIRECTION_COMPONENTS: usize = 20;
 
 /// A checkpoint load in progress, as reported by the render thread.
 pub struct LoadState {
@@ -231,6 +231,12 @@ impl ExplorerApp {
                         samples: DIRECTION_SAMPLES,
                         components: DIRECTION_COMPONENTS,
                     }));
+            }
+            Action::ComputeSefa(layers) => {
+                self.worker
+                    .send(Request::Directions(protocol::DirectionsRequest::Sefa(
+                        layers,
+                    )));
             }
             Action::LoadDirections(p) => {
                 self.worker

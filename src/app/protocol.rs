@@ -54,6 +54,8 @@ pub enum DirectionsRequest {
         samples: usize,
         components: usize,
     },
+    /// SeFa directions of these W+ layers (closed form: no progress to report).
+    Sefa(Vec<usize>),
     Load(PathBuf),
     Save(PathBuf),
 }

@@ -70,7 +70,7 @@ impl ExplorerApp {
                 shown.cache_bytes = r.cache_bytes;
                 shown
                     .canvas
-                    .show_images(ctx, r.size, r.resolution, &r.images);
+                    .show_images(ctx, (r.size, r.resolution), r.complete, &r.images);
                 shown.render_ms = Some(r.ms);
                 shown.wplus = Some(r.wplus);
                 shown.args = Some(r.args);

@@ -6,6 +6,7 @@
 pub mod provenance;
 
 use crate::analysis::directions::{Directions, pca};
+use crate::analysis::sefa::sefa;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::latent::recipe::{DirectionEdit, DirectionSource, LATTICE_ROW, Recipe};
@@ -61,6 +62,7 @@ impl Composer {
                     samples,
                     components,
                 } => cached_pca(e, *samples, *components, |_, _| {})?,
+                DirectionSource::Sefa { layers, components } => sefa(e, layers, *components)?,
             };
             self.directions.insert(source.clone(), dirs);
         }

@@ -166,6 +166,11 @@ pub enum DirectionSource {
     File(PathBuf),
     /// The model's PCA of W over `samples` seeded samples, `components` kept.
     Pca { samples: usize, components: usize },
+    /// The model's SeFa directions of W+ `layers` (closed form), `components` kept.
+    Sefa {
+        layers: Vec<usize>,
+        components: usize,
+    },
 }
 
 impl std::fmt::Display for DirectionSource {
@@ -176,6 +181,7 @@ impl std::fmt::Display for DirectionSource {
                 write!(f, "{}", name.unwrap_or_default())
             }
             Self::Pca { samples, .. } => write!(f, "pca{samples}"),
+            Self::Sefa { layers, .. } => write!(f, "sefa{}", format_layer_list(layers)),
         }
     }
 }

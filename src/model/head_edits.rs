@@ -41,7 +41,10 @@ pub fn groups_of(
     stage: usize,
     block: usize,
 ) -> Vec<HeadGroup> {
-    let mut groups = config.stages.get(stage).map_or_else(Vec::new, |s| s.groups.clone());
+    let mut groups = config
+        .stages
+        .get(stage)
+        .map_or_else(Vec::new, |s| s.groups.clone());
     for e in edits.iter().filter(|e| e.addresses(stage, block)) {
         if let Some(g) = groups.get_mut(e.group) {
             match e.op {
@@ -57,7 +60,10 @@ pub fn groups_of(
 /// Per block (`2·stage + block`, the W+ layer feeding it): its edit, if any. Later edits of
 /// the same kind at the same place win. An edit that addresses a stage, block or group the
 /// model lacks, or a neighbourhood its map cannot hold, is an error naming the edit.
-pub fn resolve(config: &GeneratorConfig, edits: &[GroupEdit]) -> Result<Vec<Option<AttentionEdit>>> {
+pub fn resolve(
+    config: &GeneratorConfig,
+    edits: &[GroupEdit],
+) -> Result<Vec<Option<AttentionEdit>>> {
     let mut out: Vec<Option<AttentionEdit>> = vec![None; config.num_ws()];
     for e in edits {
         let Some(stage) = config.stages.get(e.stage) else {

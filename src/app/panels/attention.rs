@@ -22,7 +22,12 @@ pub fn group_colour(g: usize) -> egui::Color32 {
 
 pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
     if let Some(model) = cx.model {
-        draw(ui, &mut cx.state.attention, &cx.state.args.group_edits, model);
+        draw(
+            ui,
+            &mut cx.state.attention,
+            &cx.state.args.group_edits,
+            model,
+        );
     }
 }
 

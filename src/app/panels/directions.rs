@@ -1,10 +1,12 @@
-//! Directions: GANSpace PCA of W (computed on request, cached per checkpoint), a slider per
-//! component in σ units on a W+ layer range, and direction files. The sliders are the
+//! Directions: GANSpace PCA of W (computed on request, cached per checkpoint) or SeFa's
+//! closed-form directions of the chosen W+ layers, a slider per component (PCA in σ units,
+//! SeFa in units of W) on that W+ layer range, and direction files. The sliders are the
 //! recipe's direction edits on the shown directions.
 
 use super::PanelCtx;
 use crate::app::action::Action;
 use crate::app::file_dialog::FileTask;
+use crate::latent::recipe::DirectionSource;
 
 /// Components with a slider.
 const SLIDERS: usize = 12;
@@ -22,6 +24,16 @@ pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
             .clicked()
         {
             cx.actions.push(Action::ComputeDirections);
+        }
+        if ui
+            .button("Compute SeFa")
+            .on_hover_text("closed form from the style weights of the layers below")
+            .clicked()
+        {
+            let [first, last] = cx.state.edit_layers;
+            let last = last.min(model.num_ws().saturating_sub(1));
+            cx.actions
+                .push(Action::ComputeSefa((first.min(last)..=last).collect()));
         }
         if ui.button("Load…").clicked() {
             cx.actions.push(Action::Choose(FileTask::LoadDirections));
@@ -48,14 +60,23 @@ pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
     let layers: Vec<usize> = (range[0]..=range[1]).collect();
     for k in 0..info.sigma.len().min(SLIDERS) {
         let explained = info.explained[k];
+        let name = match info.source {
+            DirectionSource::Sefa { .. } => "SeFa",
+            _ => "PC",
+        };
         let text = if explained.is_finite() {
-            format!("PC{k} ({:.1} %)", explained * 100.0)
+            format!("{name}{k} ({:.1} %)", explained * 100.0)
         } else {
             format!("direction {k}")
         };
         let mut amount = args.edit_amount(&info.source, k);
+        // PCA moves in σ of W along the component; SeFa (σ = 1) in plain W units.
+        let unit = match info.source {
+            DirectionSource::Sefa { .. } => " w",
+            _ => " σ",
+        };
         let slider = egui::Slider::new(&mut amount, -5.0..=5.0)
-            .suffix(" σ")
+            .suffix(unit)
             .text(text);
         if ui.add(slider).changed() {
             args.set_edit(&info.source, k, amount, &layers);

@@ -95,7 +95,10 @@ fn draw(ui: &mut egui::Ui, args: &mut Recipe, view: &mut HeadGroupView, model: &
                 changes.push((at(GroupOp::Dilation(d)), Some(original[g].dilation)));
             }
             if (k, d) != (original[g].kernel, original[g].dilation) {
-                ui.weak(format!("(was {}, {})", original[g].kernel, original[g].dilation));
+                ui.weak(format!(
+                    "(was {}, {})",
+                    original[g].kernel, original[g].dilation
+                ));
             }
         });
     }

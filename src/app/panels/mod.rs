@@ -47,7 +47,7 @@ pub const PANELS: &[Panel] = &[
     Panel::new("Truncation", true, true, truncation::show),
     Panel::new("Style mixing", false, true, mixing::show),
     Panel::new("Style vector", false, true, style::show),
-    Panel::new("Directions (PCA)", false, true, directions::show),
+    Panel::new("Directions", false, true, directions::show),
     Panel::new("Head groups", false, true, head_groups::show),
     Panel::new("Attention maps", false, true, attention::show),
     Panel::new("Export", false, true, export::show),

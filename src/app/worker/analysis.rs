@@ -33,6 +33,19 @@ pub fn directions(m: &mut Model, request: DirectionsRequest, post: &Post) -> Res
             };
             (source, d, format!("PCA of {samples} samples"))
         }
+        DirectionsRequest::Sefa(layers) => {
+            let source = DirectionSource::Sefa {
+                layers: layers.clone(),
+                components: crate::app::DIRECTION_COMPONENTS,
+            };
+            let d = m.composer.directions(&m.engine, &source)?.clone();
+            let layers = crate::latent::recipe::format_layer_list(&layers);
+            (
+                source,
+                d,
+                format!("SeFa of W+ layers {layers} (units of W)"),
+            )
+        }
         DirectionsRequest::Load(path) => {
             let source = DirectionSource::File(path.clone());
             m.composer

@@ -1,0 +1,125 @@
+//! The instruments of the explorer: the Head groups panel (ablating a group changes the image,
+//! the unedited image beside it is the image from before, undo brings the edit back off) and
+//! SeFa in the Directions panel.
+
+mod common;
+
+use common::ui::{app, click, harness, image_shown, step_until};
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use stylenat::app::ExplorerApp;
+use stylenat::latent::group_edit::GroupEdit;
+use stylenat::latent::recipe::DirectionSource;
+
+/// The on-screen pixels of the image labelled `label` (the canvas, as egui draws it).
+fn crop(h: &mut Harness<'_, ExplorerApp>, label: &str) -> image::RgbaImage {
+    h.run_steps(3);
+    let rect = h.get_by_label(label).rect();
+    let shot = h.render().expect("egui-wgpu renders on lavapipe");
+    let ppp = h.ctx.pixels_per_point();
+    image::imageops::crop_imm(
+        &shot,
+        (rect.min.x * ppp) as u32,
+        (rect.min.y * ppp) as u32,
+        (rect.width() * ppp) as u32,
+        (rect.height() * ppp) as u32,
+    )
+    .to_image()
+}
+
+/// The current recipe's final image is shown (not a preview: on a loaded machine the first
+/// render after an edit may be a smaller stage's).
+fn final_shown(a: &ExplorerApp) -> bool {
+    image_shown(a) && a.shown.canvas.preview().is_none()
+}
+
+fn differing_pixels(a: &image::RgbaImage, b: &image::RgbaImage) -> usize {
+    assert_eq!(a.dimensions(), b.dimensions());
+    a.pixels().zip(b.pixels()).filter(|(x, y)| x != y).count()
+}
+
+#[test]
+fn ablating_a_group_changes_the_image_and_undo_restores_it() {
+    let mut app = app();
+    app.state.zoom = 2;
+    let mut h = Harness::builder()
+        .with_size([1300.0, 900.0])
+        .wgpu()
+        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
+    step_until(&mut h, "the first image", final_shown);
+    let before = crop(&mut h, "generated image mix");
+    let recipe = h.state().state.args.clone();
+
+    click(&mut h, "Head groups");
+    click(&mut h, "32²");
+    click(&mut h, "ablate group 1");
+    let want: Vec<GroupEdit> = vec!["3:1:scale=0".parse().unwrap()];
+    step_until(&mut h, "the ablated image", |a| {
+        a.state.args.group_edits == want && final_shown(a)
+    });
+    let ablated = crop(&mut h, "generated image mix");
+    let changed = differing_pixels(&before, &ablated);
+    assert!(
+        changed > before.len() / 4 / 20,
+        "ablating a head group changed only {changed} pixels"
+    );
+
+    // Beside it, the same latent with no head-group edit: the image from before.
+    click(&mut h, "show unedited beside it");
+    step_until(&mut h, "the unedited image", |a| {
+        final_shown(a) && a.shown.args.as_ref().is_some_and(|r| r.unedited)
+    });
+    let unedited = crop(&mut h, "generated image unedited");
+    assert_eq!(differing_pixels(&before, &unedited), 0);
+    click(&mut h, "show unedited beside it");
+
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    step_until(&mut h, "the undone image", |a| {
+        a.state.args.group_edits.is_empty() && final_shown(a)
+    });
+    assert_eq!(h.state().state.args, recipe, "undo restores the recipe");
+    let undone = crop(&mut h, "generated image mix");
+    assert_eq!(
+        differing_pixels(&before, &undone),
+        0,
+        "undo restores the image"
+    );
+}
+
+#[test]
+fn sefa_directions_drive_the_sliders() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    let before = h.state().shown.wplus.clone().unwrap();
+    click(&mut h, "Directions");
+    click(&mut h, "Compute SeFa");
+    step_until(&mut h, "the SeFa directions", |a| {
+        a.shown
+            .directions
+            .as_ref()
+            .is_some_and(|d| matches!(d.source, DirectionSource::Sefa { .. }))
+    });
+    let info = h.state().shown.directions.clone().unwrap();
+    assert!(
+        info.sigma.iter().all(|&s| s == 1.0),
+        "SeFa moves raw W units"
+    );
+    let label = format!("SeFa0 ({:.1} %)", info.explained[0] * 100.0);
+    let slider = h.get_by_role_and_label(egui::accesskit::Role::Slider, &label);
+    slider.set_value_accesskit(2.0);
+    step_until(&mut h, "the edited image", |a| {
+        !a.state.args.edits.is_empty() && image_shown(a)
+    });
+    let after = h.state().shown.wplus.clone().unwrap();
+    // Every layer moved by 2 along a unit direction: ‖Δ‖ = 2 per layer.
+    let d = h.state().model.as_ref().unwrap().w_dim();
+    for (a, b) in after.chunks(d).zip(before.chunks(d)) {
+        let step: f32 = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).powi(2))
+            .sum::<f32>()
+            .sqrt();
+        assert!((step - 2.0).abs() < 1e-3, "moved {step}");
+    }
+}
