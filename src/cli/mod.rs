@@ -8,6 +8,7 @@ mod convert;
 mod directions;
 mod generate;
 mod info;
+mod inspect;
 mod latents;
 mod mix;
 mod quality;
@@ -61,6 +62,8 @@ enum Command {
     Video(video::VideoArgs),
     /// Attention maps of one pixel per head group (kernel/dilation) at a chosen block.
     Attention(attention::AttentionArgs),
+    /// One intermediate layer of one image: a channel (or three as RGB), its spectrum, stats.
+    Inspect(inspect::InspectArgs),
     /// Principal directions of W (GANSpace) for `generate --edit`.
     Directions(directions::DirectionsArgs),
     /// Convert a checkpoint to the native safetensors format (config embedded).
@@ -180,6 +183,7 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Mix(a)) => mix::run(a)?,
         Some(Command::Video(a)) => video::run(a)?,
         Some(Command::Attention(a)) => attention::run(a)?,
+        Some(Command::Inspect(a)) => inspect::run(a)?,
         Some(Command::Directions(a)) => directions::run(a)?,
     }
     Ok(ExitCode::SUCCESS)
