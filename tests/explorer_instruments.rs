@@ -123,3 +123,42 @@ fn sefa_directions_drive_the_sliders() {
         assert!((step - 2.0).abs() < 1e-3, "moved {step}");
     }
 }
+
+#[test]
+fn layer_inspector_shows_the_chosen_layer_of_the_shown_image() {
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    click(&mut h, "Layer inspector");
+    click(&mut h, "inspect a layer");
+    click(&mut h, "32²");
+    click(&mut h, "attn 1");
+    let want_site = stylenat::model::Site::AttnOut { stage: 3, block: 1 };
+    step_until(&mut h, "the inspection", |a| {
+        a.shown
+            .inspection
+            .as_ref()
+            .is_some_and(|(i, _)| i.site == want_site)
+    });
+    click(&mut h, "RGB");
+    step_until(&mut h, "three channels", |a| {
+        a.shown
+            .inspection
+            .as_ref()
+            .is_some_and(|(i, _)| i.channels == [0, 1, 2])
+    });
+    let (got, _) = h.state().shown.inspection.clone().unwrap();
+    // The same layer of the same image, straight from the engine.
+    let mut e = common::fixture_engine();
+    let w = common::seed_wplus(&mut e, h.state().state.args.seed);
+    let want = stylenat::analysis::inspect::inspect(
+        &e,
+        &w,
+        want_site,
+        &[0, 1, 2],
+        stylenat::analysis::inspect::Normalise::PerChannel,
+    )
+    .unwrap();
+    assert_eq!(got.stats, want.stats);
+    assert_eq!(got.picture, want.picture);
+    h.get_by_label_contains("stage3.block1.attn: 64 channels, 32×32");
+}

@@ -89,6 +89,7 @@ impl ExplorerApp {
             self.jobs.requested = Some(wanted);
         }
         self.request_attention();
+        self.request_inspection();
         let jobs = &self.jobs;
         if jobs.export.is_some() || jobs.loading.is_some() || jobs.directions_progress.is_some() {
             // Progress and elapsed time keep moving.
@@ -115,6 +116,25 @@ impl ExplorerApp {
         }
         self.jobs.attention_asked = Some(request.clone());
         self.worker.send(Request::Attention(request));
+    }
+
+    /// Asks for the layer inspector's picture when it is open and its inputs changed.
+    fn request_inspection(&mut self) {
+        let view = &self.state.inspector;
+        let (Some(model), true) = (&self.model, view.open) else {
+            return;
+        };
+        let request = crate::app::protocol::InspectRequest {
+            recipe: self.state.args.clone(),
+            site: view.site(model.config.stages.len()),
+            channels: view.channels(),
+            norm: view.norm,
+        };
+        if self.jobs.inspect_asked.as_ref() == Some(&request) || self.jobs.loading.is_some() {
+            return;
+        }
+        self.jobs.inspect_asked = Some(request.clone());
+        self.worker.send(Request::Inspect(request));
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {

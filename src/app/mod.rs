@@ -70,6 +70,11 @@ pub struct Shown {
     pub cache_bytes: u64,
     /// The newest attention maps.
     pub attention: Option<Box<crate::analysis::attention::AttentionMaps>>,
+    /// The newest layer inspection, with its picture and spectrum as textures.
+    pub inspection: Option<(
+        Box<crate::analysis::inspect::Inspection>,
+        [egui::TextureHandle; 2],
+    )>,
     /// The directions the edit sliders use.
     pub directions: Option<DirectionsInfo>,
 }
@@ -83,6 +88,7 @@ pub struct Jobs {
     asked_at: BTreeMap<u64, Instant>,
     pub export: Option<ExportRun>,
     attention_asked: Option<AttentionRequest>,
+    inspect_asked: Option<protocol::InspectRequest>,
     /// `(done, total)` samples while directions are computed.
     pub directions_progress: Option<(usize, usize)>,
 }

@@ -3,8 +3,10 @@
 
 use super::worker::save::ExportJob;
 use crate::analysis::attention::AttentionMaps;
+use crate::analysis::inspect::{Inspection, Normalise};
 use crate::latent::recipe::{DirectionSource, Recipe};
 use crate::model::GeneratorConfig;
+use crate::model::Site;
 use std::path::PathBuf;
 
 /// What to render: the recipe, with `compare` also its sources A and B on their own, and with
@@ -34,7 +36,17 @@ pub enum Request {
     Render(RenderArgs),
     Export(ExportJob),
     Attention(AttentionRequest),
+    Inspect(InspectRequest),
     Directions(DirectionsRequest),
+}
+
+/// One layer of the image `recipe` describes, for the layer inspector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InspectRequest {
+    pub recipe: Recipe,
+    pub site: Site,
+    pub channels: Vec<usize>,
+    pub norm: Normalise,
 }
 
 /// Attention maps of the image `recipe` describes, at a block and pixel.
@@ -67,6 +79,7 @@ pub enum Job {
     Render,
     Export,
     Attention,
+    Inspect,
     Directions,
     /// Starting the device, or the GPU failing (the model moves to the CPU).
     Backend,
@@ -94,6 +107,7 @@ pub enum Reply {
     /// `Error::Cancelled` exports report this rather than a failure.
     ExportCancelled,
     Attention(Box<AttentionMaps>),
+    Inspection(Box<Inspection>),
     DirectionsProgress {
         done: usize,
         total: usize,

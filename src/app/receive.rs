@@ -45,6 +45,8 @@ impl ExplorerApp {
                 shown.directions = None;
                 shown.attention = None;
                 jobs.attention_asked = None;
+                shown.inspection = None;
+                jobs.inspect_asked = None;
                 self.model = Some(info);
                 jobs.requested = None; // render the new model
             }
@@ -89,6 +91,19 @@ impl ExplorerApp {
                 messages.status = Some("export cancelled; nothing was written".into());
             }
             Reply::Attention(maps) => shown.attention = Some(maps),
+            Reply::Inspection(ins) => {
+                let s = ins.size;
+                let grey: Vec<u8> = ins.spectrum.iter().flat_map(|&g| [g, g, g]).collect();
+                let texture = |name: &str, rgb: &[u8]| {
+                    let image = egui::ColorImage::from_rgb([s, s], rgb);
+                    ctx.load_texture(name, image, egui::TextureOptions::NEAREST)
+                };
+                let textures = [
+                    texture("inspector", &ins.picture),
+                    texture("spectrum", &grey),
+                ];
+                shown.inspection = Some((ins, textures));
+            }
             Reply::DirectionsProgress { done, total } => {
                 jobs.directions_progress = Some((done, total));
             }
@@ -102,7 +117,7 @@ impl ExplorerApp {
                     Job::Load => jobs.loading = None,
                     Job::Export => jobs.export = None,
                     Job::Directions => jobs.directions_progress = None,
-                    Job::Render | Job::Attention | Job::Backend => {}
+                    Job::Render | Job::Attention | Job::Inspect | Job::Backend => {}
                 }
                 messages.errors.push(message);
             }

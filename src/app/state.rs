@@ -1,7 +1,9 @@
 //! What the user has chosen: plain, serialisable, persisted between launches and in sessions.
 //! The image itself is a [`Recipe`]; the rest is how the explorer shows it.
 
+use crate::analysis::inspect::Normalise;
 use crate::latent::recipe::Recipe;
+use crate::model::Site;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -25,6 +27,67 @@ pub struct AppState {
     pub export: ExportSettings,
     pub attention: AttentionView,
     pub head_groups: HeadGroupView,
+    pub inspector: InspectorView,
+}
+
+/// Which part of a stage the layer inspector shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LayerKind {
+    #[default]
+    Block0,
+    Block1,
+    Attn0,
+    Attn1,
+    Upsample,
+    ToRgb,
+}
+
+/// The layer inspector: which layer and channels, and how they are normalised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct InspectorView {
+    pub open: bool,
+    pub stage: usize,
+    pub kind: LayerKind,
+    /// The channel, or with `rgb` the three channels shown as red, green and blue.
+    pub channels: [usize; 3],
+    pub rgb: bool,
+    pub norm: Normalise,
+}
+
+impl Default for InspectorView {
+    fn default() -> Self {
+        Self {
+            open: false,
+            stage: 1,
+            kind: LayerKind::Block1,
+            channels: [0, 1, 2],
+            rgb: false,
+            norm: Normalise::PerChannel,
+        }
+    }
+}
+
+impl InspectorView {
+    /// The chosen layer of a model with `stages` stages (the last has no upsample).
+    pub fn site(&self, stages: usize) -> Site {
+        let stage = self.stage.min(stages.saturating_sub(1));
+        match self.kind {
+            LayerKind::Block0 => Site::BlockOut { stage, block: 0 },
+            LayerKind::Block1 => Site::BlockOut { stage, block: 1 },
+            LayerKind::Attn0 => Site::AttnOut { stage, block: 0 },
+            LayerKind::Attn1 => Site::AttnOut { stage, block: 1 },
+            LayerKind::Upsample if stage + 1 < stages => Site::UpsampleOut { stage },
+            LayerKind::Upsample | LayerKind::ToRgb => Site::ToRgbSkip { stage },
+        }
+    }
+
+    pub fn channels(&self) -> Vec<usize> {
+        match self.rgb {
+            true => self.channels.to_vec(),
+            false => vec![self.channels[0]],
+        }
+    }
 }
 
 /// The head-group panel: which stage and blocks its controls address.
@@ -74,6 +137,7 @@ impl Default for AppState {
             export: ExportSettings::default(),
             attention: AttentionView::default(),
             head_groups: HeadGroupView::default(),
+            inspector: InspectorView::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod attention;
 pub mod directions;
 pub mod export;
 pub mod head_groups;
+pub mod inspector;
 pub mod latent;
 pub mod mixing;
 pub mod model;
@@ -50,6 +51,7 @@ pub const PANELS: &[Panel] = &[
     Panel::new("Directions", false, true, directions::show),
     Panel::new("Head groups", false, true, head_groups::show),
     Panel::new("Attention maps", false, true, attention::show),
+    Panel::new("Layer inspector", false, true, inspector::show),
     Panel::new("Export", false, true, export::show),
     Panel::new("View & performance", true, true, view::show),
 ];

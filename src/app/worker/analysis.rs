@@ -2,7 +2,9 @@
 
 use super::{Model, Post};
 use crate::analysis::directions::Directions;
-use crate::app::protocol::{AttentionRequest, DirectionsInfo, DirectionsRequest, Reply};
+use crate::app::protocol::{
+    AttentionRequest, DirectionsInfo, DirectionsRequest, InspectRequest, Reply,
+};
 use crate::compose::cached_pca;
 use crate::error::{Error, Result};
 use crate::latent::recipe::DirectionSource;
@@ -15,6 +17,15 @@ pub fn attention(m: &mut Model, r: &AttentionRequest) -> Result<Reply> {
     let maps =
         crate::analysis::attention::attention_maps(&m.engine, &wplus, r.stage, r.block, r.pixel)?;
     Ok(Reply::Attention(Box::new(maps)))
+}
+
+/// One layer of the image a recipe describes.
+pub fn inspect(m: &mut Model, r: &InspectRequest) -> Result<Reply> {
+    let wplus = m
+        .composer
+        .wplus(&mut m.engine, std::slice::from_ref(&r.recipe))?;
+    let ins = crate::analysis::inspect::inspect(&m.engine, &wplus, r.site, &r.channels, r.norm)?;
+    Ok(Reply::Inspection(Box::new(ins)))
 }
 
 /// Computes, loads or saves the directions the edit sliders use.

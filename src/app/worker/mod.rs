@@ -145,6 +145,7 @@ struct Server {
     /// request: both are superseded by later ones.
     render: Option<render::PendingRender>,
     attention: Option<super::protocol::AttentionRequest>,
+    inspect: Option<super::protocol::InspectRequest>,
     tx: Sender<Msg>,
     post: Post,
 }
@@ -178,6 +179,7 @@ fn serve(
         load_cancel: Arc::new(AtomicBool::new(false)),
         render: None,
         attention: None,
+        inspect: None,
         tx,
         post,
     };
@@ -199,7 +201,7 @@ fn serve(
             s.receive(msg);
         }
         s.render_step();
-        s.attention_step();
+        s.analysis_step();
     }
 }
 
@@ -258,6 +260,7 @@ impl Server {
                 None => (self.post)(failed(Job::Export, "open a model before exporting")),
             },
             Msg::Ui(_, Request::Attention(request)) => self.attention = Some(request),
+            Msg::Ui(_, Request::Inspect(request)) => self.inspect = Some(request),
             Msg::Ui(_, Request::Directions(request)) => (self.post)(match self.model.as_mut() {
                 Some(m) => analysis::directions(m, request, &self.post)
                     .unwrap_or_else(|e| failed(Job::Directions, format!("directions: {e}"))),
@@ -297,16 +300,22 @@ impl Server {
         }
     }
 
-    fn attention_step(&mut self) {
+    /// The newest attention-map and inspector requests, once no render waits.
+    fn analysis_step(&mut self) {
         let Some(m) = self.model.as_mut() else {
             return;
         };
-        let Some(request) = self.attention.take() else {
-            return;
-        };
-        (self.post)(
-            analysis::attention(m, &request)
-                .unwrap_or_else(|e| failed(Job::Attention, format!("attention maps: {e}"))),
-        );
+        if let Some(request) = self.attention.take() {
+            (self.post)(
+                analysis::attention(m, &request)
+                    .unwrap_or_else(|e| failed(Job::Attention, format!("attention maps: {e}"))),
+            );
+        }
+        if let Some(request) = self.inspect.take() {
+            (self.post)(
+                analysis::inspect(m, &request)
+                    .unwrap_or_else(|e| failed(Job::Inspect, format!("layer inspector: {e}"))),
+            );
+        }
     }
 }
