@@ -91,4 +91,28 @@ fn main() {
     h.get_by_label("Style mixing").click();
     step_until(&mut h, "the three images", shown);
     save(&mut h, "mixing.png");
+
+    // Head groups: one group of the second-to-last stage ablated, the unedited image beside it.
+    let mut h = harness(&ckpt, AppState::default());
+    let stage = h.state().model.as_ref().unwrap().config.stages.len() - 2;
+    h.get_by_label("Head groups").click();
+    h.run_steps(2);
+    let state = &mut h.state_mut().state;
+    state.args.seed = 2;
+    state.head_groups.stage = stage;
+    state.head_groups.unedited = true;
+    state.args.group_edits = vec![format!("{stage}:1:scale=0").parse().unwrap()];
+    step_until(&mut h, "the ablated image", shown);
+    save(&mut h, "head-groups.png");
+
+    // Layer inspector: three channels of a block output as RGB.
+    let mut state = AppState::default();
+    state.args.seed = 2;
+    state.inspector.open = true;
+    state.inspector.rgb = true;
+    let mut h = harness(&ckpt, state);
+    h.get_by_label("Layer inspector").click();
+    h.run_steps(2);
+    step_until(&mut h, "the inspection", |a| a.shown.inspection.is_some());
+    save(&mut h, "inspector.png");
 }

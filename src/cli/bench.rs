@@ -43,7 +43,7 @@ pub struct BenchArgs {
     #[arg(long)]
     pub na: bool,
     /// Time edits through the explorer's path instead: `psi` (all layers), `fine` (last third
-    /// of W+ layers), `coarse` (first third) — preview, refine and full-image latency.
+    /// of W+ layers), `coarse` (first third), `group` (a head group ablated) — preview, refine and full-image latency; and SeFa.
     #[arg(long, conflicts_with = "na")]
     pub edit_latency: bool,
     /// Replace an existing JSON file.

@@ -3,6 +3,7 @@
 
 use crate::engine::{Engine, PREVIEW_BUDGET_MS};
 use crate::kernels::to_host;
+use crate::latent::group_edit::GroupEdit;
 use crate::tensor::HostTensor;
 use anyhow::Result;
 use serde::Serialize;
@@ -10,7 +11,8 @@ use std::time::Instant;
 
 #[derive(Serialize)]
 pub struct EditLatency {
-    /// `psi` (all layers move), `fine` (last third of the W+ layers), `coarse` (first third).
+    /// `psi` (all layers move), `fine` (last third of the W+ layers), `coarse` (first third),
+    /// `group` (one head group of the second-to-last stage ablated; W+ unchanged).
     edit: String,
     /// The W+ layers the edit changes.
     layers: String,
@@ -32,6 +34,8 @@ pub struct EditResult {
     /// Memory the stored block inputs hold for one image.
     cache_bytes: u64,
     edits: Vec<EditLatency>,
+    /// SeFa directions of every W+ layer, 20 components (closed form), in milliseconds.
+    sefa_ms: f64,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -56,10 +60,17 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<EditResu
     let dirs = engine.z_for_seeds(&[1, 2], Default::default())?;
     let (away, along) = (&dirs.data[..d], &dirs.data[d..]);
     let third = (num_ws / 3).max(1);
-    let kinds: [(&str, std::ops::Range<usize>); 3] = [
+    // The head-group edit: the last group of the second-to-last stage, ablated.
+    let stage = engine.config().stages.len().saturating_sub(2);
+    let last_group = engine.config().stages[stage].groups.len() - 1;
+    let ablate: GroupEdit = format!("{stage}:{last_group}:scale=0")
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let kinds: [(&str, std::ops::Range<usize>); 4] = [
         ("psi", 0..num_ws),
         ("fine", num_ws - third..num_ws),
         ("coarse", 0..third),
+        ("group", 2 * stage..2 * stage + 2),
     ];
     // The image before each edit: seed 0's w, moved off the mean, on every layer.
     let w = engine.map(&engine.z_for_seeds(&[0], Default::default())?)?;
@@ -74,7 +85,9 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<EditResu
         for r in 0..runs.max(1) {
             let step = 0.05 * (r + 1) as f32;
             let mut edited = base.clone();
-            for k in layers.clone() {
+            let group = name == "group";
+            let edits = if group { vec![ablate] } else { Vec::new() };
+            for k in layers.clone().filter(|_| !group) {
                 let row = &mut edited.data[k * d..(k + 1) * d];
                 if name == "psi" {
                     // Truncation ψ = 1 − step: every layer moves towards the mean.
@@ -89,7 +102,9 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<EditResu
                 }
             }
             // Explorer path: preview within the budget, then refine once the input rests.
+            engine.set_head_edits(&[])?;
             timed(engine, &base, None)?;
+            engine.set_head_edits(&edits)?;
             let stage = engine.preview_stage(&edited, PREVIEW_BUDGET_MS);
             let (ms, r) = timed(engine, &edited, stage)?;
             previews.push(ms);
@@ -99,8 +114,11 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<EditResu
                 None => 0.0,
             });
             // Straight to the full image.
+            engine.set_head_edits(&[])?;
             timed(engine, &base, None)?;
+            engine.set_head_edits(&edits)?;
             fulls.push(timed(engine, &edited, None)?.0);
+            engine.set_head_edits(&[])?;
         }
         edits.push(EditLatency {
             edit: name.to_string(),
@@ -111,7 +129,11 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<EditResu
             full_ms_median: median(fulls),
         });
     }
+    let t0 = Instant::now();
+    crate::analysis::sefa::sefa(engine, &(0..num_ws).collect::<Vec<_>>(), 20)?;
+    let sefa_ms = t0.elapsed().as_secs_f64() * 1e3;
     Ok(EditResult {
+        sefa_ms,
         model: model.to_string(),
         backend: engine.backend.description.clone(),
         runs,
@@ -130,6 +152,7 @@ pub fn print(r: &EditResult) {
         r.preview_budget_ms,
         r.cache_bytes as f64 / (1 << 20) as f64
     );
+    println!("SeFa of all W+ layers: {:.1} ms", r.sefa_ms);
     println!("edit    layers  preview ms   at res  refine ms   full ms");
     for e in &r.edits {
         println!(

@@ -179,6 +179,9 @@ fn render_one(
         let mix = HostTensor::new(vec![1, num_ws, d], wplus.data[..num_ws * d].to_vec());
         image = burn::tensor::Tensor::cat(vec![image, e.synthesize_unedited_on_device(&mix)?], 0);
         labels.push("unedited");
+        if !p.args.compare {
+            labels[0] = "edited";
+        }
     }
     let images = match gpu {
         Some(textures) if !crate::backend::is_cpu(&e.backend.device) => {
