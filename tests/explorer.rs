@@ -2,7 +2,7 @@
 //! model on the CPU backend and snapshots rendered by egui-wgpu on lavapipe.
 
 mod common;
-use common::ui::{app, click, harness, image_shown, step_until};
+use common::ui::{app, click, crop, harness, image_shown, step_until};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::{Harness, SnapshotOptions};
 use stylenat::app::ExplorerApp;
@@ -92,18 +92,7 @@ fn rendered_window_matches_the_snapshot_on_lavapipe() {
         .wgpu()
         .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
     step_until(&mut h, "the first image", image_shown);
-    h.run_steps(3);
-    let rect = h.get_by_label("generated image mix").rect();
-    let shot = h.render().expect("egui-wgpu renders on lavapipe");
-    let ppp = h.ctx.pixels_per_point();
-    let crop = image::imageops::crop_imm(
-        &shot,
-        (rect.min.x * ppp) as u32,
-        (rect.min.y * ppp) as u32,
-        (rect.width() * ppp) as u32,
-        (rect.height() * ppp) as u32,
-    )
-    .to_image();
+    let crop = crop(&mut h, "generated image mix");
     assert_eq!((crop.width(), crop.height()), (512, 512));
     // The generated image as egui draws it (4× nearest upscaling) on lavapipe.
     egui_kittest::image_snapshot_options(

@@ -4,28 +4,12 @@
 
 mod common;
 
-use common::ui::{app, click, harness, image_shown, step_until};
+use common::ui::{app, click, crop, harness, image_shown, step_until};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use stylenat::app::ExplorerApp;
 use stylenat::latent::group_edit::GroupEdit;
 use stylenat::latent::recipe::DirectionSource;
-
-/// The on-screen pixels of the image labelled `label` (the canvas, as egui draws it).
-fn crop(h: &mut Harness<'_, ExplorerApp>, label: &str) -> image::RgbaImage {
-    h.run_steps(3);
-    let rect = h.get_by_label(label).rect();
-    let shot = h.render().expect("egui-wgpu renders on lavapipe");
-    let ppp = h.ctx.pixels_per_point();
-    image::imageops::crop_imm(
-        &shot,
-        (rect.min.x * ppp) as u32,
-        (rect.min.y * ppp) as u32,
-        (rect.width() * ppp) as u32,
-        (rect.height() * ppp) as u32,
-    )
-    .to_image()
-}
 
 /// The current recipe's final image is shown (not a preview: on a loaded machine the first
 /// render after an edit may be a smaller stage's).

@@ -57,32 +57,41 @@ pub fn pca(
     let mean = nalgebra::DVector::from_iterator(d, sum.iter().map(|s| s / n));
     // Sample covariance: (Σ w wᵀ − n μ μᵀ) / (n − 1).
     let cov = (outer - &mean * mean.transpose() * n) / (n - 1.0);
-    let total: f64 = cov.trace();
-    let eig = nalgebra::SymmetricEigen::new(cov);
-    let mut order: Vec<usize> = (0..d).collect();
-    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-    let top = &order[..k];
+    let (components, eigenvalues, total) = strongest_eigenvectors(cov, k);
     Ok(Directions {
         mean: mean.iter().map(|&v| v as f32).collect(),
-        components: top
+        components,
+        sigma: eigenvalues.iter().map(|&l| l.sqrt() as f32).collect(),
+        explained: eigenvalues
             .iter()
-            .map(|&i| {
-                eig.eigenvectors
-                    .column(i)
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect()
-            })
-            .collect(),
-        sigma: top
-            .iter()
-            .map(|&i| eig.eigenvalues[i].max(0.0).sqrt() as f32)
-            .collect(),
-        explained: top
-            .iter()
-            .map(|&i| (eig.eigenvalues[i].max(0.0) / total.max(1e-30)) as f32)
+            .map(|&l| (l / total.max(1e-30)) as f32)
             .collect(),
     })
+}
+
+/// The `k` eigenvectors of a symmetric matrix with the largest eigenvalues (unit, as `f32`),
+/// those eigenvalues (clamped at 0) by decreasing size, and the matrix's trace.
+pub(crate) fn strongest_eigenvectors(
+    m: nalgebra::DMatrix<f64>,
+    k: usize,
+) -> (Vec<Vec<f32>>, Vec<f64>, f64) {
+    let total = m.trace();
+    let eig = nalgebra::SymmetricEigen::new(m);
+    let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
+    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+    let top = &order[..k.min(order.len())];
+    let vectors = top
+        .iter()
+        .map(|&i| {
+            eig.eigenvectors
+                .column(i)
+                .iter()
+                .map(|&v| v as f32)
+                .collect()
+        })
+        .collect();
+    let values = top.iter().map(|&i| eig.eigenvalues[i].max(0.0)).collect();
+    (vectors, values, total)
 }
 
 impl Directions {

@@ -5,7 +5,7 @@
 //! stacked into `A`; the directions are the eigenvectors of `AᵀA`, by decreasing eigenvalue —
 //! the unit moves in W that change the styles most.
 
-use super::directions::Directions;
+use super::directions::{Directions, strongest_eigenvectors};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::kernels::to_host;
@@ -47,27 +47,14 @@ pub fn sefa(engine: &Engine, layers: &[usize], k: usize) -> Result<Directions> {
             gram += &m * m.transpose();
         }
     }
-    let total = gram.trace();
-    let eig = nalgebra::SymmetricEigen::new(gram);
-    let mut order: Vec<usize> = (0..d).collect();
-    order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
-    let top = &order[..k];
+    let (components, eigenvalues, total) = strongest_eigenvectors(gram, k);
     Ok(Directions {
         mean: vec![0.0; d],
-        components: top
-            .iter()
-            .map(|&i| {
-                eig.eigenvectors
-                    .column(i)
-                    .iter()
-                    .map(|&v| v as f32)
-                    .collect()
-            })
-            .collect(),
+        components,
         sigma: vec![1.0; k],
-        explained: top
+        explained: eigenvalues
             .iter()
-            .map(|&i| (eig.eigenvalues[i].max(0.0) / total.max(1e-30)) as f32)
+            .map(|&l| (l / total.max(1e-30)) as f32)
             .collect(),
     })
 }

@@ -68,3 +68,20 @@ pub fn click(h: &mut Harness<'_, ExplorerApp>, label: &str) {
     h.get_by_label(label).click();
     h.run_steps(2);
 }
+
+/// The on-screen pixels of the image labelled `label` (the canvas, as egui-wgpu draws it),
+/// after the UI has settled.
+pub fn crop(h: &mut Harness<'_, ExplorerApp>, label: &str) -> image::RgbaImage {
+    h.run_steps(3);
+    let rect = h.get_by_label(label).rect();
+    let shot = h.render().expect("egui-wgpu renders on lavapipe");
+    let ppp = h.ctx.pixels_per_point();
+    image::imageops::crop_imm(
+        &shot,
+        (rect.min.x * ppp) as u32,
+        (rect.min.y * ppp) as u32,
+        (rect.width() * ppp) as u32,
+        (rect.height() * ppp) as u32,
+    )
+    .to_image()
+}
