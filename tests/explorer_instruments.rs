@@ -146,3 +146,31 @@ fn layer_inspector_shows_the_chosen_layer_of_the_shown_image() {
     assert_eq!(got.picture, want.picture);
     h.get_by_label_contains("stage3.block1.attn: 64 channels, 32×32");
 }
+
+#[test]
+fn a_png_with_head_group_edits_restores_them_when_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().display().to_string();
+    let c = common::ckpt();
+    let edit = "4.1:0:dilation=4";
+    common::stylenat_ok(&[
+        "generate",
+        "--ckpt",
+        &c,
+        "--seeds",
+        "9",
+        "--group-edit",
+        edit,
+        "--outdir",
+        &out,
+    ]);
+    let mut h = harness(app());
+    step_until(&mut h, "the first image", image_shown);
+    h.state_mut().apply(stylenat::app::action::Action::Open(
+        dir.path().join("9.png"),
+    ));
+    let want: Vec<GroupEdit> = vec![edit.parse().unwrap()];
+    step_until(&mut h, "the restored image", |a| {
+        a.state.args.group_edits == want && a.state.args.seed == 9 && image_shown(a)
+    });
+}
