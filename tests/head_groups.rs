@@ -296,3 +296,27 @@ fn previews_and_unedited_images_keep_the_cache_true() {
         }
     }
 }
+
+/// Attention maps follow a dilation override: they equal the maps of a generator built with
+/// that dilation, and their legend names it.
+#[test]
+fn attention_maps_follow_the_overrides() {
+    use stylenat::analysis::attention::attention_maps;
+    let mut e = engine(loaded(), BackendKind::Cpu);
+    e.set_head_edits(&edits(&["3:1:dilation=2", "3:0:kernel=5"]))
+        .unwrap();
+    let w = e.broadcast(
+        &e.map(&e.z_for_seeds(&[4], Default::default()).unwrap())
+            .unwrap(),
+    );
+    let got = attention_maps(&e, &w, 3, 1, (50, 70)).unwrap();
+    let mut l = loaded();
+    l.config.stages[3].groups[1].dilation = 2;
+    with_kernel(&mut l, 3, 0, 5);
+    let want = attention_maps(&engine(l, BackendKind::Cpu), &w, 3, 1, (50, 70)).unwrap();
+    for (g, h) in got.groups.iter().zip(&want.groups) {
+        assert_eq!((g.kernel, g.dilation), (h.kernel, h.dilation));
+        assert!(diff(&g.mean, &h.mean).0 < 1e-6);
+    }
+    assert_eq!((got.groups[0].kernel, got.groups[1].dilation), (5, 2));
+}

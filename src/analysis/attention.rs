@@ -72,7 +72,9 @@ pub fn attention_maps(
     let res = st.resolution;
     let query = (pixel.0 * res / size, pixel.1 * res / size);
     let heads = query_weights(&cap.problem, &cap.qkv, &cap.rpb, 0, query.1, query.0)?;
-    let groups = st
+    // The groups as they ran (head-group edits may override kernels and dilations).
+    let groups = cap
+        .problem
         .groups
         .iter()
         .enumerate()

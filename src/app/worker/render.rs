@@ -146,7 +146,11 @@ fn render_one(
     if p.args.compare {
         labels.extend(["A", "B"]);
     }
-    if p.rows.is_none() {
+    if p.rows.is_some() {
+        // A refine step: another job (attention maps, an export) may have composed a recipe
+        // with other head-group edits since this render composed its own.
+        e.set_head_edits(&p.args.recipe.group_edits)?;
+    } else {
         let c = m
             .composer
             .compose(e, std::slice::from_ref(&p.args.recipe))?;
