@@ -5,7 +5,7 @@
 //! [`io`] (files) → [`backend`] (devices) → [`kernels`] (NA and fused CPU work, with their own
 //! problem types) → [`model`] (burn modules) → [`checkpoint`] (files → config + weights →
 //! model) → [`engine`] (latents → images) → [`analysis`] → [`compose`] (recipes → W+, provenance) →
-//! [`keyframes`] (videos), [`train`] → front ends
+//! [`keyframes`] (videos), [`project`] (images → W+), [`train`] → front ends
 //! ([`app`], [`cli`]).
 
 pub mod analysis;
@@ -21,6 +21,7 @@ pub mod kernels;
 pub mod keyframes;
 pub mod latent;
 pub mod model;
+pub mod project;
 pub mod rng;
 pub mod tensor;
 pub mod train;

@@ -11,6 +11,7 @@ mod info;
 mod inspect;
 mod latents;
 mod mix;
+mod project;
 mod quality;
 mod synth;
 mod train;
@@ -64,6 +65,8 @@ enum Command {
     Attention(attention::AttentionArgs),
     /// One intermediate layer of one image: a channel (or three as RGB), its spectrum, stats.
     Inspect(inspect::InspectArgs),
+    /// Find the W+ whose image matches a picture (projection), and its reconstruction.
+    Project(project::ProjectArgs),
     /// Principal directions of W (GANSpace) for `generate --edit`.
     Directions(directions::DirectionsArgs),
     /// Convert a checkpoint to the native safetensors format (config embedded).
@@ -184,6 +187,7 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Video(a)) => video::run(a)?,
         Some(Command::Attention(a)) => attention::run(a)?,
         Some(Command::Inspect(a)) => inspect::run(a)?,
+        Some(Command::Project(a)) => project::run(a)?,
         Some(Command::Directions(a)) => directions::run(a)?,
     }
     Ok(ExitCode::SUCCESS)
