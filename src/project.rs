@@ -13,6 +13,7 @@ use crate::kernels::{KernelPath, to_host};
 use crate::rng::Rng;
 use crate::tensor::HostTensor;
 use burn::tensor::{Tensor, TensorData};
+use std::path::Path;
 
 /// What is optimised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -167,6 +168,48 @@ fn expand(w: &[f32], space: Space, num_ws: usize) -> Vec<f32> {
         Space::W => w.repeat(num_ws),
         Space::Wplus => w.to_vec(),
     }
+}
+
+/// A target picture ready for [`project`].
+pub struct Target {
+    /// `[3, S, S]` in the model's output space.
+    pub image: Vec<f32>,
+    /// Whether its channels differ anywhere (a grey model takes colour targets and vice versa).
+    pub colour: bool,
+    /// Width and height of the file's picture.
+    pub original: (u32, u32),
+    pub sha256: String,
+}
+
+/// Reads a picture (PNG, JPEG, …), centre-crops it to a square and resizes it to `size`.
+pub fn load_target(path: &Path, size: usize) -> Result<Target> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let img = image::load_from_memory(&bytes).map_err(|e| Error::Format {
+        path: path.into(),
+        reason: format!("not an image this tool can read ({e})"),
+    })?;
+    let (w, h) = (img.width(), img.height());
+    let side = w.min(h);
+    let square = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
+    let rgb = square
+        .resize_exact(
+            size as u32,
+            size as u32,
+            image::imageops::FilterType::Lanczos3,
+        )
+        .to_rgb8();
+    Ok(Target {
+        image: crate::io::image::from_rgb8(rgb.as_raw(), size, size),
+        colour: rgb.pixels().any(|p| p[0] != p[1] || p[1] != p[2]),
+        original: (w, h),
+        sha256: crate::io::provenance::sha256_bytes(&bytes),
+    })
+}
+
+/// The name a projected latent carries in recipes and provenance.
+pub fn latent_name(target: &Path, sha256: &str) -> String {
+    let name = target.file_name().unwrap_or_default().to_string_lossy();
+    format!("projection of {name} (sha256 {sha256})")
 }
 
 /// PSNR (dB) between two images in the model's output space, over their 8-bit renderings.

@@ -174,3 +174,83 @@ fn a_png_with_head_group_edits_restores_them_when_dropped() {
         a.state.args.group_edits == want && a.state.args.seed == 9 && image_shown(a)
     });
 }
+
+/// A picture without provenance (the pixels of a generated image, saved plainly).
+fn plain_picture(dir: &std::path::Path) -> std::path::PathBuf {
+    let out = dir.display().to_string();
+    common::stylenat_ok(&[
+        "generate",
+        "--ckpt",
+        &common::ckpt(),
+        "--seeds",
+        "21",
+        "--outdir",
+        &out,
+    ]);
+    let plain = dir.join("plain.png");
+    image::open(dir.join("21.png"))
+        .unwrap()
+        .save(&plain)
+        .unwrap();
+    plain
+}
+
+#[test]
+fn dropping_a_picture_projects_it_and_undo_goes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = plain_picture(dir.path());
+    let mut app = app();
+    app.state.projection_steps = 30;
+    let mut h = harness(app);
+    step_until(&mut h, "the first image", image_shown);
+    let before = h.state().state.args.clone();
+    h.state_mut()
+        .apply(stylenat::app::action::Action::Open(plain.clone()));
+    assert!(h.state().jobs.projection.is_some(), "the projection starts");
+    step_until(&mut h, "the projected latent", |a| {
+        a.state
+            .args
+            .custom
+            .as_ref()
+            .is_some_and(|c| c.name.starts_with("projection of plain.png (sha256 "))
+            && image_shown(a)
+    });
+    assert!(h.state().jobs.projection.is_none());
+    let status = h.state().messages.status.clone().unwrap_or_default();
+    assert!(status.contains("dB PSNR"), "{status}");
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    step_until(&mut h, "the latent from before", |a| a.state.args == before);
+}
+
+#[test]
+fn a_cancelled_projection_leaves_the_latent_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = plain_picture(dir.path());
+    let mut app = app();
+    app.state.projection_steps = 5000;
+    let mut h = harness(app);
+    step_until(&mut h, "the first image", image_shown);
+    let before = h.state().state.args.clone();
+    h.state_mut()
+        .apply(stylenat::app::action::Action::Project(plain));
+    step_until(&mut h, "a few steps", |a| {
+        a.jobs.projection.as_ref().is_some_and(|p| p.step >= 3)
+    });
+    click(&mut h, "Cancel projection");
+    step_until(&mut h, "the cancel", |a| a.jobs.projection.is_none());
+    assert_eq!(h.state().state.args, before);
+    let status = h.state().messages.status.clone().unwrap_or_default();
+    assert!(status.contains("cancelled"), "{status}");
+    // Not a picture: the error is shown and nothing changes.
+    let bad = dir.path().join("bad.jpg");
+    std::fs::write(&bad, b"no pixels here").unwrap();
+    h.state_mut()
+        .apply(stylenat::app::action::Action::Open(bad));
+    step_until(&mut h, "the error", |a| !a.messages.errors.is_empty());
+    assert!(
+        h.state().messages.errors[0].contains("not an image"),
+        "{:?}",
+        h.state().messages.errors
+    );
+    assert_eq!(h.state().state.args, before);
+}

@@ -86,6 +86,6 @@ fn project_command_writes_latent_and_reconstruction_and_refuses_bad_targets() {
     std::fs::write(dir.path().join("bad.png"), b"not an image").unwrap();
     let bad = common::stylenat(&["project", "--target", &d("bad.png"), "--out", &d("b.npz")]);
     assert!(!bad.status.success());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not an image"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an image this tool can read"));
     assert!(!dir.path().join("b.npz").exists() && !dir.path().join("b.png").exists());
 }

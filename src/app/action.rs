@@ -21,6 +21,9 @@ pub enum Action {
     Undo,
     Redo,
     ComputeDirections,
+    /// Project a picture into W+ (it becomes the current latent when done).
+    Project(PathBuf),
+    CancelProject,
     /// SeFa directions of these W+ layers.
     ComputeSefa(Vec<usize>),
     LoadDirections(PathBuf),

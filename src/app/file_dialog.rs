@@ -20,6 +20,7 @@ pub enum FileTask {
     SaveVideo,
     LoadDirections,
     SaveDirections,
+    ProjectImage,
 }
 
 /// Dialog title, filter name and extensions, and the suggested file name when saving.
@@ -63,6 +64,12 @@ impl FileTask {
             Self::SaveSession => spec("Save session", "session", &["json"], "session.json"),
             Self::SaveVideo => spec("Save video", "video", &["mp4", "gif"], "loop.mp4"),
             Self::LoadDirections => spec("Load directions", "directions", &["npz", "npy"], ""),
+            Self::ProjectImage => spec(
+                "Project an image",
+                "images",
+                &["png", "jpg", "jpeg", "webp", "bmp"],
+                "",
+            ),
             Self::SaveDirections => spec(
                 "Save directions",
                 "directions",
@@ -81,6 +88,7 @@ impl FileTask {
             Self::SaveSession => Action::SaveSession(path),
             Self::SaveVideo => Action::SaveVideo(path),
             Self::LoadDirections => Action::LoadDirections(path),
+            Self::ProjectImage => Action::Project(path),
             Self::SaveDirections => Action::SaveDirections(path),
         }
     }

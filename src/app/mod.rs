@@ -53,6 +53,18 @@ pub struct ExportRun {
     pub started: Instant,
 }
 
+/// A projection running on the render thread.
+pub struct ProjectRun {
+    cancel: Arc<AtomicBool>,
+    pub target: PathBuf,
+    pub step: usize,
+    pub total: usize,
+    pub loss: f32,
+    /// The latest reconstruction.
+    pub preview: Option<egui::TextureHandle>,
+    pub started: Instant,
+}
+
 /// What the window shows: the newest image and what came with it.
 #[derive(Default)]
 pub struct Shown {
@@ -87,6 +99,7 @@ pub struct Jobs {
     requested: Option<RenderArgs>,
     asked_at: BTreeMap<u64, Instant>,
     pub export: Option<ExportRun>,
+    pub projection: Option<ProjectRun>,
     attention_asked: Option<AttentionRequest>,
     inspect_asked: Option<protocol::InspectRequest>,
     /// `(done, total)` samples while directions are computed.
@@ -227,6 +240,12 @@ impl ExplorerApp {
                     e.cancel.store(true, Ordering::Relaxed);
                 }
             }
+            Action::Project(path) => self.start_projection(path),
+            Action::CancelProject => {
+                if let Some(p) = &self.jobs.projection {
+                    p.cancel.store(true, Ordering::Relaxed);
+                }
+            }
             Action::ClearLatent => self.state.args.custom = None,
             Action::Undo => self.history.undo(&mut self.state.args),
             Action::Redo => self.history.redo(&mut self.state.args),
@@ -265,6 +284,34 @@ impl ExplorerApp {
         });
         self.jobs.requested = None;
         self.worker.send(Request::Load(path));
+    }
+
+    fn start_projection(&mut self, target: PathBuf) {
+        if self.model.is_none() || self.jobs.projection.is_some() {
+            let why = match self.model {
+                None => "open a model before projecting",
+                Some(_) => "a projection is already running",
+            };
+            self.messages.errors.push(why.into());
+            return;
+        }
+        let cancel = Arc::new(AtomicBool::new(false));
+        let steps = self.state.projection_steps.max(1);
+        self.jobs.projection = Some(ProjectRun {
+            cancel: cancel.clone(),
+            target: target.clone(),
+            step: 0,
+            total: steps,
+            loss: f32::NAN,
+            preview: None,
+            started: Instant::now(),
+        });
+        self.worker
+            .send(Request::Project(worker::project::ProjectJob {
+                target,
+                steps,
+                cancel,
+            }));
     }
 
     fn start_export(&mut self, kind: ExportKind, path: PathBuf) {

@@ -1,5 +1,6 @@
 //! Opening a dropped or chosen file by what it is: a session (`.json`), a W+ latent
-//! (`.npz`/`.npy`), an image with StyleNAT provenance (`.png`), otherwise a checkpoint.
+//! (`.npz`/`.npy`), an image with StyleNAT provenance (`.png`: its recipe), any other picture
+//! (projected into W+), otherwise a checkpoint.
 
 use super::ExplorerApp;
 use super::session::Session;
@@ -17,6 +18,10 @@ pub fn open(app: &mut ExplorerApp, path: PathBuf) {
     let result = match ext.as_str() {
         "json" => open_session(app, &path),
         "npz" | "npy" => open_latent(app, &path),
+        "jpg" | "jpeg" | "webp" | "bmp" => {
+            app.apply(super::action::Action::Project(path.clone()));
+            Ok(())
+        }
         _ if ext == "png" || is_png(&path) => open_image(app, &path),
         _ => {
             app.load_checkpoint(path.clone());
@@ -81,9 +86,9 @@ fn open_latent(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
 
 fn open_image(app: &mut ExplorerApp, path: &Path) -> crate::Result<()> {
     let Some(p) = read_png(path)? else {
-        return Err(crate::Error::Input(
-            "the image carries no StyleNAT provenance (only images saved by stylenat do)".into(),
-        ));
+        // A picture of the user's own: find its latent.
+        app.apply(super::action::Action::Project(path.to_path_buf()));
+        return Ok(());
     };
     let Some(args) = recipe_from_provenance(&p) else {
         return Err(crate::Error::Input(

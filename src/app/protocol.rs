@@ -1,6 +1,7 @@
 //! What the UI thread and the render thread say to each other: requests in, replies out. A
 //! failure names the job it belongs to, so the UI clears the right progress indicator.
 
+use super::worker::project::ProjectJob;
 use super::worker::save::ExportJob;
 use crate::analysis::attention::AttentionMaps;
 use crate::analysis::inspect::{Inspection, Normalise};
@@ -38,6 +39,7 @@ pub enum Request {
     Attention(AttentionRequest),
     Inspect(InspectRequest),
     Directions(DirectionsRequest),
+    Project(ProjectJob),
 }
 
 /// One layer of the image `recipe` describes, for the layer inspector.
@@ -81,6 +83,7 @@ pub enum Job {
     Attention,
     Inspect,
     Directions,
+    Project,
     /// Starting the device, or the GPU failing (the model moves to the CPU).
     Backend,
 }
@@ -108,6 +111,20 @@ pub enum Reply {
     ExportCancelled,
     Attention(Box<AttentionMaps>),
     Inspection(Box<Inspection>),
+    /// A projection step: with a reconstruction (RGB8, the model's size) every few steps.
+    ProjectProgress {
+        step: usize,
+        total: usize,
+        loss: f32,
+        preview: Option<Vec<u8>>,
+    },
+    /// The projected W+ (`[num_ws × w_dim]`), the name it goes by and its PSNR to the target.
+    Projected {
+        name: String,
+        wplus: Vec<f32>,
+        psnr: f64,
+    },
+    ProjectCancelled,
     DirectionsProgress {
         done: usize,
         total: usize,

@@ -3,6 +3,7 @@
 
 use super::protocol::{Job, Reply};
 use super::{ExplorerApp, LoadState, panels};
+use crate::latent::recipe::Recipe;
 use std::time::Instant;
 
 impl ExplorerApp {
@@ -91,6 +92,44 @@ impl ExplorerApp {
                 messages.status = Some("export cancelled; nothing was written".into());
             }
             Reply::Attention(maps) => shown.attention = Some(maps),
+            Reply::ProjectProgress {
+                step,
+                total,
+                loss,
+                preview,
+            } => {
+                if let Some(run) = &mut jobs.projection {
+                    (run.step, run.total, run.loss) = (step, total, loss);
+                    if let Some(rgb) = preview {
+                        let s = (rgb.len() / 3).isqrt();
+                        let image = egui::ColorImage::from_rgb([s, s], &rgb);
+                        let options = egui::TextureOptions::NEAREST;
+                        match &mut run.preview {
+                            Some(t) => t.set(image, options),
+                            None => {
+                                run.preview = Some(ctx.load_texture("projection", image, options))
+                            }
+                        }
+                    }
+                }
+            }
+            Reply::Projected { name, wplus, psnr } => {
+                jobs.projection = None;
+                if let Some(m) = &self.model {
+                    // The projected W+ as it is (no truncation, mixing or edits on top), in one
+                    // assignment: one undo step.
+                    let plain = Recipe {
+                        seed_mode: self.state.args.seed_mode,
+                        ..Recipe::default()
+                    };
+                    self.state.args = plain.with_latent(name.clone(), m.num_ws(), wplus);
+                }
+                messages.status = Some(format!("{name}: {psnr:.1} dB PSNR"));
+            }
+            Reply::ProjectCancelled => {
+                jobs.projection = None;
+                messages.status = Some("projection cancelled; the latent is unchanged".into());
+            }
             Reply::Inspection(ins) => {
                 let s = ins.size;
                 let grey: Vec<u8> = ins.spectrum.iter().flat_map(|&g| [g, g, g]).collect();
@@ -117,6 +156,7 @@ impl ExplorerApp {
                     Job::Load => jobs.loading = None,
                     Job::Export => jobs.export = None,
                     Job::Directions => jobs.directions_progress = None,
+                    Job::Project => jobs.projection = None,
                     Job::Render | Job::Attention | Job::Inspect | Job::Backend => {}
                 }
                 messages.errors.push(message);

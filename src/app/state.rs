@@ -28,6 +28,8 @@ pub struct AppState {
     pub attention: AttentionView,
     pub head_groups: HeadGroupView,
     pub inspector: InspectorView,
+    /// Adam steps of a projection started from the window.
+    pub projection_steps: usize,
 }
 
 /// Which part of a stage the layer inspector shows.
@@ -138,6 +140,7 @@ impl Default for AppState {
             attention: AttentionView::default(),
             head_groups: HeadGroupView::default(),
             inspector: InspectorView::default(),
+            projection_steps: 300,
         }
     }
 }

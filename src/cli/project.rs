@@ -4,13 +4,12 @@
 use super::{ModelArgs, progress};
 use crate::compose::Composer;
 use crate::compose::provenance::{CheckpointId, provenance};
-use crate::io::image::{from_rgb8, save_png, to_rgb8};
-use crate::io::provenance::sha256_bytes;
+use crate::io::image::{save_png, to_rgb8};
 use crate::latent::recipe::Recipe;
-use crate::project::{ProjectConfig, Space, project, psnr};
-use anyhow::{Context, Result, bail};
+use crate::project::{ProjectConfig, Space, latent_name, load_target, project, psnr};
+use anyhow::{Result, bail};
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 pub struct ProjectArgs {
@@ -36,25 +35,6 @@ pub struct ProjectArgs {
     pub force: bool,
 }
 
-/// The target as the model's `[3, S, S]` output-space image, and whether it was in colour.
-fn load_target(path: &Path, size: usize) -> Result<(Vec<f32>, bool, (u32, u32))> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let img = image::load_from_memory(&bytes)
-        .with_context(|| format!("{} is not an image this tool can read", path.display()))?;
-    let (w, h) = (img.width(), img.height());
-    let side = w.min(h);
-    let square = img.crop_imm((w - side) / 2, (h - side) / 2, side, side);
-    let rgb = square
-        .resize_exact(
-            size as u32,
-            size as u32,
-            image::imageops::FilterType::Lanczos3,
-        )
-        .to_rgb8();
-    let colour = rgb.pixels().any(|p| p[0] != p[1] || p[1] != p[2]);
-    Ok((from_rgb8(rgb.as_raw(), size, size), colour, (w, h)))
-}
-
 pub fn run(a: ProjectArgs) -> Result<()> {
     let png = a.out.with_extension("png");
     if a.out.extension().and_then(|e| e.to_str()) != Some("npz") {
@@ -64,8 +44,8 @@ pub fn run(a: ProjectArgs) -> Result<()> {
     super::refuse_overwrite(&png, a.force)?;
     let mut engine = a.model.engine()?;
     let size = engine.config().size;
-    let (target, colour, (w, h)) = load_target(&a.target, size)?;
-    let digest = sha256_bytes(&std::fs::read(&a.target)?);
+    let t = load_target(&a.target, size)?;
+    let (target, colour, (w, h), digest) = (t.image, t.colour, t.original, t.sha256);
     eprintln!(
         "target {} ({w}×{h}, {}) → {size}×{size}; loss: pixel MSE at full, half and quarter \
          resolution (no perceptual term yet)",
@@ -86,13 +66,9 @@ pub fn run(a: ProjectArgs) -> Result<()> {
     })?;
     bar.finish_and_clear();
     // The reconstruction through the one recipe, so the PNG records where its latent came from.
-    let name = a.target.file_name().unwrap_or_default().to_string_lossy();
     let (num_ws, d) = (engine.config().num_ws(), engine.config().style_dim);
-    let recipe = Recipe::default().with_latent(
-        format!("projection of {name} (sha256 {digest})"),
-        num_ws,
-        wplus.data.clone(),
-    );
+    let recipe =
+        Recipe::default().with_latent(latent_name(&a.target, &digest), num_ws, wplus.data.clone());
     let composed = Composer::default().wplus(&mut engine, std::slice::from_ref(&recipe))?;
     let image = engine.synthesize(&composed, 1, |_| {})?;
     let quality = psnr(&image.data, &target, size);

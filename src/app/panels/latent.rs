@@ -1,13 +1,58 @@
 //! Latent: seed, seed convention, random and step buttons, the seed-lattice position (also
-//! changed by dragging the image) and its animation.
+//! changed by dragging the image) and its animation; projecting a picture into W+.
 
 use super::PanelCtx;
+use crate::app::action::Action;
+use crate::app::file_dialog::FileTask;
 use crate::app::state::AppState;
 use crate::latent::SeedMode;
 use crate::latent::recipe::LATTICE_ROW;
 
 pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
     draw(ui, cx.state);
+    projection(ui, cx);
+}
+
+/// "Project image…", and while a projection runs: its progress, reconstruction and Cancel.
+fn projection(ui: &mut egui::Ui, cx: &mut PanelCtx) {
+    let Some(run) = &cx.jobs.projection else {
+        ui.horizontal(|ui| {
+            if ui
+                .button("Project image…")
+                .on_hover_text("find the latent of a picture (or drop a picture on the window)")
+                .clicked()
+            {
+                cx.actions.push(Action::Choose(FileTask::ProjectImage));
+            }
+            ui.add(
+                egui::DragValue::new(&mut cx.state.projection_steps)
+                    .range(10..=5000)
+                    .suffix(" steps"),
+            );
+        });
+        return;
+    };
+    let name = super::model::file_name(&run.target);
+    let done = run.step as f32 / run.total.max(1) as f32;
+    let elapsed = run.started.elapsed().as_secs_f32();
+    let eta = if run.step > 0 {
+        elapsed / run.step as f32 * (run.total - run.step) as f32
+    } else {
+        f32::NAN
+    };
+    ui.label(format!("projecting {name}"));
+    ui.add(egui::ProgressBar::new(done).text(format!(
+        "{}/{} · loss {:.4} · ETA {eta:.0} s",
+        run.step, run.total, run.loss
+    )));
+    ui.horizontal(|ui| {
+        if let Some(t) = &run.preview {
+            ui.add(egui::Image::new((t.id(), egui::vec2(96.0, 96.0))).alt_text("reconstruction"));
+        }
+        if ui.button("Cancel projection").clicked() {
+            cx.actions.push(Action::CancelProject);
+        }
+    });
 }
 
 fn draw(ui: &mut egui::Ui, state: &mut AppState) {

@@ -7,6 +7,7 @@
 pub mod analysis;
 pub mod fallback;
 pub mod load;
+pub mod project;
 pub mod render;
 pub mod save;
 
@@ -258,6 +259,10 @@ impl Server {
             Msg::Ui(_, Request::Export(job)) => match self.model.as_mut() {
                 Some(m) => save::export(m, &job, &self.post),
                 None => (self.post)(failed(Job::Export, "open a model before exporting")),
+            },
+            Msg::Ui(_, Request::Project(job)) => match self.model.as_mut() {
+                Some(m) => project::run(m, &job, &self.post),
+                None => (self.post)(failed(Job::Project, "open a model before projecting")),
             },
             Msg::Ui(_, Request::Attention(request)) => self.attention = Some(request),
             Msg::Ui(_, Request::Inspect(request)) => self.inspect = Some(request),

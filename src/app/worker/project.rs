@@ -1,0 +1,67 @@
+//! Projection started from the explorer, run on the render thread with progress, a live
+//! reconstruction and Cancel (the current latent is untouched until it finishes).
+
+use super::{Job, Model, Post, failed};
+use crate::app::protocol::Reply;
+use crate::error::Error;
+use crate::io::image::to_rgb8;
+use crate::project::{ProjectConfig, latent_name, load_target, project, psnr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Steps between reconstructions shown while projecting.
+const PREVIEW_EVERY: usize = 10;
+
+#[derive(Debug, Clone)]
+pub struct ProjectJob {
+    pub target: PathBuf,
+    pub steps: usize,
+    pub cancel: Arc<AtomicBool>,
+}
+
+/// Runs `job` and posts its progress and outcome.
+pub fn run(m: &mut Model, job: &ProjectJob, post: &Post) {
+    let e = &mut m.engine;
+    let size = e.config().size;
+    // The model as loaded: the result becomes a plain latent, without head-group edits.
+    if let Err(err) = e.set_head_edits(&[]) {
+        return post(failed(Job::Project, err.to_string()));
+    }
+    let outcome = load_target(&job.target, size).and_then(|target| {
+        let cfg = ProjectConfig {
+            steps: job.steps,
+            ..Default::default()
+        };
+        // The reconstruction is rendered by a plain pass of the same generator.
+        let renderer = e.generator.clone();
+        let wplus = project(e, &target.image, &cfg, PREVIEW_EVERY, |p| {
+            let preview = p.wplus.and_then(|w| {
+                let t = burn::tensor::Tensor::<3>::from_data(
+                    burn::tensor::TensorData::new(w.data.clone(), w.shape.clone()),
+                    &renderer.input.device(),
+                );
+                let img = renderer.synthesize(t, &mut ()).ok()?;
+                Some(to_rgb8(&crate::kernels::to_host(img).ok()?, size, size))
+            });
+            post(Reply::ProjectProgress {
+                step: p.step,
+                total: job.steps,
+                loss: p.loss,
+                preview,
+            });
+            !job.cancel.load(Ordering::Relaxed)
+        })?;
+        let image = e.synthesize(&wplus, 1, |_| {})?;
+        Ok(Reply::Projected {
+            name: latent_name(&job.target, &target.sha256),
+            psnr: psnr(&image.data, &target.image, size),
+            wplus: wplus.data,
+        })
+    });
+    post(match outcome {
+        Ok(reply) => reply,
+        Err(Error::Cancelled) => Reply::ProjectCancelled,
+        Err(e) => failed(Job::Project, format!("projection failed: {e}")),
+    });
+}
