@@ -79,6 +79,31 @@ fn project_command_writes_latent_and_reconstruction_and_refuses_bad_targets() {
     let info = common::stylenat_ok(&["info", &d("w.png")]);
     let digest = stylenat::io::provenance::sha256_bytes(&std::fs::read(&target).unwrap());
     assert!(String::from_utf8_lossy(&info.stdout).contains(&format!("(sha256 {digest})")));
+    // --video: one frame per step, target | reconstruction (counted by ffprobe).
+    let video = d("p.mp4");
+    common::stylenat_ok(&[
+        "project",
+        "--target",
+        &d("t/5.png"),
+        "--steps",
+        "6",
+        "--out",
+        &d("p.npz"),
+        "--video",
+        &video,
+    ]);
+    let probe = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-count_frames", "-select_streams", "v:0"])
+        .args([
+            "-show_entries",
+            "stream=nb_read_frames,width,height",
+            "-of",
+            "csv=p=0",
+            &video,
+        ])
+        .output()
+        .expect("ffprobe runs (scripts/test.sh installs it)");
+    assert_eq!(String::from_utf8_lossy(&probe.stdout).trim(), "512,256,6");
     // Existing outputs are kept without --force.
     let again = common::stylenat(&["project", "--target", &d("t/5.png"), "--out", &out]);
     assert!(!again.status.success());

@@ -4,7 +4,9 @@
 use super::{ModelArgs, progress};
 use crate::compose::Composer;
 use crate::compose::provenance::{CheckpointId, provenance};
+use crate::io::grid::{tile, zoom};
 use crate::io::image::{save_png, to_rgb8};
+use crate::io::video::{VideoFormat, VideoOptions, VideoWriter};
 use crate::latent::recipe::Recipe;
 use crate::project::{ProjectConfig, Space, latent_name, load_target, project, psnr};
 use anyhow::{Result, bail};
@@ -27,6 +29,10 @@ pub struct ProjectArgs {
     /// Seed of the noise added to W in the first steps.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also write the optimisation as a video (`.mp4` or `.gif`): target | reconstruction, one
+    /// frame per step.
+    #[arg(long, value_name = "FILE")]
+    pub video: Option<PathBuf>,
     /// Output W+ (`.npz`, key `w`, `[1, num_ws, w_dim]`); the reconstruction goes beside it as
     /// a PNG of the same name.
     #[arg(long, value_name = "FILE")]
@@ -42,6 +48,10 @@ pub fn run(a: ProjectArgs) -> Result<()> {
     }
     super::refuse_overwrite(&a.out, a.force)?;
     super::refuse_overwrite(&png, a.force)?;
+    if let Some(v) = &a.video {
+        super::refuse_overwrite(v, a.force)?;
+        VideoFormat::from_path(v)?;
+    }
     let mut engine = a.model.engine()?;
     let size = engine.config().size;
     let t = load_target(&a.target, size)?;
@@ -59,12 +69,28 @@ pub fn run(a: ProjectArgs) -> Result<()> {
         ..Default::default()
     };
     let bar = progress(cfg.steps, "projecting");
-    let wplus = project(&mut engine, &target, &cfg, 0, |p| {
+    let mut film = match &a.video {
+        Some(v) => Some(Film::new(v, &engine, &target)?),
+        None => None,
+    };
+    let mut film_error = None;
+    let every = if film.is_some() { 1 } else { 0 };
+    let wplus = project(&mut engine, &target, &cfg, every, |p| {
         bar.set_position(p.step as u64);
         bar.set_message(format!("projecting (loss {:.4})", p.loss));
+        if let (Some(f), Some(w)) = (&mut film, p.wplus)
+            && let Err(e) = f.push(w)
+        {
+            film_error = Some(e);
+            return false;
+        }
         true
-    })?;
+    });
     bar.finish_and_clear();
+    if let Some(e) = film_error {
+        return Err(e.into());
+    }
+    let wplus = wplus?;
     // The reconstruction through the one recipe, so the PNG records where its latent came from.
     let (num_ws, d) = (engine.config().num_ws(), engine.config().style_dim);
     let recipe =
@@ -81,6 +107,10 @@ pub fn run(a: ProjectArgs) -> Result<()> {
         size,
         Some(&record),
     )?;
+    if let (Some(f), Some(v)) = (film, &a.video) {
+        f.finish()?;
+        eprintln!("wrote {}", v.display());
+    }
     eprintln!(
         "{} steps; PSNR {quality:.2} dB against the resized target; wrote {} ([1, {num_ws}, {d}]) \
          and {}",
@@ -89,4 +119,46 @@ pub fn run(a: ProjectArgs) -> Result<()> {
         png.display()
     );
     Ok(())
+}
+
+/// The optimisation as a video: target | reconstruction per step, enlarged to ≥ 256 pixels.
+struct Film {
+    writer: VideoWriter,
+    renderer: crate::model::Generator,
+    target: Vec<u8>,
+    size: usize,
+    zoom: usize,
+}
+
+impl Film {
+    fn new(path: &std::path::Path, e: &crate::engine::Engine, target: &[f32]) -> Result<Self> {
+        let size = e.config().size;
+        let zoom = 256usize.div_ceil(size).max(1);
+        let options = VideoOptions::default();
+        let writer = VideoWriter::create(path, 2 * size * zoom, size * zoom, 30.0, options)?;
+        Ok(Self {
+            writer,
+            renderer: e.generator.clone(),
+            target: to_rgb8(target, size, size),
+            size,
+            zoom,
+        })
+    }
+
+    fn push(&mut self, wplus: &crate::tensor::HostTensor) -> crate::Result<()> {
+        let s = self.size;
+        let t = burn::tensor::Tensor::<3>::from_data(
+            burn::tensor::TensorData::new(wplus.data.clone(), wplus.shape.clone()),
+            &self.renderer.input.device(),
+        );
+        let img = crate::kernels::to_host(self.renderer.synthesize(t, &mut ())?)?;
+        let rgb = to_rgb8(&img, s, s);
+        let (px, w, h) = tile(&[Some(&self.target), Some(&rgb)], 2, s);
+        let (px, ..) = zoom(&px, w, h, self.zoom);
+        self.writer.push(&px)
+    }
+
+    fn finish(self) -> crate::Result<()> {
+        self.writer.finish()
+    }
 }
