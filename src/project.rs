@@ -170,6 +170,21 @@ fn expand(w: &[f32], space: Space, num_ws: usize) -> Vec<f32> {
     }
 }
 
+/// RGB8 pixels of W+ `[1, num_ws, w_dim]` through `g` (a copy of the engine's generator, for
+/// showing progress while [`project`] holds the engine).
+pub fn render_rgb8(g: &crate::model::Generator, wplus: &HostTensor) -> Result<Vec<u8>> {
+    let t = Tensor::<3>::from_data(
+        TensorData::new(wplus.data.clone(), wplus.shape.clone()),
+        &g.input.device(),
+    );
+    let s = g.config.size;
+    Ok(crate::io::image::to_rgb8(
+        &to_host(g.synthesize(t, &mut ())?)?,
+        s,
+        s,
+    ))
+}
+
 /// A target picture ready for [`project`].
 pub struct Target {
     /// `[3, S, S]` in the model's output space.

@@ -8,7 +8,7 @@ use crate::io::grid::{tile, zoom};
 use crate::io::image::{save_png, to_rgb8};
 use crate::io::video::{VideoFormat, VideoOptions, VideoWriter};
 use crate::latent::recipe::Recipe;
-use crate::project::{ProjectConfig, Space, latent_name, load_target, project, psnr};
+use crate::project::{ProjectConfig, Space, latent_name, load_target, project, psnr, render_rgb8};
 use anyhow::{Result, bail};
 use clap::Args;
 use std::path::PathBuf;
@@ -147,12 +147,7 @@ impl Film {
 
     fn push(&mut self, wplus: &crate::tensor::HostTensor) -> crate::Result<()> {
         let s = self.size;
-        let t = burn::tensor::Tensor::<3>::from_data(
-            burn::tensor::TensorData::new(wplus.data.clone(), wplus.shape.clone()),
-            &self.renderer.input.device(),
-        );
-        let img = crate::kernels::to_host(self.renderer.synthesize(t, &mut ())?)?;
-        let rgb = to_rgb8(&img, s, s);
+        let rgb = render_rgb8(&self.renderer, wplus)?;
         let (px, w, h) = tile(&[Some(&self.target), Some(&rgb)], 2, s);
         let (px, ..) = zoom(&px, w, h, self.zoom);
         self.writer.push(&px)

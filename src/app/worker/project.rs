@@ -4,8 +4,7 @@
 use super::{Job, Model, Post, failed};
 use crate::app::protocol::Reply;
 use crate::error::Error;
-use crate::io::image::to_rgb8;
-use crate::project::{ProjectConfig, latent_name, load_target, project, psnr};
+use crate::project::{ProjectConfig, latent_name, load_target, project, psnr, render_rgb8};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,14 +35,7 @@ pub fn run(m: &mut Model, job: &ProjectJob, post: &Post) {
         // The reconstruction is rendered by a plain pass of the same generator.
         let renderer = e.generator.clone();
         let wplus = project(e, &target.image, &cfg, PREVIEW_EVERY, |p| {
-            let preview = p.wplus.and_then(|w| {
-                let t = burn::tensor::Tensor::<3>::from_data(
-                    burn::tensor::TensorData::new(w.data.clone(), w.shape.clone()),
-                    &renderer.input.device(),
-                );
-                let img = renderer.synthesize(t, &mut ()).ok()?;
-                Some(to_rgb8(&crate::kernels::to_host(img).ok()?, size, size))
-            });
+            let preview = p.wplus.and_then(|w| render_rgb8(&renderer, w).ok());
             post(Reply::ProjectProgress {
                 step: p.step,
                 total: job.steps,
