@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::ui::{app, click, crop, harness, image_shown, step_until};
+use common::ui::{app, click, crop, harness, image_shown, step_until, step_until_within};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use stylenat::app::ExplorerApp;
@@ -200,14 +200,16 @@ fn dropping_a_picture_projects_it_and_undo_goes_back() {
     let dir = tempfile::tempdir().unwrap();
     let plain = plain_picture(dir.path());
     let mut app = app();
-    app.state.projection_steps = 30;
+    app.state.projection_steps = 12;
     let mut h = harness(app);
     step_until(&mut h, "the first image", image_shown);
     let before = h.state().state.args.clone();
     h.state_mut()
         .apply(stylenat::app::action::Action::Open(plain.clone()));
     assert!(h.state().jobs.projection.is_some(), "the projection starts");
-    step_until(&mut h, "the projected latent", |a| {
+    // Projection shares two cores with the other UI tests: allow for a slow machine.
+    let slow = std::time::Duration::from_secs(300);
+    step_until_within(&mut h, "the projected latent", slow, |a| {
         a.state
             .args
             .custom
@@ -233,7 +235,8 @@ fn a_cancelled_projection_leaves_the_latent_alone() {
     let before = h.state().state.args.clone();
     h.state_mut()
         .apply(stylenat::app::action::Action::Project(plain));
-    step_until(&mut h, "a few steps", |a| {
+    let slow = std::time::Duration::from_secs(300);
+    step_until_within(&mut h, "a few steps", slow, |a| {
         a.jobs.projection.as_ref().is_some_and(|p| p.step >= 3)
     });
     click(&mut h, "Cancel projection");
