@@ -2,10 +2,9 @@
 //! model on the CPU backend and snapshots rendered by egui-wgpu on lavapipe.
 
 mod common;
-use common::ui::{app, click, crop, harness, image_shown, step_until};
+use common::ui::{app, click, crop, harness, image_shown, painted_harness, step_until};
+use egui_kittest::SnapshotOptions;
 use egui_kittest::kittest::Queryable;
-use egui_kittest::{Harness, SnapshotOptions};
-use stylenat::app::ExplorerApp;
 use stylenat::app::action::Action;
 
 /// How far W+ layer `l` (of width `d`) moved between two flat W+ vectors.
@@ -87,10 +86,7 @@ fn rendered_window_matches_the_snapshot_on_lavapipe() {
     let mut app = app();
     // 4× zoom: a fixed on-screen size whatever the surrounding layout.
     app.state.zoom = 4;
-    let mut h = Harness::builder()
-        .with_size([1100.0, 760.0])
-        .wgpu()
-        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
+    let mut h = painted_harness(app, [1100.0, 760.0]);
     step_until(&mut h, "the first image", image_shown);
     let crop = crop(&mut h, "generated image mix");
     assert_eq!((crop.width(), crop.height()), (512, 512));

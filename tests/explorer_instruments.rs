@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::ui::{app, click, crop, harness, image_shown, step_until, step_until_within};
+use common::ui::{
+    app, click, crop, harness, image_shown, painted_harness, step_until, step_until_within,
+};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use stylenat::app::ExplorerApp;
@@ -26,10 +28,7 @@ fn differing_pixels(a: &image::RgbaImage, b: &image::RgbaImage) -> usize {
 fn ablating_a_group_changes_the_image_and_undo_restores_it() {
     let mut app = app();
     app.state.zoom = 2;
-    let mut h = Harness::builder()
-        .with_size([1300.0, 900.0])
-        .wgpu()
-        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app);
+    let mut h = painted_harness(app, [1300.0, 900.0]);
     step_until(&mut h, "the first image", final_shown);
     let before = crop(&mut h, "generated image mix");
     let recipe = h.state().state.args.clone();
@@ -195,15 +194,29 @@ fn plain_picture(dir: &std::path::Path) -> std::path::PathBuf {
     plain
 }
 
-#[test]
-fn dropping_a_picture_projects_it_and_undo_goes_back() {
+/// The explorer showing its first image, set to project with `steps` steps, a picture to
+/// project (kept in the returned folder) and the recipe before any projection.
+fn ready_to_project(
+    steps: usize,
+) -> (
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Harness<'static, ExplorerApp>,
+    stylenat::latent::recipe::Recipe,
+) {
     let dir = tempfile::tempdir().unwrap();
     let plain = plain_picture(dir.path());
     let mut app = app();
-    app.state.projection_steps = 12;
+    app.state.projection_steps = steps;
     let mut h = harness(app);
     step_until(&mut h, "the first image", image_shown);
     let before = h.state().state.args.clone();
+    (dir, plain, h, before)
+}
+
+#[test]
+fn dropping_a_picture_projects_it_and_undo_goes_back() {
+    let (_dir, plain, mut h, before) = ready_to_project(12);
     h.state_mut()
         .apply(stylenat::app::action::Action::Open(plain.clone()));
     assert!(h.state().jobs.projection.is_some(), "the projection starts");
@@ -226,13 +239,7 @@ fn dropping_a_picture_projects_it_and_undo_goes_back() {
 
 #[test]
 fn a_cancelled_projection_leaves_the_latent_alone() {
-    let dir = tempfile::tempdir().unwrap();
-    let plain = plain_picture(dir.path());
-    let mut app = app();
-    app.state.projection_steps = 5000;
-    let mut h = harness(app);
-    step_until(&mut h, "the first image", image_shown);
-    let before = h.state().state.args.clone();
+    let (dir, plain, mut h, before) = ready_to_project(5000);
     h.state_mut()
         .apply(stylenat::app::action::Action::Project(plain));
     let slow = std::time::Duration::from_secs(300);

@@ -3,9 +3,7 @@
 
 mod common;
 use common::*;
-use stylenat::analysis::inspect::{
-    Normalise, inspect, inspect_planes, parse_site, site_label, spectrum,
-};
+use stylenat::analysis::inspect::{Normalise, inspect, inspect_planes, spectrum};
 use stylenat::model::Site;
 use stylenat::tensor::HostTensor;
 
@@ -31,7 +29,7 @@ fn channels_and_statistics_match_the_official_intermediates() {
         let want = npy(small(&format!("intermediates/z_plain0_{file}.npy")));
         let c = *want.shape.last().unwrap();
         let n = want.data.len() / c;
-        let site = parse_site(layer).unwrap();
+        let site = layer.parse::<Site>().unwrap();
         let ins = inspect(&e, &w, site, &[1], Normalise::PerChannel).unwrap();
         assert_eq!((ins.layer_channels, ins.size * ins.size), (c, n), "{layer}");
         let plane: Vec<f32> = (0..n).map(|p| want.data[p * c + 1]).collect();
@@ -51,7 +49,7 @@ fn channels_and_statistics_match_the_official_intermediates() {
     let ins = inspect(
         &e,
         &w,
-        parse_site("stage5.torgb").unwrap(),
+        "stage5.torgb".parse::<Site>().unwrap(),
         &[0, 1, 2],
         Normalise::Global,
     )
@@ -76,7 +74,7 @@ fn channels_and_statistics_match_the_official_intermediates() {
         let err = inspect(
             &e,
             &w,
-            parse_site(site).unwrap(),
+            site.parse::<Site>().unwrap(),
             &[ch],
             Normalise::PerChannel,
         );
@@ -132,7 +130,7 @@ fn layer_names_parse_and_print() {
         "stage2.upsample",
         "stage5.torgb",
     ] {
-        assert_eq!(site_label(parse_site(text).unwrap()), text);
+        assert_eq!(text.parse::<Site>().unwrap().to_string(), text);
     }
     for bad in [
         "stage4",
@@ -141,7 +139,7 @@ fn layer_names_parse_and_print() {
         "stagex.torgb",
         "stage1.block",
     ] {
-        assert!(parse_site(bad).is_err(), "{bad}");
+        assert!(bad.parse::<Site>().is_err(), "{bad}");
     }
 }
 
@@ -151,52 +149,22 @@ fn inspect_command_writes_the_picture_and_refuses_bad_layers() {
     let out = dir.path().join("x.png");
     let o = out.display().to_string();
     let c = ckpt();
-    let r = stylenat_ok(&[
-        "inspect",
-        "--ckpt",
-        &c,
-        "--seeds",
-        "3",
-        "--layer",
-        "stage4.block1",
-        "--channels",
-        "0,1,2",
-        "--out",
-        &o,
-    ]);
+    let base = ["inspect", "--ckpt", &c, "--seeds", "3"];
+    let layer = ["--layer", "stage4.block1"];
+    let r = stylenat_ok(&[&base[..], &layer, &["--channels", "0,1,2", "--out", &o]].concat());
     let text = String::from_utf8_lossy(&r.stdout);
     assert!(text.contains("stage4.block1: 32 channels, 64×64"), "{text}");
     let img = image::open(&out).unwrap();
     assert_eq!((img.width(), img.height()), (512, 256));
-    let again = stylenat(&[
-        "inspect",
-        "--ckpt",
-        &c,
-        "--seeds",
-        "3",
-        "--layer",
-        "stage4.block1",
-        "--out",
-        &o,
-    ]);
+    let again = stylenat(&[&base[..], &layer, &["--out", &o]].concat());
     assert!(
         !again.status.success(),
         "an existing file is not overwritten without --force"
     );
     let bad = dir.path().join("bad.png");
-    let r = stylenat(&[
-        "inspect",
-        "--ckpt",
-        &c,
-        "--seeds",
-        "3",
-        "--layer",
-        "stage1.block0",
-        "--channels",
-        "99",
-        "--out",
-        &bad.display().to_string(),
-    ]);
+    let b = bad.display().to_string();
+    let bad_channel = ["--layer", "stage1.block0", "--channels", "99", "--out", &b];
+    let r = stylenat(&[&base[..], &bad_channel].concat());
     assert!(!r.status.success());
     assert!(String::from_utf8_lossy(&r.stderr).contains("channel 99 does not exist"));
     assert!(!bad.exists());

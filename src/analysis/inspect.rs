@@ -21,46 +21,6 @@ pub enum Normalise {
     Global,
 }
 
-/// `stage4.block1` (block output), `stage4.block1.attn` (attention output),
-/// `stage4.upsample`, `stage4.torgb` (the running RGB skip image after the stage).
-pub fn parse_site(text: &str) -> std::result::Result<Site, String> {
-    let bad = || {
-        format!(
-            "`{text}` is not a layer: stageS.blockB, stageS.blockB.attn, stageS.upsample or \
-             stageS.torgb"
-        )
-    };
-    let parts: Vec<&str> = text.split('.').collect();
-    let stage = parts[0]
-        .strip_prefix("stage")
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(bad)?;
-    let block = |p: &str| p.strip_prefix("block").and_then(|b| b.parse().ok());
-    match parts[1..] {
-        [b] if block(b).is_some() => Ok(Site::BlockOut {
-            stage,
-            block: block(b).unwrap_or(0),
-        }),
-        [b, "attn"] if block(b).is_some() => Ok(Site::AttnOut {
-            stage,
-            block: block(b).unwrap_or(0),
-        }),
-        ["upsample"] => Ok(Site::UpsampleOut { stage }),
-        ["torgb"] => Ok(Site::ToRgbSkip { stage }),
-        _ => Err(bad()),
-    }
-}
-
-/// The name [`parse_site`] reads.
-pub fn site_label(site: Site) -> String {
-    match site {
-        Site::BlockOut { stage, block } => format!("stage{stage}.block{block}"),
-        Site::AttnOut { stage, block } => format!("stage{stage}.block{block}.attn"),
-        Site::UpsampleOut { stage } => format!("stage{stage}.upsample"),
-        Site::ToRgbSkip { stage } => format!("stage{stage}.torgb"),
-    }
-}
-
 /// What the inspector shows of one layer for one image.
 #[derive(Debug, Clone)]
 pub struct Inspection {
@@ -102,7 +62,7 @@ pub fn layer_planes(e: &Engine, wplus: &HostTensor, site: Site) -> Result<(usize
     if stage >= stages || block > 1 || no_upsample {
         return Err(Error::Input(format!(
             "layer {} does not exist: the model has stages 0-{} (the last has no upsample)",
-            site_label(site),
+            site,
             stages - 1
         )));
     }
@@ -110,7 +70,7 @@ pub fn layer_planes(e: &Engine, wplus: &HostTensor, site: Site) -> Result<(usize
     e.synthesize_traced(wplus, &mut obs)?;
     let t = obs
         .1
-        .ok_or_else(|| Error::Input(format!("{} was not computed", site_label(site))))?;
+        .ok_or_else(|| Error::Input(format!("{} was not computed", site)))?;
     Ok(to_planes(site, &t))
 }
 
@@ -148,7 +108,7 @@ pub fn inspect_planes(
     if let Some(&c) = channels.iter().find(|&&c| c >= layer_channels) {
         return Err(Error::Input(format!(
             "channel {c} does not exist: {} has channels 0-{}",
-            site_label(site),
+            site,
             layer_channels - 1
         )));
     }

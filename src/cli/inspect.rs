@@ -4,7 +4,7 @@
 
 use super::ModelArgs;
 use super::generate::LatentArgs;
-use crate::analysis::inspect::{Normalise, inspect, parse_site, site_label};
+use crate::analysis::inspect::{Normalise, inspect};
 use crate::io::grid::{tile, zoom};
 use crate::io::image::save_png;
 use crate::model::Site;
@@ -21,7 +21,7 @@ pub struct InspectArgs {
     pub latent: LatentArgs,
     /// The layer: `stageS.blockB` (block output), `stageS.blockB.attn` (attention output),
     /// `stageS.upsample` or `stageS.torgb` (the RGB skip image after the stage).
-    #[arg(long, value_name = "LAYER", value_parser = parse_site)]
+    #[arg(long, value_name = "LAYER")]
     pub layer: Site,
     /// One channel, or three shown as RGB, e.g. `0,1,2`.
     #[arg(long, value_name = "LIST", default_value = "0", value_delimiter = ',')]
@@ -52,10 +52,7 @@ pub fn run(a: InspectArgs) -> Result<()> {
     let ins = inspect(&engine, &wplus, a.layer, &a.channels, norm)?;
     println!(
         "{}: {} channels, {}×{}",
-        site_label(ins.site),
-        ins.layer_channels,
-        ins.size,
-        ins.size
+        ins.site, ins.layer_channels, ins.size, ins.size
     );
     for (c, (mean, std, max)) in ins.channels.iter().zip(&ins.stats) {
         println!("channel {c:4}: mean {mean:+.4}  std {std:.4}  max {max:+.4}");

@@ -30,6 +30,49 @@ impl Site {
     }
 }
 
+/// The name people type and read: `stage4.block1` (block output), `stage4.block1.attn`
+/// (attention output), `stage4.upsample`, `stage4.torgb` (the running RGB skip image).
+impl std::fmt::Display for Site {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            Self::BlockOut { stage, block } => write!(f, "stage{stage}.block{block}"),
+            Self::AttnOut { stage, block } => write!(f, "stage{stage}.block{block}.attn"),
+            Self::UpsampleOut { stage } => write!(f, "stage{stage}.upsample"),
+            Self::ToRgbSkip { stage } => write!(f, "stage{stage}.torgb"),
+        }
+    }
+}
+
+impl std::str::FromStr for Site {
+    type Err = String;
+
+    /// Reads what [`Site`]'s `Display` writes.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "`{text}` is not a layer: stageS.blockB, stageS.blockB.attn, stageS.upsample \
+                 or stageS.torgb"
+            )
+        };
+        let parts: Vec<&str> = text.split('.').collect();
+        let stage = parts[0]
+            .strip_prefix("stage")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(bad)?;
+        let block = parts
+            .get(1)
+            .and_then(|p| p.strip_prefix("block"))
+            .and_then(|b| b.parse().ok());
+        match (&parts[1..], block) {
+            ([_], Some(block)) => Ok(Self::BlockOut { stage, block }),
+            ([_, "attn"], Some(block)) => Ok(Self::AttnOut { stage, block }),
+            (["upsample"], _) => Ok(Self::UpsampleOut { stage }),
+            (["torgb"], _) => Ok(Self::ToRgbSkip { stage }),
+            _ => Err(bad()),
+        }
+    }
+}
+
 /// What one attention layer saw: its problem, `qkv` `[B, H, W, 3, heads, head_dim]` and bias
 /// tables, on the host (for attention maps).
 #[derive(Debug, Clone)]

@@ -63,6 +63,14 @@ pub fn harness(app: ExplorerApp) -> Harness<'static, ExplorerApp> {
         .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app)
 }
 
+/// [`harness`], painted by egui-wgpu (on lavapipe without a GPU) so pixels can be checked.
+pub fn painted_harness(app: ExplorerApp, size: [f32; 2]) -> Harness<'static, ExplorerApp> {
+    Harness::builder()
+        .with_size(size)
+        .wgpu()
+        .build_ui_state(|ui, app: &mut ExplorerApp| app.show(ui), app)
+}
+
 /// Clicks the widget labelled `label` and lets the UI settle.
 pub fn click(h: &mut Harness<'_, ExplorerApp>, label: &str) {
     h.get_by_label(label).click();

@@ -3,7 +3,7 @@
 //! mean / std / max and the log-magnitude spectrum (computed only while it is open).
 
 use super::PanelCtx;
-use crate::analysis::inspect::{Normalise, site_label};
+use crate::analysis::inspect::Normalise;
 use crate::app::state::{InspectorView, LayerKind};
 
 pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
@@ -42,9 +42,7 @@ pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
     });
     ui.label(format!(
         "{}: {channels} channels, {}×{}",
-        site_label(ins.site),
-        ins.size,
-        ins.size
+        ins.site, ins.size, ins.size
     ));
     for (c, (mean, std, max)) in ins.channels.iter().zip(&ins.stats) {
         ui.monospace(format!(
