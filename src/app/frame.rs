@@ -91,7 +91,11 @@ impl ExplorerApp {
         self.request_attention();
         self.request_inspection();
         let jobs = &self.jobs;
-        if jobs.export.is_some() || jobs.loading.is_some() || jobs.directions_progress.is_some() {
+        if jobs.export.is_some()
+            || jobs.loading.is_some()
+            || jobs.directions_progress.is_some()
+            || jobs.projection.is_some()
+        {
             // Progress and elapsed time keep moving.
             ctx.request_repaint_after(std::time::Duration::from_millis(100));
         }
@@ -111,11 +115,11 @@ impl ExplorerApp {
             block: view.block,
             pixel,
         };
-        if self.jobs.attention_asked.as_ref() == Some(&request) || self.jobs.loading.is_some() {
-            return;
+        if self.jobs.loading.is_none()
+            && let Some(r) = newly_asked(&mut self.jobs.attention_asked, request)
+        {
+            self.worker.send(Request::Attention(r));
         }
-        self.jobs.attention_asked = Some(request.clone());
-        self.worker.send(Request::Attention(request));
     }
 
     /// Asks for the layer inspector's picture when it is open and its inputs changed.
@@ -130,11 +134,11 @@ impl ExplorerApp {
             channels: view.channels(),
             norm: view.norm,
         };
-        if self.jobs.inspect_asked.as_ref() == Some(&request) || self.jobs.loading.is_some() {
-            return;
+        if self.jobs.loading.is_none()
+            && let Some(r) = newly_asked(&mut self.jobs.inspect_asked, request)
+        {
+            self.worker.send(Request::Inspect(r));
         }
-        self.jobs.inspect_asked = Some(request.clone());
-        self.worker.send(Request::Inspect(request));
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui, actions: &mut Vec<Action>) {
@@ -225,4 +229,13 @@ impl ExplorerApp {
         }
         ctx.request_repaint();
     }
+}
+
+/// `request`, unless it is the one asked for last (then nothing: its answer is on its way).
+fn newly_asked<R: Clone + PartialEq>(asked: &mut Option<R>, request: R) -> Option<R> {
+    if asked.as_ref() == Some(&request) {
+        return None;
+    }
+    *asked = Some(request.clone());
+    Some(request)
 }

@@ -57,21 +57,20 @@ pub fn run(a: MixArgs) -> Result<()> {
         ..Default::default()
     };
     let per = engine.config().num_ws() * engine.config().style_dim;
-    let mut composer = Composer::default();
-    let for_seeds = |seeds: &[u64]| {
-        seeds
-            .iter()
-            .map(|&s| recipe.with_seed(s))
-            .collect::<Vec<_>>()
-    };
-    let row_w = composer.wplus(&mut engine, &for_seeds(&rows))?;
-    let col_w = composer.wplus(&mut engine, &for_seeds(&cols))?;
+    // Rows, then columns: every seed mapped in one call.
+    let recipes: Vec<Recipe> = rows
+        .iter()
+        .chain(&cols)
+        .map(|&s| recipe.with_seed(s))
+        .collect();
+    let all = Composer::default().wplus(&mut engine, &recipes)?;
+    let (row_w, col_w) = all.data.split_at(rows.len() * per);
     // Latents of the grid, row-major: [corner, columns…], then per row [row, cells…].
     let mut latents = Vec::new();
-    latents.extend_from_slice(&col_w.data);
-    for r in row_w.data.chunks(per) {
+    latents.extend_from_slice(col_w);
+    for r in row_w.chunks(per) {
         latents.extend_from_slice(r);
-        for c in col_w.data.chunks(per) {
+        for c in col_w.chunks(per) {
             let mut cell = r.to_vec();
             mix_layers(&mut cell, c, engine.config().style_dim, &layers);
             latents.extend(cell);

@@ -47,14 +47,19 @@ pub fn groups_of(
         .map_or_else(Vec::new, |s| s.groups.clone());
     for e in edits.iter().filter(|e| e.addresses(stage, block)) {
         if let Some(g) = groups.get_mut(e.group) {
-            match e.op {
-                GroupOp::Dilation(d) => g.dilation = d,
-                GroupOp::Kernel(k) => g.kernel = k,
-                GroupOp::Scale(_) => {}
-            }
+            override_neighbourhood(g, e.op);
         }
     }
     groups
+}
+
+/// A kernel or dilation edit applied to the group's neighbourhood (a scale leaves it alone).
+fn override_neighbourhood(g: &mut HeadGroup, op: GroupOp) {
+    match op {
+        GroupOp::Dilation(d) => g.dilation = d,
+        GroupOp::Kernel(k) => g.kernel = k,
+        GroupOp::Scale(_) => {}
+    }
 }
 
 /// Per block (`2·stage + block`, the W+ layer feeding it): its edit, if any. Later edits of
@@ -88,12 +93,10 @@ pub fn resolve(
                 scale: vec![1.0; stage.groups.len()],
                 groups: stage.groups.clone(),
             });
-            let g = &mut slot.groups[e.group];
-            match e.op {
-                GroupOp::Scale(s) => slot.scale[e.group] = s,
-                GroupOp::Dilation(d) => g.dilation = d,
-                GroupOp::Kernel(k) => g.kernel = k,
+            if let GroupOp::Scale(s) = e.op {
+                slot.scale[e.group] = s;
             }
+            override_neighbourhood(&mut slot.groups[e.group], e.op);
         }
     }
     // Checked once all edits are in: a kernel and a dilation edit only fit together.
