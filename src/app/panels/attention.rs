@@ -20,6 +20,12 @@ pub fn group_colour(g: usize) -> egui::Color32 {
     COLOURS[g % COLOURS.len()]
 }
 
+/// A small square in head group `g`'s colour (legends of this panel and the head-group panel).
+pub fn group_swatch(ui: &mut egui::Ui, g: usize) {
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
+    ui.painter().rect_filled(rect, 2.0, group_colour(g));
+}
+
 pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
     if let Some(model) = cx.model {
         draw(
@@ -57,8 +63,7 @@ fn draw(ui: &mut egui::Ui, view: &mut AttentionView, edits: &[GroupEdit], model:
     ui.selectable_value(&mut view.group, None, "all head groups");
     for (g, grp) in groups.iter().enumerate() {
         ui.horizontal(|ui| {
-            let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-            ui.painter().rect_filled(rect, 2.0, group_colour(g));
+            group_swatch(ui, g);
             ui.selectable_value(
                 &mut view.group,
                 Some(g),

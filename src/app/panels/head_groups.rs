@@ -3,7 +3,7 @@
 //! part of the recipe, so undo, sessions and PNG provenance carry them.
 
 use super::PanelCtx;
-use super::attention::group_colour;
+use super::attention::group_swatch;
 use crate::app::protocol::ModelInfo;
 use crate::app::state::HeadGroupView;
 use crate::latent::group_edit::{GroupEdit, GroupOp, set_group_edit};
@@ -57,8 +57,7 @@ fn draw(ui: &mut egui::Ui, args: &mut Recipe, view: &mut HeadGroupView, model: &
             op,
         };
         ui.horizontal(|ui| {
-            let (rect, _) = ui.allocate_exact_size(egui::vec2(10.0, 10.0), egui::Sense::hover());
-            ui.painter().rect_filled(rect, 2.0, group_colour(g));
+            group_swatch(ui, g);
             ui.label(format!("group {g}: {} heads", grp.heads));
         });
         ui.horizontal(|ui| {
