@@ -4,7 +4,12 @@
 // ≤ 0.17 rule: windows shift inwards at borders, dilation groups by i mod d), + relative
 // position bias, online softmax, AV. Matches src/kernels/reference.rs.
 //
-// Bindings, the info layout and the window rule: na2d_common.wgsl.
+// The info layout and the window rule: na2d_common.wgsl.
+
+@group(0) @binding(0) var<storage, read_write> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read_write> rpb: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> info: array<u32>;
 
 const WG: u32 = {{ workgroup_size }}u;
 

@@ -1,19 +1,15 @@
-// Shared by na2d.wgsl and na2d_tiled.wgsl (spliced in front of each by src/kernels/wgsl.rs):
-// bindings, the info header, head groups, the NATTEN window rule and the online softmax.
+// Shared by the NA kernels (na2d*.wgsl, spliced in front of each by src/kernels/wgsl*.rs):
+// the info header, head groups, the NATTEN window rule and the online softmax. Each kernel
+// declares its own bindings (`info` among them).
 //
 // Every binding is read_write: cubecl sub-allocates tensors from shared wgpu buffers, and a
 // buffer bound both read-only and read-write in one dispatch is a validation error.
 //
-// Bindings: qkv [B, H, W, 3, heads, HD] · rpb (all groups' tables, concatenated) ·
+// Layouts: qkv [B, H, W, 3, heads, HD] · rpb (all groups' tables, concatenated) ·
 // out [B, H, W, heads, HD] · info (u32):
 //   0 batch, 1 height, 2 width, 3 heads, 4 scale (f32 bits), 5 group count,
-//   6 column tiles per (row, head) (tiled kernel only),
+//   6 column tiles per (row, head) (tiled kernel) or taps per query slot (backward kernels),
 //   then per group: first head, heads, kernel, dilation, offset of its table in rpb.
-
-@group(0) @binding(0) var<storage, read_write> qkv: array<f32>;
-@group(0) @binding(1) var<storage, read_write> rpb: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read_write> info: array<u32>;
 
 const HD: u32 = {{ head_dim }}u;
 const GROUPS_AT: u32 = 7u;

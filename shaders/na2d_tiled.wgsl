@@ -6,7 +6,12 @@
 // workgroup memory once, then every query reads its k taps from there. Online softmax keeps
 // one pass. NATTEN ≤ 0.17 neighbourhood rule, as in src/kernels/window.rs.
 //
-// Bindings, the info layout and the window rule: na2d_common.wgsl.
+// The info layout and the window rule: na2d_common.wgsl.
+
+@group(0) @binding(0) var<storage, read_write> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read_write> rpb: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> info: array<u32>;
 
 const TILE: u32 = {{ tile }}u;
 const BAND: u32 = {{ band }}u; // TILE + largest kernel − 1

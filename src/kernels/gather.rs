@@ -11,7 +11,12 @@ use burn::tensor::{Int, Tensor, TensorData};
 const CHUNK_ELEMENTS: usize = 8 << 20;
 
 /// Flat key index and flat bias index of every (query, tap) pair, `[H·W·k²]` each.
-fn index_tables(h: usize, w: usize, kernel: usize, dilation: usize) -> (Vec<i64>, Vec<i64>) {
+pub(super) fn index_tables(
+    h: usize,
+    w: usize,
+    kernel: usize,
+    dilation: usize,
+) -> (Vec<i64>, Vec<i64>) {
     let rows = AxisWindow::all(h, kernel, dilation);
     let cols = AxisWindow::all(w, kernel, dilation);
     let table = 2 * kernel - 1;

@@ -3,12 +3,15 @@
 //! The model calls [`neighborhood_attention`] and never sees how it runs: on the CPU (`flex`)
 //! backend the fused Rust kernel in [`cpu`] runs on the tensor's host buffer; on wgpu the WGSL
 //! kernels of `shaders/` ([`wgsl`], launched through [`gpu_launch`]); [`gather`] is the
-//! plain-tensor form that runs anywhere (and under autodiff, for training). [`reference`] is
+//! plain-tensor form that runs anywhere; [`differentiable`] wraps the fused kernels as one
+//! autodiff op with their own backward ([`cpu::na2d_backward`], [`wgsl_backward`]), for
+//! training and projection. [`reference`] is
 //! the f64 oracle all are tested against; [`window`] holds the NATTEN rule. Kernels describe
 //! their problem with their own types ([`HeadGroup`], [`NaProblem`]).
 
 pub mod attention_weights;
 pub mod cpu;
+pub mod differentiable;
 pub mod dispatch;
 pub mod gather;
 pub mod gpu_launch;
@@ -18,6 +21,7 @@ pub mod present;
 pub mod reference;
 pub mod simd;
 pub mod wgsl;
+pub mod wgsl_backward;
 pub mod window;
 
 use crate::error::{Error, Result};
@@ -85,6 +89,10 @@ pub enum KernelPath {
     Cpu,
     /// Plain burn tensor ops (gather + reductions for NA); runs on any backend.
     Tensor,
+    /// For gradients: NA as one differentiable op with its own fused backward
+    /// ([`differentiable`]: the CPU kernels on `flex`, WGSL on wgpu); every other op as plain
+    /// tensor ops, so burn's autodiff differentiates the rest of the model.
+    Differentiable,
     /// The hand-written WGSL kernel `shaders/na2d.wgsl` (wgpu devices).
     Wgsl,
     /// The workgroup-memory variant `shaders/na2d_tiled.wgsl` (wgpu devices; for measuring).
@@ -125,6 +133,7 @@ pub fn neighborhood_attention(
     }
     match which {
         KernelPath::Tensor => Ok(gather::na2d(qkv, rpb, problem)),
+        KernelPath::Differentiable => Ok(differentiable::na2d(qkv, rpb, problem)),
         KernelPath::Wgsl => wgsl::na2d(qkv, rpb, problem, wgsl::Variant::PerQuery),
         KernelPath::WgslTiled => wgsl::na2d(qkv, rpb, problem, wgsl::Variant::Tiled),
         KernelPath::Cpu => {

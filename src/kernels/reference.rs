@@ -8,10 +8,21 @@ use super::window::AxisWindow;
 /// `qkv`: `[B, H, W, 3, heads, head_dim]`; `rpb[g]`: `[heads_g, 2k−1, 2k−1]`.
 /// Returns `[B, H, W, heads·head_dim]`.
 pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
+    let widen = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    let rpb: Vec<Vec<f64>> = rpb.iter().map(|t| widen(t)).collect();
+    na2d_f64(p, &widen(qkv), &rpb)
+        .into_iter()
+        .map(|x| x as f32)
+        .collect()
+}
+
+/// [`na2d`] with inputs and output in f64 (finite differences of it check the backward
+/// kernels' gradients without f32 rounding in the way).
+pub fn na2d_f64(p: &NaProblem, qkv: &[f64], rpb: &[Vec<f64>]) -> Vec<f64> {
     let c = p.heads() * p.head_dim;
-    let mut out = vec![0f32; p.batch * p.height * p.width * c];
+    let mut out = vec![0f64; p.batch * p.height * p.width * c];
     let at = |b: usize, y: usize, x: usize, which: usize, h: usize, e: usize| {
-        qkv[(((b * p.height + y) * p.width + x) * 3 + which) * c + h * p.head_dim + e] as f64
+        qkv[(((b * p.height + y) * p.width + x) * 3 + which) * c + h * p.head_dim + e]
     };
     let mut head0 = 0;
     for (g, group) in p.groups.iter().enumerate() {
@@ -38,7 +49,7 @@ pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
                                     .sum();
                                 let bias =
                                     rpb[g][(gh * table + wy.bias0 + ty) * table + wx.bias0 + tx];
-                                logits.push(dot + bias as f64);
+                                logits.push(dot + bias);
                                 keys.push((ky, kx));
                             }
                         }
@@ -51,8 +62,7 @@ pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
                                 .zip(&exps)
                                 .map(|(&(ky, kx), a)| a / sum * at(b, ky, kx, 2, h, e))
                                 .sum();
-                            out[((b * p.height + y) * p.width + x) * c + h * p.head_dim + e] =
-                                v as f32;
+                            out[((b * p.height + y) * p.width + x) * c + h * p.head_dim + e] = v;
                         }
                     }
                 }

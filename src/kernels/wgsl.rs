@@ -10,6 +10,7 @@ use burn::backend::Wgpu;
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate};
 use burn::tensor::{DType, Shape, Tensor};
 use cubecl::prelude::KernelId;
+use cubecl::server::Handle;
 
 /// Invocations per workgroup of the per-query kernel (WebGPU guarantees 256).
 const WORKGROUP: u32 = 64;
@@ -19,7 +20,7 @@ const MAX_TILE: u32 = 16;
 
 /// Bindings, info layout and the window rule, spliced in front of each kernel (WGSL has no
 /// includes).
-const COMMON: &str = include_str!("../../shaders/na2d_common.wgsl");
+pub(super) const COMMON: &str = include_str!("../../shaders/na2d_common.wgsl");
 
 /// Which WGSL kernel runs NA.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -143,25 +144,19 @@ pub fn na2d_within(
     variant: Variant,
     limits: Option<DispatchLimits>,
 ) -> Result<Tensor<4>> {
-    let c = p.heads() * p.head_dim;
     let tables: Vec<Tensor<1>> = rpb.iter().map(|t| t.clone().flatten(0, 2)).collect();
-    let qkv = primitive(qkv)?;
-    let hardware = qkv.client.properties().hardware.clone();
-    let limits = limits.unwrap_or_else(|| DispatchLimits::of(&hardware));
-    let shape = LaunchShape::new(p, variant, &limits);
-    let max_kernel = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1) as u32;
-    // Header layout: shaders/na2d_common.wgsl.
-    let info = vec![
-        p.batch,
-        p.height,
-        p.width,
-        p.heads(),
-        0,
-        p.groups.len(),
-        shape.tiles_x as usize,
-    ];
-    let mut info: Vec<u32> = info.into_iter().map(|v| v as u32).collect();
+    na2d_flat(qkv, Tensor::cat(tables, 0), p, variant, limits)
+}
+
+/// The info header of shaders/na2d_common.wgsl; `slot6` is its entry 6 (column tiles of the
+/// tiled kernel, taps per query of the backward kernels).
+pub(super) fn info_header(p: &NaProblem, slot6: u32) -> Vec<u32> {
+    let mut info: Vec<u32> = [p.batch, p.height, p.width, p.heads(), 0, p.groups.len()]
+        .into_iter()
+        .map(|v| v as u32)
+        .collect();
     info[4] = p.scale.to_bits();
+    info.push(slot6);
     let (mut head0, mut offset) = (0u32, 0u32);
     for g in &p.groups {
         info.extend([
@@ -174,7 +169,25 @@ pub fn na2d_within(
         head0 += g.heads as u32;
         offset += (g.heads * (2 * g.kernel - 1).pow(2)) as u32;
     }
-    let rpb = primitive(Tensor::cat(tables, 0))?;
+    info
+}
+
+/// [`na2d_within`] with every group's bias table already flattened into one `rpb`.
+pub fn na2d_flat(
+    qkv: Tensor<4>,
+    rpb: Tensor<1>,
+    p: &NaProblem,
+    variant: Variant,
+    limits: Option<DispatchLimits>,
+) -> Result<Tensor<4>> {
+    let c = p.heads() * p.head_dim;
+    let qkv = primitive(qkv)?;
+    let hardware = qkv.client.properties().hardware.clone();
+    let limits = limits.unwrap_or_else(|| DispatchLimits::of(&hardware));
+    let shape = LaunchShape::new(p, variant, &limits);
+    let max_kernel = p.groups.iter().map(|g| g.kernel).max().unwrap_or(1) as u32;
+    let info = info_header(p, shape.tiles_x);
+    let rpb = primitive(rpb)?;
     let out_len = p.batch * p.height * p.width * c;
     let kernel = Na2dKernel {
         variant: shape.variant,
@@ -191,12 +204,17 @@ pub fn na2d_within(
         limits: Some(limits),
     }
     .run(kernel)?;
+    Ok(wrap(&qkv, out, [p.batch, p.height, p.width, c]))
+}
+
+/// A kernel's output buffer as a tensor on `like`'s device.
+pub(super) fn wrap<const D: usize>(like: &CubeTensor, out: Handle, shape: [usize; D]) -> Tensor<D> {
     let out = CubeTensor::new_contiguous(
-        qkv.client.clone(),
-        qkv.device.clone(),
-        Shape::new([p.batch, p.height, p.width, c]),
+        like.client.clone(),
+        like.device.clone(),
+        Shape::new(shape),
         out,
         DType::F32,
     );
-    Ok(Tensor::from_primitive::<Wgpu>(out))
+    Tensor::from_primitive::<Wgpu>(out)
 }

@@ -4,10 +4,12 @@
 //! window, softmax, AV, with the head dimension a compile-time constant for the common sizes so
 //! the inner loops unroll. Rows run in parallel with rayon.
 
+mod backward;
 mod dots;
 mod mlp;
 mod norm;
 
+pub use backward::{na2d_backward, na2d_backward_with};
 pub use mlp::{MlpWeights, adain_mlp_residual};
 pub use norm::{adain, adain_coefficients};
 
