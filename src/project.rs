@@ -3,9 +3,9 @@
 //! 5 % of the steps and down (cosine) over the last 25 %, with noise on W that fades out over
 //! the first 75 %. The loss is pixel MSE at the full, half and quarter resolution.
 //!
-//! Gradients go through the generator with neighbourhood attention built from tensor ops
-//! ([`crate::kernels::KernelPath::Tensor`], as the trainer), so burn's autodiff differentiates
-//! every layer; the generator's own weights stay fixed.
+//! Gradients go through the generator with burn's autodiff; neighbourhood attention is one
+//! op with its own fused backward ([`KernelPath::Differentiable`]); the generator's own
+//! weights stay fixed.
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -32,6 +32,9 @@ pub struct ProjectConfig {
     pub lr: f32,
     /// Seed of the noise added to W early on.
     pub seed: u64,
+    /// How gradients pass through NA: the fused backward, or (to measure it against) the
+    /// tensor-op form.
+    pub na: KernelPath,
 }
 
 impl Default for ProjectConfig {
@@ -41,6 +44,7 @@ impl Default for ProjectConfig {
             space: Space::Wplus,
             lr: 0.1,
             seed: 0,
+            na: KernelPath::Differentiable,
         }
     }
 }
@@ -84,7 +88,7 @@ pub fn project(
     // The spread of W around its mean scales the noise (`w_std` in projector.py).
     let w_std = crate::compose::latent_spread(e)? * (d as f32).sqrt();
     let mut g = e.generator.clone();
-    g.na = KernelPath::Tensor;
+    g.na = cfg.na;
     let rows = match cfg.space {
         Space::W => 1,
         Space::Wplus => num_ws,

@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// of W+ layers), `coarse` (first third), `group` (a head group ablated) — preview, refine and full-image latency; and SeFa.
     #[arg(long, conflicts_with = "na")]
     pub edit_latency: bool,
+    /// Time gradients instead: a projection step on this model and a training step at the
+    /// built-in model's settings, with NA differentiated op by op and with its fused backward.
+    #[arg(long, conflicts_with_all = ["na", "edit_latency"])]
+    pub gradients: bool,
     /// Replace an existing JSON file.
     #[arg(long)]
     pub force: bool,
@@ -100,7 +104,11 @@ pub fn run(a: BenchArgs) -> Result<()> {
         }
         _ => anyhow::bail!("pass --ckpt or --preset"),
     };
-    let text = if a.edit_latency {
+    let text = if a.gradients {
+        let result = super::bench_grad::measure(&mut engine, &model, a.runs.max(1))?;
+        super::bench_grad::print(&result);
+        serde_json::to_string_pretty(&result)?
+    } else if a.edit_latency {
         let result = super::bench_edit::measure(&mut engine, &model, a.runs.max(1))?;
         super::bench_edit::print(&result);
         serde_json::to_string_pretty(&result)?

@@ -3,6 +3,7 @@
 mod attention;
 mod bench;
 mod bench_edit;
+mod bench_grad;
 mod bench_na;
 mod convert;
 mod directions;

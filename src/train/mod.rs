@@ -89,7 +89,7 @@ pub struct StepStats {
 
 pub struct Trainer {
     pub config: TrainConfig,
-    /// Trainable generator (autodiff parameters, tensor-op NA).
+    /// Trainable generator (autodiff parameters; NA with its fused backward).
     g: Generator,
     d: Discriminator,
     /// Exponential moving average of `g` (plain parameters): the model that is shipped.
@@ -135,7 +135,7 @@ impl Trainer {
             None => g.clone(),
         };
         let mut g = param_paths::trainable(g)?;
-        g.na = KernelPath::Tensor;
+        g.na = KernelPath::Differentiable;
         let d = param_paths::trainable(d)?;
         let adam = |lr| {
             Adam::new(AdamConfig {
@@ -256,6 +256,11 @@ impl Trainer {
     }
 
     /// The architecture being trained.
+    /// How gradients pass through NA (the fused backward unless a benchmark compares).
+    pub fn set_na_path(&mut self, path: KernelPath) {
+        self.g.na = path;
+    }
+
     pub fn generator(&self) -> &GeneratorConfig {
         &self.ema.config
     }
