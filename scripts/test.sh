@@ -3,7 +3,8 @@
 # Ubuntu machine that lacks it, then runs `cargo test` with any arguments given.
 #   - Mesa's lavapipe (software Vulkan): the wgpu tests run on it when there is no GPU;
 #   - ffmpeg's ffprobe: the video tests check our MP4/GIF files with an independent decoder;
-#   - a C++ compiler: OpenH264 (MP4 export) is built from source.
+#   - a C++ compiler: OpenH264 (MP4 export) is built from source;
+#   - Fashion-MNIST (dataset-fashion-mnist): real held-out images for the projection test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +17,8 @@ need_pkgs=()
 if command -v dpkg >/dev/null 2>&1; then
     dpkg -s mesa-vulkan-drivers >/dev/null 2>&1 || need_pkgs+=(mesa-vulkan-drivers)
     dpkg -s libvulkan1 >/dev/null 2>&1 || need_pkgs+=(libvulkan1)
+    # Held-out real images for the projection test (Fashion-MNIST's test split).
+    dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || need_pkgs+=(dataset-fashion-mnist)
 fi
 command -v ffprobe >/dev/null 2>&1 || need_pkgs+=(ffmpeg)
 command -v c++ >/dev/null 2>&1 || need_pkgs+=(g++)

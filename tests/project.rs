@@ -114,3 +114,53 @@ fn project_command_writes_latent_and_reconstruction_and_refuses_bad_targets() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not an image this tool can read"));
     assert!(!dir.path().join("b.npz").exists() && !dir.path().join("b.png").exists());
 }
+
+/// Real held-out images (Fashion-MNIST test split, installed by `scripts/test.sh`): the
+/// projection beats the best of 100 random samples on each, and the figure has its three rows.
+#[test]
+fn projection_of_held_out_images_beats_the_best_random_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, figure) = (dir.path().join("eval.json"), dir.path().join("eval.png"));
+    let args = |extra: &[&str]| {
+        let mut v = vec![
+            "project-eval",
+            "--backend",
+            "cpu",
+            "--count",
+            "2",
+            "--baseline",
+            "100",
+            "--steps",
+            "150",
+            "--json",
+            json.to_str().unwrap(),
+            "--figure",
+            figure.to_str().unwrap(),
+        ];
+        v.extend_from_slice(extra);
+        v.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        common::stylenat(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let out = run(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let images = result["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2);
+    for im in images {
+        let (proj, best) = (
+            im["projection_psnr_db"].as_f64().unwrap(),
+            im["best_sample_psnr_db"].as_f64().unwrap(),
+        );
+        assert!(proj > best, "projection {proj:.2} dB vs best sample {best:.2} dB: {im}");
+    }
+    assert_eq!(result["projection_wins"], 2);
+    let png = image::open(&figure).unwrap();
+    assert_eq!((png.width(), png.height()), (2 * 96, 3 * 96));
+    // Existing outputs are not replaced without --force.
+    let again = run(&[]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+}

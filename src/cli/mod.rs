@@ -13,6 +13,7 @@ mod inspect;
 mod latents;
 mod mix;
 mod project;
+mod project_eval;
 mod quality;
 mod synth;
 mod train;
@@ -68,6 +69,8 @@ enum Command {
     Inspect(inspect::InspectArgs),
     /// Find the W+ whose image matches a picture (projection), and its reconstruction.
     Project(project::ProjectArgs),
+    /// Measure projection on held-out images against the best of N random samples.
+    ProjectEval(project_eval::ProjectEvalArgs),
     /// Principal directions of W (GANSpace) for `generate --edit`.
     Directions(directions::DirectionsArgs),
     /// Convert a checkpoint to the native safetensors format (config embedded).
@@ -189,6 +192,7 @@ pub fn run() -> Result<ExitCode> {
         Some(Command::Attention(a)) => attention::run(a)?,
         Some(Command::Inspect(a)) => inspect::run(a)?,
         Some(Command::Project(a)) => project::run(a)?,
+        Some(Command::ProjectEval(a)) => project_eval::run(a)?,
         Some(Command::Directions(a)) => directions::run(a)?,
     }
     Ok(ExitCode::SUCCESS)
