@@ -83,6 +83,15 @@ pub fn project(
     if cfg.steps == 0 {
         return Err(Error::Input("projection needs at least one step".into()));
     }
+    // On a GPU the NA backward keeps every query's attention weights and logit gradients
+    // (`shaders/na2d_backward_query.wgsl`): refuse up front what one binding cannot hold.
+    for st in &e.config().stages {
+        let slot = st.groups.iter().map(|g| g.kernel.pow(2)).max().unwrap_or(1);
+        let heads: usize = st.groups.iter().map(|g| g.heads).sum();
+        let bytes = st.resolution.pow(2) * (st.dim + 2 * heads * slot) * size_of::<f32>();
+        let what = format!("the attention gradient at {0}×{0}", st.resolution);
+        e.backend.check_fits(bytes as u64, &what)?;
+    }
     let device = e.backend.device.clone();
     let mean = e.mean_latent()?;
     // The spread of W around its mean scales the noise (`w_std` in projector.py).

@@ -145,7 +145,11 @@ fn projection_of_held_out_images_beats_the_best_random_sample() {
         common::stylenat(&a.iter().map(String::as_str).collect::<Vec<_>>())
     };
     let out = run(&[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     let images = result["images"].as_array().unwrap();
     assert_eq!(images.len(), 2);
@@ -154,7 +158,10 @@ fn projection_of_held_out_images_beats_the_best_random_sample() {
             im["projection_psnr_db"].as_f64().unwrap(),
             im["best_sample_psnr_db"].as_f64().unwrap(),
         );
-        assert!(proj > best, "projection {proj:.2} dB vs best sample {best:.2} dB: {im}");
+        assert!(
+            proj > best,
+            "projection {proj:.2} dB vs best sample {best:.2} dB: {im}"
+        );
     }
     assert_eq!(result["projection_wins"], 2);
     let png = image::open(&figure).unwrap();

@@ -148,7 +148,11 @@ pub fn run(a: ProjectEvalArgs) -> Result<()> {
         let factor = (96 / s).max(1);
         let (px, w, h) = zoom(&px, w, h, factor);
         save_png(path, &px, w, h, None)?;
-        eprintln!("wrote {} (rows: target, best of {} samples, projection)", path.display(), a.baseline);
+        eprintln!(
+            "wrote {} (rows: target, best of {} samples, projection)",
+            path.display(),
+            a.baseline
+        );
     }
     if let Some(path) = &a.json {
         let result = EvalResult {

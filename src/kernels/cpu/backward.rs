@@ -154,11 +154,10 @@ unsafe fn head<const HD: usize>(job: &Job, b: usize, h: usize, out: &Shared) -> 
     let mut offsets = vec![0usize; taps];
     let (mut a, mut dl) = (vec![0f32; taps], vec![0f32; taps]);
     let mut dq = vec![0f32; hd];
-    // SAFETY (all `slice_at` calls): offsets stay inside `qkv`'s length, which `dqkv` shares;
+    // SAFETY (all `at` calls): offsets stay inside `qkv`'s length, which `dqkv` shares;
     // the ranges are this head's channels (the caller's contract).
     let at = |off: usize| unsafe { std::slice::from_raw_parts_mut(out.0.add(off), hd) };
-    for y in 0..p.height {
-        let wy = rows[y];
+    for (y, &wy) in rows.iter().enumerate() {
         for (x, wx) in cols.iter().enumerate() {
             for ty in 0..k {
                 for tx in 0..k {
@@ -171,10 +170,10 @@ unsafe fn head<const HD: usize>(job: &Job, b: usize, h: usize, out: &Shared) -> 
             // Attention weights, as the forward pass computed them.
             for ty in 0..k {
                 let brow = &bias[(wy.bias0 + ty) * table + wx.bias0..][..k];
-                for tx in 0..k {
+                for (tx, &bias) in brow.iter().enumerate() {
                     let t = ty * k + tx;
                     let key = &job.qkv[offsets[t] + ko..][..hd];
-                    a[t] = dot::<HD>(q, key) * p.scale + brow[tx];
+                    a[t] = dot::<HD>(q, key) * p.scale + bias;
                 }
             }
             let max = a.iter().copied().fold(f32::NEG_INFINITY, f32::max);
