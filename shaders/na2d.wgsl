@@ -15,22 +15,20 @@ const WG: u32 = {{ workgroup_size }}u;
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let batch = info[0];
     let height = info[1];
     let width = info[2];
     let heads = info[3];
     let scale = bitcast<f32>(info[4]);
     let c = heads * HD;
 
-    let id = gid.x + gid.y * nwg.x * WG;
-    if (id >= batch * height * width * heads) {
+    let at = pixel_head(gid, nwg, WG);
+    if (!at.valid) {
         return;
     }
-    let h = id % heads;
-    let pixel = id / heads;
-    let x = pixel % width;
-    let y = (pixel / width) % height;
-    let b = pixel / (width * height);
+    let b = at.b;
+    let y = at.y;
+    let x = at.x;
+    let h = at.h;
 
     let grp = head_group(h);
     let k = grp.k;

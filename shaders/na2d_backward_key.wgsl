@@ -37,24 +37,23 @@ fn holders(j: u32, len: u32, k: u32, d: u32) -> vec2<u32> {
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let batch = info[0];
     let height = info[1];
     let width = info[2];
     let heads = info[3];
     let scale = bitcast<f32>(info[4]);
     let slot = info[6];
     let c = heads * HD;
-    let queries = batch * height * width;
+    let queries = info[0] * height * width;
 
-    let id = gid.x + gid.y * nwg.x * WG;
-    if (id >= queries * heads) {
+    let at = pixel_head(gid, nwg, WG);
+    if (!at.valid) {
         return;
     }
-    let h = id % heads;
-    let pixel = id / heads;
-    let x = pixel % width;
-    let y = (pixel / width) % height;
-    let b = pixel / (width * height);
+    let b = at.b;
+    let y = at.y;
+    let x = at.x;
+    let h = at.h;
+    let pixel = at.pixel;
 
     let grp = head_group(h);
     let k = grp.k;
@@ -78,9 +77,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let qx = rx.x + ix * d;
             let tx = x / d - start(qx / d, (width - x % d + d - 1u) / d, k);
             let qpixel = (b * height + qy) * width + qx;
-            let at = (qpixel * heads + h) * slot + ty * k + tx;
-            let a = pass1[a_base + at];
-            let dl = pass1[dl_base + at] * scale;
+            let tap = (qpixel * heads + h) * slot + ty * k + tx;
+            let a = pass1[a_base + tap];
+            let dl = pass1[dl_base + tap] * scale;
             let qbase = qpixel * 3u * c + h * HD;
             let gbase = qpixel * c + h * HD;
             for (var e = 0u; e < HD; e = e + 1u) {

@@ -14,6 +14,28 @@
 const HD: u32 = {{ head_dim }}u;
 const GROUPS_AT: u32 = 7u;
 
+// The invocation of a kernel dispatched over (pixel, head) pairs, head fastest: image, row,
+// column, head, flat pixel index, and whether it lies inside the problem (the grid is rounded
+// up, and may be 2-D: src/kernels/dispatch.rs).
+struct PixelHead {
+    b: u32,
+    y: u32,
+    x: u32,
+    h: u32,
+    pixel: u32,
+    valid: bool,
+}
+
+fn pixel_head(gid: vec3<u32>, nwg: vec3<u32>, workgroup: u32) -> PixelHead {
+    let height = info[1];
+    let width = info[2];
+    let heads = info[3];
+    let id = gid.x + gid.y * nwg.x * workgroup;
+    let pixel = id / heads;
+    let valid = id < info[0] * height * width * heads;
+    return PixelHead(pixel / (width * height), (pixel / width) % height, pixel % width, id % heads, pixel, valid);
+}
+
 // The head group of head `h`: kernel, dilation, and where head h's bias table starts.
 struct HeadGroup {
     k: u32,
