@@ -7,12 +7,50 @@ use stylenat::engine::Engine;
 use stylenat::project::{ProjectConfig, Space, project, psnr};
 
 fn builtin_engine() -> Engine {
+    builtin_on(BackendKind::Cpu)
+}
+
+fn builtin_on(kind: BackendKind) -> Engine {
     Engine::load(
         std::path::Path::new(builtin::NAME),
         &ConfigSource::Checkpoint,
-        Backend::init(BackendKind::Cpu).unwrap(),
+        Backend::init(kind).unwrap(),
     )
     .unwrap()
+}
+
+/// Projection on wgpu (lavapipe in CI; the WGSL forward and backward NA kernels under autodiff)
+/// follows the CPU's optimisation step for step.
+#[test]
+fn projection_on_wgpu_follows_the_cpu() {
+    let mut cpu = builtin_engine();
+    let mut gpu = builtin_on(BackendKind::Wgpu);
+    assert!(
+        !stylenat::backend::is_cpu(&gpu.backend.device),
+        "wgpu fell back to the CPU"
+    );
+    let target_w = common::seed_wplus(&mut cpu, 5);
+    let target = cpu.synthesize(&target_w, 1, |_| {}).unwrap().data;
+    let cfg = ProjectConfig {
+        steps: 6,
+        ..Default::default()
+    };
+    let run = |e: &mut Engine| {
+        let mut losses = Vec::new();
+        let w = project(e, &target, &cfg, 0, |p| {
+            losses.push(p.loss);
+            true
+        })
+        .unwrap();
+        (w, losses)
+    };
+    let ((w_cpu, l_cpu), (w_gpu, l_gpu)) = (run(&mut cpu), run(&mut gpu));
+    println!("losses cpu {l_cpu:?}\n       gpu {l_gpu:?}");
+    for (a, b) in l_cpu.iter().zip(&l_gpu) {
+        assert!((a - b).abs() <= 1e-3 * a.abs().max(1e-3), "loss {a} vs {b}");
+    }
+    let (max, _) = common::diff(&w_gpu.data, &w_cpu.data);
+    assert!(max <= 1e-2, "W+ after {} steps differs by {max}", cfg.steps);
 }
 
 #[test]
