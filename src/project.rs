@@ -86,11 +86,17 @@ pub fn project(
     // On a GPU the NA backward keeps every query's attention weights and logit gradients
     // (`shaders/na2d_backward_query.wgsl`): refuse up front what one binding cannot hold.
     for st in &e.config().stages {
-        let slot = st.groups.iter().map(|g| g.kernel.pow(2)).max().unwrap_or(1);
-        let heads: usize = st.groups.iter().map(|g| g.heads).sum();
-        let bytes = st.resolution.pow(2) * (st.dim + 2 * heads * slot) * size_of::<f32>();
+        let problem = crate::kernels::NaProblem {
+            batch: 1,
+            height: st.resolution,
+            width: st.resolution,
+            head_dim: st.head_dim(),
+            scale: 1.0,
+            groups: st.groups.clone(),
+        };
         let what = format!("the attention gradient at {0}×{0}", st.resolution);
-        e.backend.check_fits(bytes as u64, &what)?;
+        e.backend
+            .check_fits(problem.gradient_scratch_bytes(), &what)?;
     }
     let device = e.backend.device.clone();
     let mean = e.mean_latent()?;

@@ -33,9 +33,8 @@ pub trait NaBackend: Backend {
 
 /// NA through the extension: differentiable when `qkv` or a table is tracked by autodiff.
 pub fn na2d(qkv: Tensor<4>, rpb: &[Tensor<3>], problem: &NaProblem) -> Tensor<4> {
-    let flat: Tensor<1> = Tensor::cat(rpb.iter().map(|t| t.clone().flatten(0, 2)).collect(), 0);
-    let out =
-        <Dispatch as NaBackend>::na2d(qkv.into_dispatch(), flat.into_dispatch(), problem.clone());
+    let flat = super::flat_tables(rpb).into_dispatch();
+    let out = <Dispatch as NaBackend>::na2d(qkv.into_dispatch(), flat, problem.clone());
     Tensor::from_dispatch(out)
 }
 
@@ -58,13 +57,16 @@ fn expect<T>(r: crate::error::Result<T>, what: &str) -> T {
     r.unwrap_or_else(|e| panic!("neighbourhood attention {what}: {e}"))
 }
 
+/// The backend primitive of a tensor an impl below has just made on its own backend.
+fn output<P, E: std::fmt::Debug>(r: std::result::Result<P, E>) -> P {
+    r.unwrap_or_else(|e| panic!("neighbourhood attention output: {e:?}"))
+}
+
 impl NaBackend for Flex {
     fn na2d(qkv: FloatTensor<Self>, rpb: FloatTensor<Self>, p: NaProblem) -> FloatTensor<Self> {
         let tables = split_tables(expect(to_host(flex::<1>(rpb)), "bias"), &p);
-        let qkv = expect(host::primitive(flex::<4>(qkv)), "input");
-        let out = cpu::na2d(&p, expect(host::slice(&qkv), "input"), &tables);
-        let c = p.heads() * p.head_dim;
-        unflex(host::tensor(out, [p.batch, p.height, p.width, c]))
+        let out = expect(super::cpu_na2d(flex(qkv), &tables, &p), "forward");
+        output(out.try_into_primitive::<Flex>())
     }
 
     fn na2d_backward(
@@ -86,22 +88,16 @@ impl NaBackend for Flex {
         let drpb: Vec<f32> = drpb.concat();
         let n = drpb.len();
         (
-            unflex(host::tensor(dqkv, [p.batch, p.height, p.width, c3])),
-            unflex(host::tensor(drpb, [n])),
+            output(
+                host::tensor(dqkv, [p.batch, p.height, p.width, c3]).try_into_primitive::<Flex>(),
+            ),
+            output(host::tensor(drpb, [n]).try_into_primitive::<Flex>()),
         )
     }
 }
 
 fn flex<const D: usize>(t: FloatTensor<Flex>) -> Tensor<D> {
     Tensor::from_primitive::<Flex>(t)
-}
-
-fn unflex<const D: usize>(t: Tensor<D>) -> FloatTensor<Flex> {
-    expect(
-        t.try_into_primitive::<Flex>()
-            .map_err(|e| crate::error::Error::Backend(format!("{e:?}"))),
-        "output",
-    )
 }
 
 impl NaBackend for Wgpu {
@@ -113,12 +109,7 @@ impl NaBackend for Wgpu {
             wgsl::Variant::PerQuery,
             None,
         );
-        expect(
-            expect(out, "forward")
-                .try_into_primitive::<Wgpu>()
-                .map_err(|e| crate::error::Error::Backend(format!("{e:?}"))),
-            "output",
-        )
+        output(expect(out, "forward").try_into_primitive::<Wgpu>())
     }
 
     fn na2d_backward(
@@ -136,13 +127,10 @@ impl NaBackend for Wgpu {
             ),
             "backward",
         );
-        let prim = |t: Tensor<4>| t.try_into_primitive::<Wgpu>();
-        let dqkv = prim(dqkv);
-        let drpb = drpb.try_into_primitive::<Wgpu>();
-        match (dqkv, drpb) {
-            (Ok(a), Ok(b)) => (a, b),
-            _ => panic!("neighbourhood attention backward: outputs are not wgpu tensors"),
-        }
+        (
+            output(dqkv.try_into_primitive::<Wgpu>()),
+            output(drpb.try_into_primitive::<Wgpu>()),
+        )
     }
 }
 

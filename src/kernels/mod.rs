@@ -70,6 +70,25 @@ impl NaProblem {
         Ok(())
     }
 
+    /// Bytes the WGSL backward keeps for one call: `dq` plus every (query, head)'s attention
+    /// weights and logit gradients in slots of the largest kernel's taps
+    /// ([`wgsl_backward`], `shaders/na2d_backward_query.wgsl`).
+    pub fn gradient_scratch_bytes(&self) -> u64 {
+        let queries = self.batch * self.height * self.width;
+        let slots = self.heads() * self.gradient_slot();
+        let floats = queries * (self.heads() * self.head_dim + 2 * slots);
+        (floats * size_of::<f32>()) as u64
+    }
+
+    /// Taps per (query, head) in the WGSL backward's scratch: the largest kernel's.
+    pub fn gradient_slot(&self) -> usize {
+        self.groups
+            .iter()
+            .map(|g| g.kernel.pow(2))
+            .max()
+            .unwrap_or(1)
+    }
+
     /// Multiply–adds of QK and AV, counted as 2 FLOPs each (for benchmarks).
     pub fn flops(&self) -> u64 {
         let pixels = (self.batch * self.height * self.width) as u64;
@@ -141,11 +160,23 @@ pub fn neighborhood_attention(
                 .iter()
                 .map(|t| to_host(t.clone()))
                 .collect::<Result<Vec<_>>>()?;
-            let qkv = host::primitive(qkv)?;
-            let out = cpu::na2d(problem, host::slice(&qkv)?, &tables);
-            Ok(host::tensor(out, [b, h, w, c]))
+            cpu_na2d(qkv, &tables, problem)
         }
     }
+}
+
+/// The fused CPU kernel ([`cpu::na2d`]) on a CPU tensor, with the bias tables on the host.
+fn cpu_na2d(qkv: Tensor<4>, tables: &[Vec<f32>], p: &NaProblem) -> Result<Tensor<4>> {
+    let qkv = host::primitive(qkv)?;
+    let out = cpu::na2d(p, host::slice(&qkv)?, tables);
+    let c = p.heads() * p.head_dim;
+    Ok(host::tensor(out, [p.batch, p.height, p.width, c]))
+}
+
+/// Every group's bias table flattened into one `[Σ heads_g·(2k−1)²]` (the layout the WGSL
+/// kernels bind and the differentiable op carries).
+fn flat_tables(rpb: &[Tensor<3>]) -> Tensor<1> {
+    Tensor::cat(rpb.iter().map(|t| t.clone().flatten(0, 2)).collect(), 0)
 }
 
 /// GELU with the exact (erf) form, as `nn.GELU()`.

@@ -144,8 +144,7 @@ pub fn na2d_within(
     variant: Variant,
     limits: Option<DispatchLimits>,
 ) -> Result<Tensor<4>> {
-    let tables: Vec<Tensor<1>> = rpb.iter().map(|t| t.clone().flatten(0, 2)).collect();
-    na2d_flat(qkv, Tensor::cat(tables, 0), p, variant, limits)
+    na2d_flat(qkv, super::flat_tables(rpb), p, variant, limits)
 }
 
 /// The info header of shaders/na2d_common.wgsl; `slot6` is its entry 6 (column tiles of the

@@ -58,7 +58,7 @@ pub fn na2d_backward(
     let device = qkv.device();
     let (b, h, w, hd) = (p.batch, p.height, p.width, p.head_dim);
     let (heads, c, queries) = (p.heads(), p.heads() * hd, b * h * w);
-    let slot = p.groups.iter().map(|g| g.kernel.pow(2)).max().unwrap_or(1);
+    let slot = p.gradient_slot();
     let rpb_len = rpb.dims()[0];
     let (qkv, rpb, grad) = (primitive(qkv)?, primitive(rpb)?, primitive(grad)?);
     let limits = DispatchLimits::of(&qkv.client.properties().hardware);
@@ -79,7 +79,7 @@ pub fn na2d_backward(
         })
     };
     let scratch = queries * heads * slot;
-    let pass1_len = queries * c + 2 * scratch;
+    let pass1_len = p.gradient_scratch_bytes() as usize / size_of::<f32>();
     let pass1 = launch(&[&qkv, &rpb, &grad], pass1_len, Pass::Query)?;
     let pass1 = primitive(wrap(&qkv, pass1, [pass1_len]))?;
     let dkv = launch(&[&qkv, &grad, &pass1], queries * 2 * c, Pass::Key)?;

@@ -255,12 +255,12 @@ impl Trainer {
         Ok(())
     }
 
-    /// The architecture being trained.
     /// How gradients pass through NA (the fused backward unless a benchmark compares).
     pub fn set_na_path(&mut self, path: KernelPath) {
         self.g.na = path;
     }
 
+    /// The architecture being trained.
     pub fn generator(&self) -> &GeneratorConfig {
         &self.ema.config
     }
