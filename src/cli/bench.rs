@@ -128,6 +128,12 @@ pub fn run(a: BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The median of timings (the upper one of an even count).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
 fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<BenchResult> {
     let cfg = engine.config();
     let Backend {
@@ -156,10 +162,6 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
         totals.push(t0.elapsed().as_secs_f64() * 1e3 / batch as f64);
         stage_runs.push(trace.stage_ms.unwrap_or_default());
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let ms = median(totals.clone());
     let (peak, simd) = crate::kernels::peak::peak_gflops();
     let flops = cfg.flops_per_stage();

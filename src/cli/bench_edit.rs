@@ -1,6 +1,7 @@
 //! `stylenat bench --edit-latency`: how long an edit takes to show, through the engine path the
 //! explorer uses (resume from the previous render, preview within the frame budget, refine).
 
+use super::bench::median;
 use crate::engine::{Engine, PREVIEW_BUDGET_MS};
 use crate::kernels::to_host;
 use crate::latent::group_edit::GroupEdit;
@@ -36,11 +37,6 @@ pub struct EditResult {
     edits: Vec<EditLatency>,
     /// SeFa directions of every W+ layer, 20 components (closed form), in milliseconds.
     sefa_ms: f64,
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 /// Host milliseconds of one render (read back, as the explorer does).

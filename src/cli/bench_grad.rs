@@ -3,6 +3,7 @@
 //! step at the built-in model's settings — with NA differentiated op by op
 //! ([`KernelPath::Tensor`]) and with its fused backward ([`KernelPath::Differentiable`]).
 
+use super::bench::median;
 use crate::engine::Engine;
 use crate::kernels::KernelPath;
 use crate::project::{ProjectConfig, project};
@@ -36,11 +37,6 @@ const PATHS: [(KernelPath, &str); 2] = [
     (KernelPath::Differentiable, "fused"),
 ];
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<GradResult> {
     let s = engine.config().size;
     let target: Vec<f32> = (0..3 * s * s)
@@ -61,13 +57,11 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<GradResu
             last = Instant::now();
             true
         })?;
-        eprintln!(
-            "projection step, NA backward {name}: {:.1} ms",
-            median(times[1..].to_vec())
-        );
+        let ms = median(times[1..].to_vec());
+        eprintln!("projection step, NA backward {name}: {ms:.1} ms");
         projection.push(PathTiming {
             na_backward: name.into(),
-            ms_per_step_median: median(times[1..].to_vec()),
+            ms_per_step_median: ms,
         });
     }
     let device = engine.backend.device.clone();
@@ -97,13 +91,11 @@ pub fn measure(engine: &mut Engine, model: &str, runs: usize) -> Result<GradResu
             }
             times.push(t0.elapsed().as_secs_f64() * 1e3 / 4.0);
         }
-        eprintln!(
-            "training step, NA backward {name}: {:.0} ms",
-            median(times.clone())
-        );
+        let ms = median(times);
+        eprintln!("training step, NA backward {name}: {ms:.0} ms");
         train_builtin.push(PathTiming {
             na_backward: name.into(),
-            ms_per_step_median: median(times),
+            ms_per_step_median: ms,
         });
     }
     Ok(GradResult {

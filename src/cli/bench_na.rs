@@ -43,8 +43,7 @@ fn time(device: &Device, runs: usize, mut f: impl FnMut() -> Result<Tensor<4>>) 
         ms.push(t0.elapsed().as_secs_f64() * 1e3);
         drop(out);
     }
-    ms.sort_by(f64::total_cmp);
-    Ok(ms[ms.len() / 2])
+    Ok(super::bench::median(ms))
 }
 
 pub fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<NaResult> {
