@@ -15,6 +15,14 @@ use stylenat::kernels::{KernelPath, NaProblem, cpu, neighborhood_attention, refe
 /// Gradients of one problem: `d qkv` and the groups' `d rpb`, concatenated.
 type Grads = (Vec<f32>, Vec<f32>);
 
+/// The output gradient `G` of a problem's loss.
+fn output_grad(p: &NaProblem, seed: u64) -> Vec<f32> {
+    random_vec(
+        p.batch * p.height * p.width * p.heads() * p.head_dim,
+        seed + 7,
+    )
+}
+
 fn loss_f64(p: &NaProblem, qkv: &[f64], rpb: &[Vec<f64>], g: &[f32]) -> f64 {
     let out = reference::na2d_f64(p, qkv, rpb);
     out.iter().zip(g).map(|(o, &g)| o * g as f64).sum()
@@ -35,10 +43,7 @@ fn sample(len: usize, most: usize) -> Vec<usize> {
 /// largest error relative to the gradient's scale.
 fn check_against_finite_differences(p: &NaProblem, seed: u64, got: &Grads) -> f64 {
     let (qkv, rpb) = na_inputs(p, seed);
-    let g = random_vec(
-        p.batch * p.height * p.width * p.heads() * p.head_dim,
-        seed + 7,
-    );
+    let g = output_grad(p, seed);
     let mut x: Vec<f64> = qkv.iter().map(|&v| v as f64).collect();
     let mut tables: Vec<Vec<f64>> = rpb
         .iter()
@@ -76,10 +81,7 @@ fn check_against_finite_differences(p: &NaProblem, seed: u64, got: &Grads) -> f6
 
 fn cpu_grads(p: &NaProblem, seed: u64, simd: Simd) -> Grads {
     let (qkv, rpb) = na_inputs(p, seed);
-    let g = random_vec(
-        p.batch * p.height * p.width * p.heads() * p.head_dim,
-        seed + 7,
-    );
+    let g = output_grad(p, seed);
     let (dqkv, drpb) = cpu::na2d_backward_with(p, &qkv, &rpb, &g, simd);
     (dqkv, drpb.concat())
 }
@@ -89,21 +91,10 @@ fn autodiff_grads(device: &Device, p: &NaProblem, seed: u64, path: KernelPath) -
     let device = device.clone().autodiff();
     let (qkv, rpb) = na_inputs(p, seed);
     let c = p.heads() * p.head_dim;
-    let g = random_vec(p.batch * p.height * p.width * c, seed + 7);
-    let x = Tensor::<4>::from_data(
-        TensorData::new(qkv, [p.batch, p.height, p.width, 3 * c]),
-        &device,
-    )
-    .require_grad();
-    let tables: Vec<Tensor<3>> = p
-        .groups
-        .iter()
-        .zip(rpb)
-        .map(|(grp, t)| {
-            let n = 2 * grp.kernel - 1;
-            Tensor::from_data(TensorData::new(t, [grp.heads, n, n]), &device).require_grad()
-        })
-        .collect();
+    let g = output_grad(p, seed);
+    let (x, tables) = na_tensors(&device, p, &qkv, &rpb);
+    let x = x.require_grad();
+    let tables: Vec<Tensor<3>> = tables.into_iter().map(|t| t.require_grad()).collect();
     let gt = Tensor::<4>::from_data(TensorData::new(g, [p.batch, p.height, p.width, c]), &device);
     let out = neighborhood_attention(x.clone(), &tables, p, path).unwrap();
     let grads = (out * gt).sum().backward();

@@ -160,22 +160,32 @@ pub fn run_na(
     rpb: &[Vec<f32>],
     which: KernelPath,
 ) -> Vec<f32> {
-    let device = device.clone();
+    let (q, tables) = na_tensors(device, p, qkv, rpb);
+    to_host(neighborhood_attention(q, &tables, p, which).unwrap()).unwrap()
+}
+
+/// `qkv` (`[B, H, W, 3C]`) and the groups' bias tables (`[heads_g, 2k−1, 2k−1]`) as tensors.
+pub fn na_tensors(
+    device: &Device,
+    p: &NaProblem,
+    qkv: &[f32],
+    rpb: &[Vec<f32>],
+) -> (Tensor<4>, Vec<Tensor<3>>) {
     let c = p.heads() * p.head_dim;
     let q = Tensor::<4>::from_data(
         TensorData::new(qkv.to_vec(), [p.batch, p.height, p.width, 3 * c]),
-        &device,
+        device,
     );
-    let tables: Vec<Tensor<3>> = p
+    let tables = p
         .groups
         .iter()
         .zip(rpb)
         .map(|(g, t)| {
             let n = 2 * g.kernel - 1;
-            Tensor::from_data(TensorData::new(t.clone(), [g.heads, n, n]), &device)
+            Tensor::from_data(TensorData::new(t.clone(), [g.heads, n, n]), device)
         })
         .collect();
-    to_host(neighborhood_attention(q, &tables, p, which).unwrap()).unwrap()
+    (q, tables)
 }
 
 /// W+ `[1, num_ws, w_dim]` of one seed with the default recipe (no truncation or mixing).
