@@ -19,6 +19,7 @@
 
 pub mod allow_list;
 pub mod builtin;
+pub mod discriminator;
 pub mod infer_config;
 pub mod native;
 pub mod pickle;
@@ -154,19 +155,40 @@ fn load_torch_with_progress(
     // The unpickler bounds nesting as it builds values, so walking `root` cannot overflow.
     let root = std::mem::replace(&mut file.root, Value::None);
     let (format, state, args) = split_root(&root)?;
-    let mut weights = WeightMap::new();
+    let weights = read_state_dict(&mut file, state, "g_ema", &mut |i, total| {
+        progress(LoadProgress::Tensors { done: i, of: total })
+    })?;
+    let hparams = infer_config::HyperParams::resolve(args, source)?;
+    let config = infer_config::infer_config(&weights, &hparams)?;
+    Ok(LoadedGenerator {
+        format,
+        config,
+        weights,
+    })
+}
+
+/// Every tensor of the state dict `state` (a dict of tensors, `what` names it in errors), the
+/// generator's relative-position-bias tables renamed to one scheme ([`canonical_name`]);
+/// `keep_going(done, total)` is called before each tensor and may cancel.
+fn read_state_dict(
+    file: &mut torch_zip::TorchFile,
+    state: &Value,
+    what: &str,
+    keep_going: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<WeightMap> {
     let entries = match state {
         Value::Dict(d) => d,
         other => {
             return Err(Error::UnknownFormat(format!(
-                "g_ema should be a state dict, found a {}",
+                "{what} should be a state dict, found a {}",
                 other.kind()
             )));
         }
     };
+    let mut weights = WeightMap::new();
     let total = entries.len();
     for (i, (k, v)) in entries.iter().enumerate() {
-        if !progress(LoadProgress::Tensors { done: i, of: total }) {
+        if !keep_going(i, total) {
             return Err(Error::Cancelled);
         }
         let Value::Str(name) = k else { continue };
@@ -186,13 +208,7 @@ fn load_torch_with_progress(
             _ => {}
         }
     }
-    let hparams = infer_config::HyperParams::resolve(args, source)?;
-    let config = infer_config::infer_config(&weights, &hparams)?;
-    Ok(LoadedGenerator {
-        format,
-        config,
-        weights,
-    })
+    Ok(weights)
 }
 
 /// Finds the EMA generator state dict and the args in a checkpoint's top-level object.

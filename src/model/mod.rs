@@ -4,11 +4,13 @@
 pub mod attention;
 pub mod block;
 pub mod config;
+pub mod discriminator;
 pub mod generator;
 pub mod head_edits;
 pub mod init;
 pub mod layers;
 pub mod mapping;
+pub mod param_paths;
 pub mod state_dict;
 pub mod synthesis_cache;
 pub mod to_rgb;

@@ -4,9 +4,9 @@
 //! step size does not depend on the gradient's scale, so updating `c·W` with `lr·c` is the same
 //! as updating `W` with `lr` (official `EqualLinear` keeps `W` and multiplies at run time).
 
-use super::param_paths::{Path, map_params};
 use crate::error::Result;
 use crate::kernels::to_host;
+use crate::model::param_paths::{Path, map_params};
 use crate::tensor::{HostTensor, WeightMap};
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Gradients, Tensor, TensorData};

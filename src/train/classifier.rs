@@ -4,11 +4,11 @@
 
 use super::adam::{Adam, AdamConfig};
 use super::data::Dataset;
-use super::discriminator::{EqConv, EqLinear, downsample, lrelu};
-use super::param_paths::{host_params, load_params, trainable};
 use crate::checkpoint::native;
 use crate::error::{Error, Result};
 use crate::kernels::to_host;
+use crate::model::discriminator::native::{EqConv, EqLinear, downsample, lrelu};
+use crate::model::param_paths::{host_params, load_params, trainable};
 use crate::rng::Rng;
 use crate::tensor::WeightMap;
 use burn::module::Module;

@@ -12,16 +12,16 @@
 pub mod adam;
 pub mod classifier;
 pub mod data;
-pub mod discriminator;
 pub mod log;
-pub mod param_paths;
 pub mod small_configs;
 pub mod state;
 
 use crate::checkpoint::native;
 use crate::error::{Error, Result};
 use crate::kernels::KernelPath;
+use crate::model::discriminator::native::Discriminator;
 use crate::model::init::InitSource;
+use crate::model::param_paths;
 use crate::model::{Generator, GeneratorConfig};
 use crate::rng::Rng;
 use crate::tensor::WeightMap;
@@ -30,7 +30,6 @@ use burn::module::Module;
 use burn::tensor::activation::softplus;
 use burn::tensor::{Device, Tensor, TensorData};
 use data::Dataset;
-use discriminator::Discriminator;
 use serde::{Deserialize, Serialize};
 
 /// Everything that defines a training run (saved in its checkpoints).
@@ -114,6 +113,11 @@ fn scalar(t: Tensor<1>) -> Result<f32> {
 }
 
 impl Trainer {
+    /// The discriminator being trained.
+    pub fn discriminator(&self) -> &Discriminator {
+        &self.d
+    }
+
     /// A fresh run: generator and discriminator initialised from `config.seed`.
     pub fn new(config: TrainConfig, generator: GeneratorConfig, device: &Device) -> Result<Self> {
         generator.validate().map_err(Error::Config)?;

@@ -3,12 +3,12 @@
 //! metadata, the run's configuration, step, elapsed time and random state.
 
 use super::adam::{Adam, AdamConfig};
-use super::discriminator::Discriminator;
-use super::param_paths::{host_params, load_params};
 use super::{TrainConfig, Trainer};
 use crate::checkpoint::native;
 use crate::error::{Error, Result};
+use crate::model::discriminator::native::Discriminator;
 use crate::model::init::InitSource;
+use crate::model::param_paths::{host_params, load_params};
 use crate::model::{Generator, GeneratorConfig};
 use crate::rng::Rng;
 use crate::tensor::WeightMap;
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
-const META_KEY: &str = "stylenat.train";
+use crate::checkpoint::discriminator::TRAIN_META_KEY as META_KEY;
 
 #[derive(Serialize, Deserialize)]
 struct Meta {

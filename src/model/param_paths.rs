@@ -10,16 +10,16 @@ use burn::tensor::{Tensor, TensorData};
 
 /// The dotted path of the module being visited (maintained from enter/exit callbacks).
 #[derive(Default)]
-pub(super) struct Path(Vec<String>);
+pub struct Path(Vec<String>);
 
 impl Path {
-    pub(super) fn push(&mut self, name: &str) {
+    pub fn push(&mut self, name: &str) {
         self.0.push(name.to_string());
     }
-    pub(super) fn pop(&mut self) {
+    pub fn pop(&mut self) {
         self.0.pop();
     }
-    pub(super) fn name(&self) -> String {
+    pub fn name(&self) -> String {
         self.0.join(".")
     }
 }

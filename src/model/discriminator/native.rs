@@ -1,4 +1,5 @@
-//! A StyleGAN2-style residual discriminator (equalised learning rate: raw weights ~ N(0, 1),
+//! The discriminator `stylenat train` trains (its state file stores it under `d.`): a
+//! StyleGAN2-style residual network (equalised learning rate: raw weights ~ N(0, 1),
 //! scaled by `1/√fan_in` in the forward pass), sized for small images:
 //! FromRGB → residual blocks halving the resolution down to 4×4 → minibatch-stddev →
 //! conv 3×3 → dense → dense → one logit per image.
@@ -158,6 +159,24 @@ impl Discriminator {
         for block in &self.blocks {
             x = block.forward(x);
         }
+        self.head(x)
+    }
+
+    /// The activation entering each residual block (`S`, `S/2`, … 8) and the 4×4 map the
+    /// head reads.
+    pub fn features(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+        let mut x = lrelu(self.from_rgb.forward(x));
+        let mut out = Vec::with_capacity(self.blocks.len() + 1);
+        for block in &self.blocks {
+            out.push(x.clone());
+            x = block.forward(x);
+        }
+        out.push(x);
+        out
+    }
+
+    /// The 4×4 map → logits `[B]`.
+    fn head(&self, x: Tensor<4>) -> Tensor<1> {
         let x = lrelu(self.final_conv.forward(minibatch_stddev(x)));
         let [b, c, h, w] = x.dims();
         let x = lrelu(self.fc.forward(x.reshape([b, c * h * w])));
@@ -167,7 +186,7 @@ impl Discriminator {
 
 /// Appends one channel: the standard deviation of each feature across groups of up to 4
 /// images, averaged over features and pixels (lets D see a lack of variety).
-fn minibatch_stddev(x: Tensor<4>) -> Tensor<4> {
+pub(super) fn minibatch_stddev(x: Tensor<4>) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let group = (1..=4.min(b)).rev().find(|g| b % g == 0).unwrap_or(1);
     let y = x.clone().reshape([group, b / group, c, h, w]);

@@ -1,0 +1,318 @@
+//! The discriminator official StyleNAT checkpoints store under `d` (`models/discriminator.py`:
+//! StyleSwin's variant of rosinality's StyleGAN2 D, with a Haar-wavelet input path and
+//! optional spectral norm), read by its official tensor names; every tensor must be used.
+//!
+//! The image goes through a Haar transform (`[B, 12, S/2, S/2]`). Block i adds
+//! `from_rgbs.i(wavelets)` to the running map and runs `convs.i` (conv 3×3 + lrelu, blur +
+//! conv 3×3 stride 2 + lrelu); each `from_rgbs` after the first first takes the wavelets down
+//! a level (inverse Haar → blur-downsample → Haar). At 4×4 the last `from_rgbs` is added, then
+//! minibatch stddev, conv 3×3 + lrelu, dense + lrelu, dense → one logit per image.
+//!
+//! Weights: equalised learning rate (`weight · 1/√fan_in`) or, where the file has
+//! `weight_orig`/`weight_u`/`weight_v` (`sn: True`, the FFHQ runs), spectral norm as PyTorch
+//! evaluates it: `weight_orig / (u · (W v))` with the stored vectors, no power iteration.
+
+use super::native::lrelu;
+use super::upfirdn::{Fir, Haar};
+use crate::error::{Error, Result};
+use crate::model::weight_source::{MapSource, ParamSource, tensor};
+use crate::tensor::{HostTensor, WeightMap};
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Device, Tensor};
+
+/// Conv (with an optional blur before a stride-2 conv), then the official fused
+/// `lrelu(x + bias)·√2`.
+#[derive(Debug, Clone)]
+struct ConvLayer {
+    blur: Option<Fir>,
+    weight: Tensor<4>,
+    stride: usize,
+    padding: usize,
+    act_bias: Tensor<1>,
+}
+
+impl ConvLayer {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = match &self.blur {
+            Some(b) => b.apply(x),
+            None => x,
+        };
+        let s = self.stride;
+        let p = self.padding;
+        let x = conv2d(
+            x,
+            self.weight.clone(),
+            None,
+            ConvOptions::new([s, s], [p, p], [1, 1], 1),
+        );
+        lrelu(x + self.act_bias.clone().reshape([1, -1, 1, 1]))
+    }
+}
+
+/// Dense layer (`[in, out]` weights); `act_bias` set: the fused lrelu follows.
+#[derive(Debug, Clone)]
+struct Dense {
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+    act_bias: Option<Tensor<1>>,
+}
+
+impl Dense {
+    fn forward(&self, x: Tensor<2>) -> Tensor<2> {
+        let mut x = x.matmul(self.weight.clone());
+        if let Some(b) = &self.bias {
+            x = x + b.clone().unsqueeze();
+        }
+        match &self.act_bias {
+            Some(b) => lrelu(x + b.clone().unsqueeze()),
+            None => x,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FromRgb {
+    /// Inverse Haar, blur-downsample, Haar: the wavelets one level down.
+    down: Option<(Haar, Fir, Haar)>,
+    conv: ConvLayer,
+}
+
+/// The official discriminator, frozen (used for its features and logits).
+#[derive(Debug, Clone)]
+pub struct OfficialDiscriminator {
+    /// Image side it takes.
+    pub size: usize,
+    pub spectral_norm: bool,
+    dwt: Haar,
+    from_rgbs: Vec<FromRgb>,
+    convs: Vec<(ConvLayer, ConvLayer)>,
+    final_conv: ConvLayer,
+    fc: Dense,
+    out: Dense,
+}
+
+impl OfficialDiscriminator {
+    /// Builds it from the `d` state dict's tensors (names without the `d.` prefix).
+    pub fn from_weights(map: &WeightMap, device: &Device) -> Result<Self> {
+        let mut r = Reader {
+            map,
+            src: MapSource::new(map),
+            device,
+        };
+        let blocks = (0..)
+            .take_while(|i| map.keys().any(|k| k.starts_with(&format!("convs.{i}."))))
+            .count();
+        if blocks == 0 {
+            return Err(Error::Config(
+                "the discriminator has no `convs.*` blocks: not the official StyleNAT one".into(),
+            ));
+        }
+        let spectral_norm = map.contains_key("final_linear.0.weight_orig");
+        let dwt = r.haar("dwt", 1, 2, (0, 0))?;
+        let mut from_rgbs = Vec::with_capacity(blocks + 1);
+        let mut convs = Vec::with_capacity(blocks);
+        for i in 0..=blocks {
+            let p = format!("from_rgbs.{i}");
+            let down = if i == 0 {
+                None
+            } else {
+                // Downsample([1,3,3,1]): p = 4 − 2, pads ((p+1)/2, p/2).
+                let k = r.shape(&format!("{p}.downsample.kernel"))?[0];
+                let pad = (k - 2).div_ceil(2);
+                Some((
+                    r.haar(&format!("{p}.iwt"), 2, 1, (1, 0))?,
+                    r.fir(&format!("{p}.downsample.kernel"), 1, 2, (pad, (k - 2) / 2))?,
+                    r.haar(&format!("{p}.dwt"), 1, 2, (0, 0))?,
+                ))
+            };
+            let conv = r.conv(&format!("{p}.conv"), false)?;
+            from_rgbs.push(FromRgb { down, conv });
+            if i < blocks {
+                convs.push((
+                    r.conv(&format!("convs.{i}.conv1"), false)?,
+                    r.conv(&format!("convs.{i}.conv2"), true)?,
+                ));
+            }
+        }
+        let final_conv = r.conv("final_conv", false)?;
+        let (fc, out) = if spectral_norm {
+            let fc = Dense {
+                weight: r.weight("final_linear.0")?.0,
+                bias: Some(r.vector("final_linear.0.bias")?),
+                act_bias: Some(r.vector("final_linear.1.bias")?),
+            };
+            let out = Dense {
+                weight: r.weight("final_linear.2")?.0,
+                bias: Some(r.vector("final_linear.2.bias")?),
+                act_bias: None,
+            };
+            (fc, out)
+        } else {
+            let fc = Dense {
+                weight: r.weight("final_linear.0")?.0,
+                bias: None,
+                act_bias: Some(r.vector("final_linear.0.bias")?),
+            };
+            let out = Dense {
+                weight: r.weight("final_linear.1")?.0,
+                bias: Some(r.vector("final_linear.1.bias")?),
+                act_bias: None,
+            };
+            (fc, out)
+        };
+        r.src.finish()?;
+        Ok(Self {
+            size: 1 << (blocks + 3),
+            spectral_norm,
+            dwt,
+            from_rgbs,
+            convs,
+            final_conv,
+            fc,
+            out,
+        })
+    }
+
+    /// The map entering each conv block (`S/2`, … 8) and the 4×4 map the head reads.
+    pub fn features(&self, x: Tensor<4>) -> Vec<Tensor<4>> {
+        let mut wavelets = self.dwt.forward(x);
+        let mut out: Option<Tensor<4>> = None;
+        let mut features = Vec::with_capacity(self.from_rgbs.len());
+        for (i, from_rgb) in self.from_rgbs.iter().enumerate() {
+            if let Some((iwt, down, dwt)) = &from_rgb.down {
+                wavelets = dwt.forward(down.apply(iwt.inverse(wavelets)));
+            }
+            let mut o = from_rgb.conv.forward(wavelets.clone());
+            if let Some(prev) = out.take() {
+                o = o + prev;
+            }
+            if let Some((conv1, conv2)) = self.convs.get(i) {
+                out = Some(conv2.forward(conv1.forward(o.clone())));
+            }
+            features.push(o);
+        }
+        features
+    }
+
+    /// `[B, 3, S, S]` → logits `[B]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<1> {
+        let x = self.features(x).pop().expect("at least one block");
+        let x = self.final_conv.forward(super::native::minibatch_stddev(x));
+        let [b, c, h, w] = x.dims();
+        let x = self.out.forward(self.fc.forward(x.reshape([b, c * h * w])));
+        x.reshape([b])
+    }
+}
+
+/// Takes named tensors off the map (shapes from the map itself: the architecture is read
+/// from them), remembering what was used.
+struct Reader<'a> {
+    map: &'a WeightMap,
+    src: MapSource<'a>,
+    device: &'a Device,
+}
+
+impl Reader<'_> {
+    fn shape(&self, name: &str) -> Result<Vec<usize>> {
+        self.map
+            .get(name)
+            .map(|t| t.shape.clone())
+            .ok_or_else(|| Error::MissingTensor { name: name.into() })
+    }
+
+    fn take(&mut self, name: &str) -> Result<HostTensor> {
+        let shape = self.shape(name)?;
+        self.src.take(name, &shape)
+    }
+
+    fn vector(&mut self, name: &str) -> Result<Tensor<1>> {
+        let t = self.take(name)?;
+        Ok(tensor(
+            HostTensor::new(vec![t.data.len()], t.data),
+            self.device,
+        ))
+    }
+
+    fn fir(&mut self, name: &str, up: usize, down: usize, pad: (usize, usize)) -> Result<Fir> {
+        let t = self.take(name)?;
+        if t.shape.len() != 2 {
+            return Err(Error::Config(format!("`{name}` should be a 2-D kernel")));
+        }
+        let shape = [t.shape[0], t.shape[1]];
+        Ok(Fir::new(&t.data, shape, up, down, pad, self.device))
+    }
+
+    fn haar(&mut self, p: &str, up: usize, down: usize, pad: (usize, usize)) -> Result<Haar> {
+        let mut band = |b: &str| self.fir(&format!("{p}.{b}"), up, down, pad);
+        Ok(Haar([band("ll")?, band("lh")?, band("hl")?, band("hh")?]))
+    }
+
+    /// The effective weight of the layer at `p` (equalised or spectrally normalised), with
+    /// a linear layer's `[out, in]` turned to `[in, out]`; and its raw shape.
+    fn weight<const D: usize>(&mut self, p: &str) -> Result<(Tensor<D>, Vec<usize>)> {
+        let orig = format!("{p}.weight_orig");
+        let (data, shape) = if self.map.contains_key(&orig) {
+            let w = self.take(&orig)?;
+            let u = self.take(&format!("{p}.weight_u"))?.data;
+            let v = self.take(&format!("{p}.weight_v"))?.data;
+            let fan = w.data.len() / u.len().max(1);
+            if u.len() != w.shape[0] || v.len() != fan {
+                return Err(Error::Config(format!(
+                    "`{p}`: spectral-norm vectors do not match the weight"
+                )));
+            }
+            let sigma: f64 = (0..u.len())
+                .map(|o| {
+                    let row = &w.data[o * fan..(o + 1) * fan];
+                    let wv: f64 = row.iter().zip(&v).map(|(&a, &b)| a as f64 * b as f64).sum();
+                    u[o] as f64 * wv
+                })
+                .sum();
+            let inv = (1.0 / sigma) as f32;
+            (w.data.iter().map(|x| x * inv).collect(), w.shape)
+        } else {
+            let w = self.take(&format!("{p}.weight"))?;
+            let fan: usize = w.shape[1..].iter().product();
+            let scale = 1.0 / (fan as f32).sqrt();
+            (w.data.iter().map(|x| x * scale).collect(), w.shape)
+        };
+        if shape.len() != D {
+            return Err(Error::Config(format!("`{p}` should be a rank-{D} weight")));
+        }
+        let t = tensor::<D>(HostTensor::new(shape.clone(), data), self.device);
+        // Linear weights are stored [out, in]; a matmul wants [in, out].
+        let t = if D == 2 { t.transpose() } else { t };
+        Ok((t, shape))
+    }
+
+    /// `ConvLayer` at `p`: `[blur,] conv, FusedLeakyReLU` as numbered official children.
+    fn conv(&mut self, p: &str, downsample: bool) -> Result<ConvLayer> {
+        let mut child = 0;
+        let blur_name = format!("{p}.0.kernel");
+        let blur_len = if downsample {
+            child = 1;
+            Some(self.shape(&blur_name)?[0])
+        } else {
+            None
+        };
+        let (weight, shape) = self.weight::<4>(&format!("{p}.{child}"))?;
+        let k = shape[2];
+        let blur = match blur_len {
+            // p = (len − 2) + (k − 1), pads ((p+1)/2, p/2), then stride 2 without padding.
+            Some(len) => {
+                let pp = len - 2 + k - 1;
+                Some(self.fir(&blur_name, 1, 1, (pp.div_ceil(2), pp / 2))?)
+            }
+            None => None,
+        };
+        let act_bias = self.vector(&format!("{p}.{}.bias", child + 1))?;
+        Ok(ConvLayer {
+            blur,
+            weight,
+            stride: if downsample { 2 } else { 1 },
+            padding: if downsample { 0 } else { k / 2 },
+            act_bias,
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! Discriminators as feature extractors: the official StyleNAT D read from `.pt` files matches
+//! the official PyTorch module (outputs written by `scripts/make_official_d_fixture.py` from
+//! the official source), in both checkpoint layouts and both weight parameterisations; ours
+//! round-trips through a training state; files without one say so.
+
+mod common;
+
+use burn::tensor::{Device, Tensor, TensorData};
+use common::*;
+use std::path::PathBuf;
+use stylenat::checkpoint::discriminator::{self, Kind};
+use stylenat::kernels::to_host;
+use stylenat::model::discriminator::Critic;
+
+fn data(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/official-d")
+        .join(rel)
+}
+
+fn upload(t: &stylenat::tensor::HostTensor) -> Tensor<4> {
+    let s: [usize; 4] = std::array::from_fn(|i| t.shape[i]);
+    Tensor::from_data(TensorData::new(t.data.clone(), s), &Device::flex())
+}
+
+fn host(t: Tensor<4>) -> stylenat::tensor::HostTensor {
+    let shape = t.dims().to_vec();
+    stylenat::tensor::HostTensor::new(shape, to_host(t).unwrap())
+}
+
+/// `eq32_legacy`: equalised lr, `{'d': …}`; `sn64_hydra`: spectral norm (u, v after three
+/// power iterations), `{'state_dicts': {'d': …}}`, uneven channel widths.
+#[test]
+fn official_discriminator_matches_the_official_module() {
+    for (name, size, sn) in [("eq32_legacy", 32, false), ("sn64_hydra", 64, true)] {
+        let loaded = discriminator::load(&data(&format!("{name}.pt")))
+            .unwrap()
+            .expect("the file has a discriminator");
+        assert_eq!(loaded.kind, Kind::Official);
+        let critic = loaded.build(&Device::flex()).unwrap();
+        assert_eq!(critic.size(), size);
+        let Critic::Official(d) = &critic else {
+            panic!("official")
+        };
+        assert_eq!(d.spectral_norm, sn, "{name}");
+        let x = upload(&npy(data(&format!("{name}_in.npy"))));
+        let features = critic.features(x.clone());
+        let mut i = 0;
+        while data(&format!("{name}_feature{i}.npy")).exists() {
+            let want = npy(data(&format!("{name}_feature{i}.npy")));
+            assert_close(
+                &format!("{name} feature {i}"),
+                &host(features[i].clone()),
+                &want,
+                1e-4,
+                1e-5,
+            );
+            i += 1;
+        }
+        assert_eq!(features.len(), i, "{name}: number of feature maps");
+        let logits = to_host(critic.logits(x)).unwrap();
+        let want = npy(data(&format!("{name}_logits.npy")));
+        let (m, _) = diff(&logits, &want.data);
+        println!("{name} logits {logits:?} vs {:?}", want.data);
+        assert!(m <= 1e-4, "{name}: logits differ by {m:e}");
+    }
+}
+
+#[test]
+fn a_discriminator_with_extra_or_missing_tensors_is_refused() {
+    let loaded = discriminator::load(&data("eq32_legacy.pt"))
+        .unwrap()
+        .unwrap();
+    let mut extra = loaded.clone();
+    let t = extra.weights["final_conv.1.bias"].clone();
+    extra.weights.insert("final_conv.1.scale".into(), t);
+    let err = extra.build(&Device::flex()).unwrap_err().to_string();
+    assert!(err.contains("final_conv.1.scale"), "{err}");
+    let mut missing = loaded;
+    missing.weights.remove("from_rgbs.1.dwt.hh");
+    let err = missing.build(&Device::flex()).unwrap_err().to_string();
+    assert!(err.contains("from_rgbs.1.dwt.hh"), "{err}");
+}
+
+#[test]
+fn generator_only_files_have_no_discriminator() {
+    assert!(
+        discriminator::load(&small("checkpoint.pt"))
+            .unwrap()
+            .is_none()
+    );
+    let builtin = PathBuf::from(stylenat::checkpoint::builtin::NAME);
+    assert!(discriminator::load(&builtin).unwrap().is_none());
+}
+
+/// A training state's D rebuilds to the trainer's own (same logits), and a model file
+/// exported beside it finds it when (and only when) the generator configurations agree.
+#[test]
+fn a_training_states_discriminator_round_trips_and_is_found_beside_its_model() {
+    use stylenat::train::{TrainConfig, Trainer, small_configs};
+    let config = TrainConfig {
+        data: "none".into(),
+        seed: 3,
+        batch: 2,
+        d_width: 32,
+        ..TrainConfig::default()
+    };
+    let gc = small_configs::small(16, 32, 32);
+    let trainer = Trainer::new(config, gc.clone(), &Device::flex()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    trainer
+        .save_state(&dir.path().join("state.safetensors"))
+        .unwrap();
+    trainer
+        .export(&dir.path().join("model.safetensors"))
+        .unwrap();
+    let loaded = discriminator::load(&dir.path().join("state.safetensors"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        loaded.kind,
+        Kind::Trained {
+            size: 16,
+            width: 32
+        }
+    );
+    let critic = loaded.build(&Device::flex()).unwrap();
+    let x = upload(&stylenat::tensor::HostTensor::new(
+        vec![2, 3, 16, 16],
+        random_vec(2 * 3 * 16 * 16, 5),
+    ));
+    let want = to_host(trainer.discriminator().forward(x.clone())).unwrap();
+    let got = to_host(critic.logits(x)).unwrap();
+    assert_eq!(got, want);
+    let model = dir.path().join("model.safetensors");
+    let found = discriminator::for_checkpoint(&model, &gc).unwrap().unwrap();
+    assert_eq!(found.source, dir.path().join("state.safetensors"));
+    let other = small_configs::small(16, 32, 16);
+    assert!(
+        discriminator::for_checkpoint(&model, &other)
+            .unwrap()
+            .is_none()
+    );
+}
