@@ -142,3 +142,45 @@ fn a_training_states_discriminator_round_trips_and_is_found_beside_its_model() {
             .is_none()
     );
 }
+
+/// The perceptual distance's gradient with respect to the image (burn's autodiff through the
+/// wavelets, blurs, strided convs and the unit-length scaling) agrees with central
+/// differences along random directions.
+#[test]
+fn the_perceptual_distance_has_the_gradient_finite_differences_give() {
+    use stylenat::project::perceptual::{feature_distance, unit_features};
+    let critic = discriminator::load(&data("eq32_legacy.pt"))
+        .unwrap()
+        .unwrap()
+        .build(&Device::flex())
+        .unwrap();
+    let n = 3 * 32 * 32;
+    let image = |v: Vec<f32>| upload(&stylenat::tensor::HostTensor::new(vec![1, 3, 32, 32], v));
+    let x0 = random_vec(n, 11);
+    let target = unit_features(&critic, image(random_vec(n, 12)));
+    let loss = |v: Vec<f32>| to_host(feature_distance(&critic, image(v), &target)).unwrap()[0];
+    let x = image(x0.clone()).autodiff().require_grad();
+    let grads = feature_distance(&critic, x.clone(), &target).backward();
+    let g = to_host(x.grad(&grads).unwrap()).unwrap();
+    for seed in 0..3 {
+        // Along the gradient plus a random part, so the change stands well above f32 rounding
+        // with a step small enough that few leaky-ReLU kinks are crossed.
+        let rms = (g.iter().map(|v| v * v).sum::<f32>() / n as f32).sqrt();
+        let noise = random_vec(n, 100 + seed);
+        let dir: Vec<f32> = g.iter().zip(&noise).map(|(a, b)| a / rms + b).collect();
+        let h = 1e-3f32;
+        let step = |s: f32| {
+            x0.iter()
+                .zip(&dir)
+                .map(|(a, b)| a + s * h * b)
+                .collect::<Vec<_>>()
+        };
+        let fd = (loss(step(1.0)) as f64 - loss(step(-1.0)) as f64) / (2.0 * h as f64);
+        let analytic: f64 = g.iter().zip(&dir).map(|(a, b)| *a as f64 * *b as f64).sum();
+        println!("direction {seed}: autodiff {analytic:.6}, finite differences {fd:.6}");
+        assert!(
+            (analytic - fd).abs() <= 5e-3 * analytic.abs(),
+            "autodiff {analytic} vs finite differences {fd}"
+        );
+    }
+}

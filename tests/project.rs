@@ -53,8 +53,31 @@ fn projection_on_wgpu_follows_the_cpu() {
     assert!(max <= 1e-2, "W+ after {} steps differs by {max}", cfg.steps);
 }
 
+fn official_d(name: &str) -> String {
+    format!(
+        "{}/tests/data/official-d/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
 #[test]
 fn a_generated_target_is_recovered() {
+    recover_generated_target(None);
+}
+
+/// With the perceptual term (the 32-pixel official discriminator of `tests/data`, random
+/// weights: its features still tie pixels together), the pixel fit stays as close.
+#[test]
+fn a_generated_target_is_recovered_with_the_perceptual_term() {
+    let loaded = stylenat::checkpoint::discriminator::load(std::path::Path::new(&official_d(
+        "eq32_legacy.pt",
+    )))
+    .unwrap()
+    .unwrap();
+    recover_generated_target(Some(loaded.build(&burn::tensor::Device::flex()).unwrap()));
+}
+
+fn recover_generated_target(critic: Option<stylenat::model::discriminator::Critic>) {
     let mut e = builtin_engine();
     let s = e.config().size;
     let target_w = common::seed_wplus(&mut e, 17);
@@ -66,6 +89,7 @@ fn a_generated_target_is_recovered() {
     let cfg = ProjectConfig {
         steps: 500,
         space: Space::Wplus,
+        critic,
         ..Default::default()
     };
     let t0 = std::time::Instant::now();
@@ -108,9 +132,48 @@ fn project_command_writes_latent_and_reconstruction_and_refuses_bad_targets() {
     ]);
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(
-        err.contains("PSNR") && err.contains("no perceptual term"),
+        err.contains("PSNR")
+            && err.contains("resolution only (builtin:fashion32 carries no discriminator"),
         "{err}"
     );
+    // A discriminator from another file makes the perceptual term, and the output says so.
+    let r = common::stylenat_ok(&[
+        "project",
+        "--target",
+        &d("t/5.png"),
+        "--steps",
+        "3",
+        "--out",
+        &d("wd.npz"),
+        "--discriminator",
+        &official_d("eq32_legacy.pt"),
+    ]);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        err.contains(
+            "+ 0.1 × perceptual distance on the features of the official StyleNAT \
+             discriminator (equalised lr), 32 px from"
+        ),
+        "{err}"
+    );
+    // One for other image sizes, or a file without one: refused before anything is written.
+    for (file, why) in [
+        (official_d("sn64_hydra.pt"), "takes 64×64 images"),
+        (common::ckpt(), "carries no discriminator"),
+    ] {
+        let r = common::stylenat(&[
+            "project",
+            "--target",
+            &d("t/5.png"),
+            "--out",
+            &d("x.npz"),
+            "--discriminator",
+            &file,
+        ]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert!(!r.status.success() && err.contains(why), "{err}");
+        assert!(!dir.path().join("x.npz").exists());
+    }
     let w = stylenat::io::npy::read_array(std::path::Path::new(&out), Some("w")).unwrap();
     assert_eq!(w.shape, vec![1, 8, 128]);
     // The reconstruction's provenance names the target by its SHA-256.

@@ -118,11 +118,13 @@ pub enum Reply {
         loss: f32,
         preview: Option<Vec<u8>>,
     },
-    /// The projected W+ (`[num_ws × w_dim]`), the name it goes by and its PSNR to the target.
+    /// The projected W+ (`[num_ws × w_dim]`), the name it goes by, its PSNR to the target and
+    /// the loss terms it was found with.
     Projected {
         name: String,
         wplus: Vec<f32>,
         psnr: f64,
+        terms: String,
     },
     ProjectCancelled,
     DirectionsProgress {

@@ -113,7 +113,12 @@ impl ExplorerApp {
                     }
                 }
             }
-            Reply::Projected { name, wplus, psnr } => {
+            Reply::Projected {
+                name,
+                wplus,
+                psnr,
+                terms,
+            } => {
                 jobs.projection = None;
                 if let Some(m) = &self.model {
                     // The projected W+ as it is (no truncation, mixing or edits on top), in one
@@ -124,7 +129,7 @@ impl ExplorerApp {
                     };
                     self.state.args = plain.with_latent(name.clone(), m.num_ws(), wplus);
                 }
-                messages.status = Some(format!("{name}: {psnr:.1} dB PSNR"));
+                messages.status = Some(format!("{name}: {psnr:.1} dB PSNR ({terms})"));
             }
             Reply::ProjectCancelled => {
                 jobs.projection = None;

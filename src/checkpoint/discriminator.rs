@@ -34,13 +34,13 @@ pub enum Kind {
 impl LoadedDiscriminator {
     pub fn build(&self, device: &Device) -> Result<Critic> {
         match self.kind {
-            Kind::Official => Ok(Critic::Official(
+            Kind::Official => Ok(Critic::Official(Box::new(
                 official::OfficialDiscriminator::from_weights(&self.weights, device)?,
-            )),
+            ))),
             Kind::Trained { size, width } => {
                 let d = trained::Discriminator::new(size, width, 0, device);
                 let d = crate::model::param_paths::load_params(d, &self.weights, "d.")?;
-                Ok(Critic::Native(d))
+                Ok(Critic::Native(Box::new(d)))
             }
         }
     }

@@ -8,6 +8,7 @@ use crate::io::grid::{tile, zoom};
 use crate::io::image::{save_png, to_rgb8};
 use crate::io::video::{VideoFormat, VideoOptions, VideoWriter};
 use crate::latent::recipe::Recipe;
+use crate::project::perceptual::{describe_loss, find_critic};
 use crate::project::{ProjectConfig, Space, latent_name, load_target, project, psnr, render_rgb8};
 use anyhow::{Result, bail};
 use clap::Args;
@@ -29,6 +30,8 @@ pub struct ProjectArgs {
     /// Seed of the noise added to W in the first steps.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    #[command(flatten)]
+    pub perceptual: PerceptualArgs,
     /// Also write the optimisation as a video (`.mp4` or `.gif`): target | reconstruction, one
     /// frame per step.
     #[arg(long, value_name = "FILE")]
@@ -39,6 +42,55 @@ pub struct ProjectArgs {
     pub out: PathBuf,
     #[arg(long)]
     pub force: bool,
+}
+
+/// The perceptual term's options (`project`, `project-eval`).
+#[derive(Args, Debug)]
+pub struct PerceptualArgs {
+    /// A file whose discriminator makes the perceptual term (an official `.pt` with `d`, or
+    /// a training run's `state.safetensors`); by default the checkpoint's own, or the
+    /// `state.safetensors` of its training run beside it.
+    #[arg(long, value_name = "FILE")]
+    pub discriminator: Option<PathBuf>,
+    /// Weight of the perceptual term (0: pixel terms only).
+    #[arg(long, default_value_t = 0.1)]
+    pub perceptual_weight: f32,
+}
+
+impl PerceptualArgs {
+    /// `cfg` with the perceptual term these options ask for, and the loss in words.
+    pub fn apply(
+        &self,
+        engine: &crate::engine::Engine,
+        model: &ModelArgs,
+        cfg: ProjectConfig,
+    ) -> Result<(ProjectConfig, String)> {
+        let w = self.perceptual_weight;
+        if !(w >= 0.0 && w.is_finite()) {
+            bail!("--perceptual-weight must be a finite number ≥ 0");
+        }
+        let (critic, source) = if w > 0.0 {
+            match find_critic(engine, self.discriminator.as_deref())? {
+                Some((c, what)) => (Some(c), what),
+                None => (
+                    None,
+                    format!(
+                        "{} carries no discriminator and has no training state beside it",
+                        model.ckpt.display()
+                    ),
+                ),
+            }
+        } else {
+            (None, "--perceptual-weight 0".to_string())
+        };
+        let cfg = ProjectConfig {
+            critic,
+            perceptual_weight: w,
+            ..cfg
+        };
+        let loss = describe_loss(&cfg, &source);
+        Ok((cfg, loss))
+    }
 }
 
 pub fn run(a: ProjectArgs) -> Result<()> {
@@ -56,18 +108,18 @@ pub fn run(a: ProjectArgs) -> Result<()> {
     let size = engine.config().size;
     let t = load_target(&a.target, size)?;
     let (target, colour, (w, h), digest) = (t.image, t.colour, t.original, t.sha256);
-    eprintln!(
-        "target {} ({w}×{h}, {}) → {size}×{size}; loss: pixel MSE at full, half and quarter \
-         resolution (no perceptual term yet)",
-        a.target.display(),
-        if colour { "colour" } else { "grey" }
-    );
     let cfg = ProjectConfig {
         steps: a.steps as usize,
         space: a.space,
         seed: a.seed,
         ..Default::default()
     };
+    let (cfg, loss) = a.perceptual.apply(&engine, &a.model, cfg)?;
+    eprintln!(
+        "target {} ({w}×{h}, {}) → {size}×{size}; loss: {loss}",
+        a.target.display(),
+        if colour { "colour" } else { "grey" },
+    );
     let bar = progress(cfg.steps, "projecting");
     let mut film = match &a.video {
         Some(v) => Some(Film::new(v, &engine, &target)?),

@@ -28,6 +28,8 @@ pub struct ProjectEvalArgs {
     pub baseline: u64,
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=100_000))]
     pub steps: u64,
+    #[command(flatten)]
+    pub perceptual: super::project::PerceptualArgs,
     /// Figure: targets, best samples and projections in three rows (PNG).
     #[arg(long, value_name = "FILE")]
     pub figure: Option<PathBuf>,
@@ -94,6 +96,8 @@ pub fn run(a: ProjectEvalArgs) -> Result<()> {
         steps: a.steps as usize,
         ..Default::default()
     };
+    let (cfg, loss) = a.perceptual.apply(&engine, &a.model, cfg)?;
+    eprintln!("loss: {loss}");
     let mut results = Vec::new();
     let mut projections = Vec::new();
     let t0 = Instant::now();
@@ -160,7 +164,7 @@ pub fn run(a: ProjectEvalArgs) -> Result<()> {
             data: a.data.clone(),
             baseline_samples: a.baseline,
             steps: a.steps,
-            loss: "pixel MSE at full, half and quarter resolution".into(),
+            loss,
             seconds_per_projection: per,
             projection_wins: wins,
             images: results,

@@ -4,6 +4,7 @@
 use super::{Job, Model, Post, failed};
 use crate::app::protocol::Reply;
 use crate::error::Error;
+use crate::project::perceptual::find_critic;
 use crate::project::{ProjectConfig, latent_name, load_target, project, psnr, render_rgb8};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -28,8 +29,15 @@ pub fn run(m: &mut Model, job: &ProjectJob, post: &Post) {
         return post(failed(Job::Project, err.to_string()));
     }
     let outcome = load_target(&job.target, size).and_then(|target| {
+        // The checkpoint's own discriminator (or its training run's) when there is one.
+        let found = find_critic(e, None)?;
+        let terms = match &found {
+            Some((_, what)) => format!("pixels + features of the {what}"),
+            None => "pixels only: the checkpoint carries no discriminator".to_string(),
+        };
         let cfg = ProjectConfig {
             steps: job.steps,
+            critic: found.map(|(c, _)| c),
             ..Default::default()
         };
         // The reconstruction is rendered by a plain pass of the same generator.
@@ -49,6 +57,7 @@ pub fn run(m: &mut Model, job: &ProjectJob, post: &Post) {
             name: latent_name(&job.target, &target.sha256),
             psnr: psnr(&image.data, &target.image, size),
             wplus: wplus.data,
+            terms,
         })
     });
     post(match outcome {

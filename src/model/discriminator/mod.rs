@@ -13,9 +13,9 @@ use burn::tensor::Tensor;
 #[derive(Debug, Clone)]
 pub enum Critic {
     /// Trained by `stylenat train` (from a training state's `d.` tensors).
-    Native(native::Discriminator),
+    Native(Box<native::Discriminator>),
     /// From an official checkpoint's `d`.
-    Official(official::OfficialDiscriminator),
+    Official(Box<official::OfficialDiscriminator>),
 }
 
 impl Critic {

@@ -1,7 +1,9 @@
 //! Projection: find the W+ whose image matches a target picture (after NVlabs `projector.py`).
 //! Start from the mean W, optimise with Adam under a learning rate that ramps up over the first
 //! 5 % of the steps and down (cosine) over the last 25 %, with noise on W that fades out over
-//! the first 75 %. The loss is pixel MSE at the full, half and quarter resolution.
+//! the first 75 %. The loss is pixel MSE at the full, half and quarter resolution, plus, when
+//! a discriminator of the model is at hand, a perceptual term on its features (no download:
+//! the checkpoint's own D knows what the model's images look like; see [`perceptual`]).
 //!
 //! Gradients go through the generator with burn's autodiff; neighbourhood attention is one
 //! op with its own fused backward ([`KernelPath::Differentiable`]); the generator's own
@@ -10,10 +12,14 @@
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::kernels::{KernelPath, to_host};
+use crate::model::discriminator::Critic;
 use crate::rng::Rng;
 use crate::tensor::HostTensor;
 use burn::tensor::{Tensor, TensorData};
+use perceptual::{feature_distance, unit_features};
 use std::path::Path;
+
+pub mod perceptual;
 
 /// What is optimised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,6 +41,10 @@ pub struct ProjectConfig {
     /// How gradients pass through NA: the fused backward, or (to measure it against) the
     /// tensor-op form.
     pub na: KernelPath,
+    /// The discriminator whose features make the perceptual term (`None`: pixels only).
+    pub critic: Option<Critic>,
+    /// Weight of the perceptual term against the pixel terms.
+    pub perceptual_weight: f32,
 }
 
 impl Default for ProjectConfig {
@@ -45,6 +55,8 @@ impl Default for ProjectConfig {
             lr: 0.1,
             seed: 0,
             na: KernelPath::Differentiable,
+            critic: None,
+            perceptual_weight: 0.1,
         }
     }
 }
@@ -83,6 +95,14 @@ pub fn project(
     if cfg.steps == 0 {
         return Err(Error::Input("projection needs at least one step".into()));
     }
+    if let Some(c) = &cfg.critic
+        && c.size() != s
+    {
+        return Err(Error::Input(format!(
+            "the discriminator takes {0}×{0} images; the generator makes {s}×{s}",
+            c.size()
+        )));
+    }
     // On a GPU the NA backward keeps every query's attention weights and logit gradients
     // (`shaders/na2d_backward_query.wgsl`): refuse up front what one binding cannot hold.
     for st in &e.config().stages {
@@ -111,6 +131,10 @@ pub fn project(
     let mut w: Vec<f32> = mean.repeat(rows);
     let (mut m1, mut m2) = (vec![0f32; w.len()], vec![0f32; w.len()]);
     let target_t = Tensor::<4>::from_data(TensorData::new(target.to_vec(), [1, 3, s, s]), &device);
+    let target_features = cfg
+        .critic
+        .as_ref()
+        .map(|c| unit_features(c, target_t.clone()));
     let targets: Vec<Tensor<4>> = scales(target_t, s);
     let mut rng = Rng::new(cfg.seed);
     let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
@@ -128,12 +152,15 @@ pub fn project(
             Space::Wplus => var.clone().reshape([1, num_ws, d]),
         };
         let image = g.synthesize(wplus, &mut ())?;
-        let loss = scales(image, s)
+        let mut loss = scales(image.clone(), s)
             .into_iter()
             .zip(&targets)
             .map(|(a, b)| (a - b.clone()).square().mean())
             .reduce(|a, b| a + b)
             .expect("three scales");
+        if let (Some(c), Some(f)) = (&cfg.critic, &target_features) {
+            loss = loss + feature_distance(c, image, f) * cfg.perceptual_weight;
+        }
         let loss_value = to_host(loss.clone().without_autodiff())?[0];
         let grads = loss.backward();
         let grad = var
