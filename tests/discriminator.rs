@@ -82,6 +82,45 @@ fn a_discriminator_with_extra_or_missing_tensors_is_refused() {
     assert!(err.contains("from_rgbs.1.dwt.hh"), "{err}");
 }
 
+/// Crafted shapes (a rank-1 conv weight, a 1×1 blur kernel, a block that does not chain into
+/// the next, a bias of the wrong length) are refused with an error naming the problem, before
+/// any convolution could meet mismatched inputs.
+#[test]
+fn crafted_discriminator_shapes_are_refused_without_a_panic() {
+    use stylenat::tensor::HostTensor;
+    let loaded = discriminator::load(&data("eq32_legacy.pt"))
+        .unwrap()
+        .unwrap();
+    let cases: [(&str, HostTensor, &str); 4] = [
+        (
+            "final_conv.0.weight",
+            HostTensor::new(vec![5], vec![0.0; 5]),
+            "rank-4",
+        ),
+        (
+            "convs.0.conv2.0.kernel",
+            HostTensor::new(vec![1, 1], vec![1.0]),
+            "blur kernel",
+        ),
+        (
+            "convs.1.conv1.0.weight",
+            HostTensor::new(vec![32, 16, 3, 3], vec![0.0; 32 * 16 * 9]),
+            "do not chain",
+        ),
+        (
+            "final_conv.1.bias",
+            HostTensor::new(vec![7], vec![0.0; 7]),
+            "should hold 32 values",
+        ),
+    ];
+    for (name, t, why) in cases {
+        let mut crafted = loaded.clone();
+        crafted.weights.insert(name.into(), t);
+        let err = crafted.build(&Device::flex()).unwrap_err().to_string();
+        assert!(err.contains(why), "{name}: {err}");
+    }
+}
+
 #[test]
 fn generator_only_files_have_no_discriminator() {
     assert!(

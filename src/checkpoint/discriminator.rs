@@ -100,7 +100,12 @@ fn load_training_state(
         .ok_or_else(|| bad("training metadata has no `config.d_width`".into()))?;
     let generator: GeneratorConfig = serde_json::from_value(meta["generator"].clone())
         .map_err(|e| bad(format!("training metadata: invalid `generator`: {e}")))?;
-    if !generator.size.is_power_of_two() || generator.size < 8 || width < 4 {
+    // Bounds keep a crafted file from asking for an enormous network before its tensors are
+    // compared with it.
+    if !generator.size.is_power_of_two()
+        || !(8..=4096).contains(&generator.size)
+        || !(4..=4096).contains(&width)
+    {
         return Err(bad(format!(
             "training metadata: size {} and width {width} make no discriminator",
             generator.size

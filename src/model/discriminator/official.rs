@@ -30,6 +30,8 @@ struct ConvLayer {
     stride: usize,
     padding: usize,
     act_bias: Tensor<1>,
+    /// (in, out) channels.
+    channels: (usize, usize),
 }
 
 impl ConvLayer {
@@ -53,6 +55,8 @@ impl ConvLayer {
 /// Dense layer (`[in, out]` weights); `act_bias` set: the fused lrelu follows.
 #[derive(Debug, Clone)]
 struct Dense {
+    /// (in, out) features.
+    dims: (usize, usize),
     weight: Tensor<2>,
     bias: Option<Tensor<1>>,
     act_bias: Option<Tensor<1>>,
@@ -118,7 +122,7 @@ impl OfficialDiscriminator {
                 None
             } else {
                 // Downsample([1,3,3,1]): p = 4 − 2, pads ((p+1)/2, p/2).
-                let k = r.shape(&format!("{p}.downsample.kernel"))?[0];
+                let k = r.kernel_len(&format!("{p}.downsample.kernel"))?;
                 let pad = (k - 2).div_ceil(2);
                 Some((
                     r.haar(&format!("{p}.iwt"), 2, 1, (1, 0))?,
@@ -136,31 +140,26 @@ impl OfficialDiscriminator {
             }
         }
         let final_conv = r.conv("final_conv", false)?;
+        // Spectral norm: nn.Linear (own bias), FusedLeakyReLU, nn.Linear; otherwise
+        // EqualLinear with the fused activation (its bias inside), EqualLinear.
         let (fc, out) = if spectral_norm {
-            let fc = Dense {
-                weight: r.weight("final_linear.0")?.0,
-                bias: Some(r.vector("final_linear.0.bias")?),
-                act_bias: Some(r.vector("final_linear.1.bias")?),
-            };
-            let out = Dense {
-                weight: r.weight("final_linear.2")?.0,
-                bias: Some(r.vector("final_linear.2.bias")?),
-                act_bias: None,
-            };
-            (fc, out)
+            let fc = r.dense(
+                "final_linear.0",
+                Some("final_linear.0.bias"),
+                Some("final_linear.1.bias"),
+            )?;
+            (
+                fc,
+                r.dense("final_linear.2", Some("final_linear.2.bias"), None)?,
+            )
         } else {
-            let fc = Dense {
-                weight: r.weight("final_linear.0")?.0,
-                bias: None,
-                act_bias: Some(r.vector("final_linear.0.bias")?),
-            };
-            let out = Dense {
-                weight: r.weight("final_linear.1")?.0,
-                bias: Some(r.vector("final_linear.1.bias")?),
-                act_bias: None,
-            };
-            (fc, out)
+            let fc = r.dense("final_linear.0", None, Some("final_linear.0.bias"))?;
+            (
+                fc,
+                r.dense("final_linear.1", Some("final_linear.1.bias"), None)?,
+            )
         };
+        check_widths(&from_rgbs, &convs, &final_conv, [&fc, &out])?;
         r.src.finish()?;
         Ok(Self {
             size: 1 << (blocks + 3),
@@ -205,6 +204,39 @@ impl OfficialDiscriminator {
     }
 }
 
+/// The channel counts must chain (a crafted file must not reach a mismatched convolution):
+/// 12 wavelet channels into every `from_rgb`, each block's input width from its `from_rgb`
+/// and its output into the next, one stddev channel more into the final conv, a 4×4 map
+/// into the first dense layer, one logit out.
+fn check_widths(
+    from_rgbs: &[FromRgb],
+    convs: &[(ConvLayer, ConvLayer)],
+    final_conv: &ConvLayer,
+    dense: [&Dense; 2],
+) -> Result<()> {
+    let mut ok = true;
+    let mut prev: Option<usize> = None;
+    for (i, f) in from_rgbs.iter().enumerate() {
+        let (c_in, c) = f.conv.channels;
+        ok &= c_in == 12 && prev.is_none_or(|p| p == c);
+        if let Some((a, b)) = convs.get(i) {
+            ok &= a.channels.0 == c && b.channels.0 == a.channels.1;
+            prev = Some(b.channels.1);
+        } else {
+            ok &= final_conv.channels.0 == c + 1;
+        }
+    }
+    let [fc, out] = dense;
+    ok &= fc.dims.0 == final_conv.channels.1 * 16 && out.dims.0 == fc.dims.1 && out.dims.1 == 1;
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(
+            "the discriminator's layer widths do not chain like the official one's".into(),
+        ))
+    }
+}
+
 /// Takes named tensors off the map (shapes from the map itself: the architecture is read
 /// from them), remembering what was used.
 struct Reader<'a> {
@@ -219,6 +251,16 @@ impl Reader<'_> {
             .get(name)
             .map(|t| t.shape.clone())
             .ok_or_else(|| Error::MissingTensor { name: name.into() })
+    }
+
+    /// The side of the square blur kernel `name` (at least 2, as downsampling by 2 needs).
+    fn kernel_len(&self, name: &str) -> Result<usize> {
+        match self.shape(name)?.as_slice() {
+            &[a, b] if a == b && a >= 2 => Ok(a),
+            other => Err(Error::Config(format!(
+                "`{name}` should be a square blur kernel of side ≥ 2, found {other:?}"
+            ))),
+        }
     }
 
     fn take(&mut self, name: &str) -> Result<HostTensor> {
@@ -252,7 +294,17 @@ impl Reader<'_> {
     /// a linear layer's `[out, in]` turned to `[in, out]`; and its raw shape.
     fn weight<const D: usize>(&mut self, p: &str) -> Result<(Tensor<D>, Vec<usize>)> {
         let orig = format!("{p}.weight_orig");
-        let (data, shape) = if self.map.contains_key(&orig) {
+        let name = if self.map.contains_key(&orig) {
+            orig.clone()
+        } else {
+            format!("{p}.weight")
+        };
+        if self.shape(&name)?.len() != D {
+            return Err(Error::Config(format!(
+                "`{name}` should be a rank-{D} weight"
+            )));
+        }
+        let (data, shape) = if name == orig {
             let w = self.take(&orig)?;
             let u = self.take(&format!("{p}.weight_u"))?.data;
             let v = self.take(&format!("{p}.weight_v"))?.data;
@@ -277,13 +329,31 @@ impl Reader<'_> {
             let scale = 1.0 / (fan as f32).sqrt();
             (w.data.iter().map(|x| x * scale).collect(), w.shape)
         };
-        if shape.len() != D {
-            return Err(Error::Config(format!("`{p}` should be a rank-{D} weight")));
-        }
         let t = tensor::<D>(HostTensor::new(shape.clone(), data), self.device);
         // Linear weights are stored [out, in]; a matmul wants [in, out].
         let t = if D == 2 { t.transpose() } else { t };
         Ok((t, shape))
+    }
+
+    /// A dense layer at `p` with its bias and/or fused-activation bias (each `out` values).
+    fn dense(&mut self, p: &str, bias: Option<&str>, act_bias: Option<&str>) -> Result<Dense> {
+        let (weight, shape) = self.weight::<2>(p)?;
+        let mut vector = |name: Option<&str>| -> Result<Option<Tensor<1>>> {
+            let Some(name) = name else { return Ok(None) };
+            if self.shape(name)? != [shape[0]] {
+                return Err(Error::Config(format!(
+                    "`{name}` should hold {} values",
+                    shape[0]
+                )));
+            }
+            self.vector(name).map(Some)
+        };
+        Ok(Dense {
+            dims: (shape[1], shape[0]),
+            weight,
+            bias: vector(bias)?,
+            act_bias: vector(act_bias)?,
+        })
     }
 
     /// `ConvLayer` at `p`: `[blur,] conv, FusedLeakyReLU` as numbered official children.
@@ -292,12 +362,19 @@ impl Reader<'_> {
         let blur_name = format!("{p}.0.kernel");
         let blur_len = if downsample {
             child = 1;
-            Some(self.shape(&blur_name)?[0])
+            Some(self.kernel_len(&blur_name)?)
         } else {
             None
         };
         let (weight, shape) = self.weight::<4>(&format!("{p}.{child}"))?;
         let k = shape[2];
+        // Odd square kernels keep a stride-1 map's size; any square one halves it after the blur.
+        if k == 0 || shape[3] != k || (!downsample && k % 2 == 0) {
+            return Err(Error::Config(format!(
+                "`{p}`: kernel {}×{} cannot keep the official map sizes",
+                shape[2], shape[3]
+            )));
+        }
         let blur = match blur_len {
             // p = (len − 2) + (k − 1), pads ((p+1)/2, p/2), then stride 2 without padding.
             Some(len) => {
@@ -306,8 +383,16 @@ impl Reader<'_> {
             }
             None => None,
         };
-        let act_bias = self.vector(&format!("{p}.{}.bias", child + 1))?;
+        let bias_name = format!("{p}.{}.bias", child + 1);
+        if self.shape(&bias_name)? != [shape[0]] {
+            return Err(Error::Config(format!(
+                "`{bias_name}` should hold {} values",
+                shape[0]
+            )));
+        }
+        let act_bias = self.vector(&bias_name)?;
         Ok(ConvLayer {
+            channels: (shape[1], shape[0]),
             blur,
             weight,
             stride: if downsample { 2 } else { 1 },
