@@ -237,6 +237,49 @@ pub fn adain_mlp_residual(
     Ok(host::tensor(out, [b, n, c]))
 }
 
+/// A linear layer's `[in, out]` weight and optional bias.
+pub type LinearLayer = (Tensor<2>, Option<Tensor<1>>);
+
+/// The CPU backend's fused `AdaIN(x, style) · W + b` for `x` `[B, N, C]`, `style` `[B, 2C]`
+/// ([`cpu::adain_linear`]: the normalised activation never reaches memory). CPU tensors only.
+pub fn adain_linear(x: Tensor<3>, style: Tensor<2>, (w, b): LinearLayer) -> Result<Tensor<3>> {
+    let [batch, n, c] = x.dims();
+    let d_out = w.dims()[1];
+    let (x, style, w) = (
+        host::primitive(x)?,
+        host::primitive(style)?,
+        host::primitive(w)?,
+    );
+    let b = b.map(host::primitive).transpose()?;
+    let weights = cpu::LinearWeights {
+        weight: host::slice(&w)?,
+        bias: b.as_ref().map(host::slice).transpose()?,
+        d_out,
+    };
+    let out = cpu::adain_linear(host::slice(&x)?, host::slice(&style)?, n, c, &weights);
+    Ok(host::tensor(out, [batch, n, d_out]))
+}
+
+/// The CPU backend's fused `x + a · W + b` for `x` `[B, N, D]`, `a` `[B, N, C]`
+/// ([`cpu::linear_residual`]). CPU tensors only.
+pub fn linear_residual(x: Tensor<3>, a: Tensor<3>, (w, b): LinearLayer) -> Result<Tensor<3>> {
+    let [batch, n, d] = x.dims();
+    let c = a.dims()[2];
+    let (x, a, w) = (
+        host::primitive(x)?,
+        host::primitive(a)?,
+        host::primitive(w)?,
+    );
+    let b = b.map(host::primitive).transpose()?;
+    let weights = cpu::LinearWeights {
+        weight: host::slice(&w)?,
+        bias: b.as_ref().map(host::slice).transpose()?,
+        d_out: d,
+    };
+    let out = cpu::linear_residual(host::slice(&x)?, host::slice(&a)?, c, &weights);
+    Ok(host::tensor(out, [batch, n, d]))
+}
+
 /// Reads a float tensor back to host memory as `f32`.
 pub fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.try_into_data()

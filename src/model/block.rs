@@ -47,18 +47,17 @@ impl Block {
         obs: &mut dyn Observer,
         (stage, block): (usize, usize),
     ) -> Result<Tensor<3>> {
-        let [b, n, c] = x.dims();
-        let r = self.resolution;
-        let h = self
-            .norm1
-            .forward(x.clone(), w.clone(), na)?
-            .reshape([b, r, r, c]);
-        if obs.wants_attention(stage, block) {
-            obs.attention(self.attn.capture(h.clone())?);
-        }
-        let a = self.attn.forward(h, na)?;
-        observe(obs, Site::AttnOut { stage, block }, &a);
-        let x = x + a.reshape([b, n, c]);
+        let attn_out = Site::AttnOut { stage, block };
+        let x = if na == KernelPath::Cpu
+            && !obs.wants_attention(stage, block)
+            && !obs.wants(attn_out)
+        {
+            // One fused pass each side of NA on the CPU (nothing observes the halfway values).
+            self.attn
+                .forward_residual_cpu(x, self.norm1.style.forward(w.clone()))?
+        } else {
+            self.attention_residual(x, w.clone(), na, obs, (stage, block))?
+        };
         let x = if na == KernelPath::Cpu {
             // One fused pass on the CPU: the hidden activation never reaches memory.
             let mlp = &self.mlp;
@@ -74,5 +73,25 @@ impl Block {
         };
         observe(obs, Site::BlockOut { stage, block }, &x);
         Ok(x)
+    }
+
+    /// `x + attn(AdaIN1(x, w))` op by op, handing the attention inputs and output to `obs`.
+    fn attention_residual(
+        &self,
+        x: Tensor<3>,
+        w: Tensor<2>,
+        na: KernelPath,
+        obs: &mut dyn Observer,
+        (stage, block): (usize, usize),
+    ) -> Result<Tensor<3>> {
+        let [b, n, c] = x.dims();
+        let r = self.resolution;
+        let h = self.norm1.forward(x.clone(), w, na)?.reshape([b, r, r, c]);
+        if obs.wants_attention(stage, block) {
+            obs.attention(self.attn.capture(h.clone())?);
+        }
+        let a = self.attn.forward(h, na)?;
+        observe(obs, Site::AttnOut { stage, block }, &a);
+        Ok(x + a.reshape([b, n, c]))
     }
 }

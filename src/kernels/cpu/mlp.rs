@@ -3,6 +3,7 @@
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
 //! (the `gemm` crate, AVX-512/AVX2 chosen at run time) on one thread, tiles in parallel.
 
+use super::linear::matmul;
 use super::norm::{apply, per_image};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
@@ -51,37 +52,6 @@ pub fn adain_mlp_residual(
                 },
             );
     })
-}
-
-/// `dst (+)= a · b` with `a` `[m, k]`, `b` `[k, n]`, `dst` `[m, n]`, all row-major, on this
-/// thread.
-fn matmul(dst: &mut [f32], accumulate: bool, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
-    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
-    // SAFETY: the three buffers hold the row-major matrices the strides describe (checked
-    // above) and `dst` does not alias the inputs (it is a `&mut`).
-    unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst.as_mut_ptr(),
-            1,
-            n as isize,
-            accumulate,
-            a.as_ptr(),
-            1,
-            k as isize,
-            b.as_ptr(),
-            1,
-            n as isize,
-            1.0f32,
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
-        )
-    }
 }
 
 /// `GELU(v + bias)` over rows of `bias.len()` values, on the chosen SIMD path.

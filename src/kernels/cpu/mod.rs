@@ -6,10 +6,12 @@
 
 mod backward;
 mod dots;
+mod linear;
 mod mlp;
 mod norm;
 
 pub use backward::{na2d_backward, na2d_backward_with};
+pub use linear::{LinearWeights, adain_linear, linear_residual};
 pub use mlp::{MlpWeights, adain_mlp_residual};
 pub use norm::{adain, adain_coefficients};
 

@@ -62,9 +62,22 @@ pub(super) fn per_image(
     c: usize,
     f: impl Fn(&mut [f32], &[f32], &[f32], &[f32]),
 ) -> Vec<f32> {
-    let mut out = vec![0f32; x.len()];
+    per_image_into(x, style, n, c, c, f)
+}
+
+/// Like [`per_image`] with `d_out` values per token in the output.
+pub(super) fn per_image_into(
+    x: &[f32],
+    style: &[f32],
+    n: usize,
+    c: usize,
+    d_out: usize,
+    f: impl Fn(&mut [f32], &[f32], &[f32], &[f32]),
+) -> Vec<f32> {
+    let images = x.len() / (n * c).max(1);
+    let mut out = vec![0f32; images * n * d_out];
     for ((out, x), style) in out
-        .chunks_mut(n * c)
+        .chunks_mut(n * d_out)
         .zip(x.chunks(n * c))
         .zip(style.chunks(2 * c))
     {
