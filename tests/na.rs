@@ -7,9 +7,38 @@ use common::*;
 use stylenat::kernels::simd::Simd;
 use stylenat::kernels::{KernelPath, cpu, reference};
 
+/// Wide rows (40–70 columns) for the CPU kernel only: many dilation phases, long interiors
+/// between the border windows, kernels 3–9, head dims 4–32.
+fn lane_problems() -> Vec<stylenat::kernels::NaProblem> {
+    use stylenat::model::HeadGroup;
+    let g = |heads, kernel, dilation| HeadGroup {
+        heads,
+        kernel,
+        dilation,
+    };
+    let p = |batch, height, width, head_dim, groups| stylenat::kernels::NaProblem {
+        batch,
+        height,
+        width,
+        head_dim,
+        scale: (head_dim as f32).powf(-0.5),
+        groups,
+    };
+    vec![
+        p(1, 11, 40, 8, vec![g(1, 7, 1), g(1, 5, 2)]),
+        p(2, 10, 53, 4, vec![g(2, 3, 1), g(1, 9, 1), g(1, 3, 3)]),
+        p(1, 15, 48, 32, vec![g(1, 7, 1), g(1, 7, 2)]),
+        p(1, 21, 70, 16, vec![g(2, 5, 4)]),
+    ]
+}
+
+fn cpu_problems() -> Vec<stylenat::kernels::NaProblem> {
+    na_problems().into_iter().chain(lane_problems()).collect()
+}
+
 #[test]
 fn fast_cpu_kernel_equals_oracle() {
-    for (i, p) in na_problems().iter().enumerate() {
+    for (i, p) in cpu_problems().iter().enumerate() {
         let (qkv, rpb) = na_inputs(p, i as u64 + 1);
         let want = reference::na2d(p, &qkv, &rpb);
         let got = run_na(&Device::flex(), p, &qkv, &rpb, KernelPath::Cpu);
@@ -97,7 +126,7 @@ fn every_cpu_simd_path_equals_oracle() {
             && paths.contains(&Simd::Avx2),
     );
     for &simd in &paths {
-        for (i, p) in na_problems().iter().enumerate() {
+        for (i, p) in cpu_problems().iter().enumerate() {
             let (qkv, rpb) = na_inputs(p, i as u64 + 200);
             let want = reference::na2d(p, &qkv, &rpb);
             let got = cpu::na2d_with(p, &qkv, &rpb, simd);
@@ -119,7 +148,7 @@ fn every_cpu_simd_path_equals_oracle() {
             .fold(0f64, f64::max);
         println!(
             "{simd:?}: NA ok on {} problems; GELU max|Δ| {worst:.2e}",
-            na_problems().len()
+            cpu_problems().len()
         );
         assert!(worst < 1e-5, "{simd:?} GELU max|Δ| {worst}");
     }
