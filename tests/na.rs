@@ -9,21 +9,7 @@ use stylenat::kernels::{KernelPath, cpu, reference};
 
 /// Wide rows (40–70 columns) for the CPU kernel only: many dilation phases, long interiors
 /// between the border windows, kernels 3–9, head dims 4–32.
-fn lane_problems() -> Vec<stylenat::kernels::NaProblem> {
-    use stylenat::model::HeadGroup;
-    let g = |heads, kernel, dilation| HeadGroup {
-        heads,
-        kernel,
-        dilation,
-    };
-    let p = |batch, height, width, head_dim, groups| stylenat::kernels::NaProblem {
-        batch,
-        height,
-        width,
-        head_dim,
-        scale: (head_dim as f32).powf(-0.5),
-        groups,
-    };
+fn wide_problems() -> Vec<stylenat::kernels::NaProblem> {
     vec![
         p(1, 11, 40, 8, vec![g(1, 7, 1), g(1, 5, 2)]),
         p(2, 10, 53, 4, vec![g(2, 3, 1), g(1, 9, 1), g(1, 3, 3)]),
@@ -33,7 +19,7 @@ fn lane_problems() -> Vec<stylenat::kernels::NaProblem> {
 }
 
 fn cpu_problems() -> Vec<stylenat::kernels::NaProblem> {
-    na_problems().into_iter().chain(lane_problems()).collect()
+    na_problems().into_iter().chain(wide_problems()).collect()
 }
 
 #[test]

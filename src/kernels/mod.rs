@@ -240,14 +240,17 @@ pub fn adain_mlp_residual(
 /// A linear layer's `[in, out]` weight and optional bias.
 pub type LinearLayer = (Tensor<2>, Option<Tensor<1>>);
 
-/// The CPU backend's fused `AdaIN(x, style) · W + b` for `x` `[B, N, C]`, `style` `[B, 2C]`
-/// ([`cpu::adain_linear`]: the normalised activation never reaches memory). CPU tensors only.
-pub fn adain_linear(x: Tensor<3>, style: Tensor<2>, (w, b): LinearLayer) -> Result<Tensor<3>> {
-    let [batch, n, c] = x.dims();
+/// `f(first, second, weights)` on the host buffers of two CPU tensors and a linear layer.
+fn with_host_linear<T>(
+    first: Tensor<3>,
+    second: Tensor<3>,
+    (w, b): LinearLayer,
+    f: impl FnOnce(&[f32], &[f32], &cpu::LinearWeights) -> T,
+) -> Result<T> {
     let d_out = w.dims()[1];
-    let (x, style, w) = (
-        host::primitive(x)?,
-        host::primitive(style)?,
+    let (first, second, w) = (
+        host::primitive(first)?,
+        host::primitive(second)?,
         host::primitive(w)?,
     );
     let b = b.map(host::primitive).transpose()?;
@@ -256,27 +259,27 @@ pub fn adain_linear(x: Tensor<3>, style: Tensor<2>, (w, b): LinearLayer) -> Resu
         bias: b.as_ref().map(host::slice).transpose()?,
         d_out,
     };
-    let out = cpu::adain_linear(host::slice(&x)?, host::slice(&style)?, n, c, &weights);
+    Ok(f(host::slice(&first)?, host::slice(&second)?, &weights))
+}
+
+/// The CPU backend's fused `AdaIN(x, style) · W + b` for `x` `[B, N, C]`, `style` `[B, 2C]`
+/// ([`cpu::adain_linear`]: the normalised activation never reaches memory). CPU tensors only.
+pub fn adain_linear(x: Tensor<3>, style: Tensor<2>, layer: LinearLayer) -> Result<Tensor<3>> {
+    let [batch, n, c] = x.dims();
+    let d_out = layer.0.dims()[1];
+    let style = style.unsqueeze_dim::<3>(1); // [B, 1, 2C]: the same buffer, rank 3
+    let out = with_host_linear(x, style, layer, |x, style, w| {
+        cpu::adain_linear(x, style, n, c, w)
+    })?;
     Ok(host::tensor(out, [batch, n, d_out]))
 }
 
 /// The CPU backend's fused `x + a · W + b` for `x` `[B, N, D]`, `a` `[B, N, C]`
 /// ([`cpu::linear_residual`]). CPU tensors only.
-pub fn linear_residual(x: Tensor<3>, a: Tensor<3>, (w, b): LinearLayer) -> Result<Tensor<3>> {
+pub fn linear_residual(x: Tensor<3>, a: Tensor<3>, layer: LinearLayer) -> Result<Tensor<3>> {
     let [batch, n, d] = x.dims();
     let c = a.dims()[2];
-    let (x, a, w) = (
-        host::primitive(x)?,
-        host::primitive(a)?,
-        host::primitive(w)?,
-    );
-    let b = b.map(host::primitive).transpose()?;
-    let weights = cpu::LinearWeights {
-        weight: host::slice(&w)?,
-        bias: b.as_ref().map(host::slice).transpose()?,
-        d_out: d,
-    };
-    let out = cpu::linear_residual(host::slice(&x)?, host::slice(&a)?, c, &weights);
+    let out = with_host_linear(x, a, layer, |x, a, w| cpu::linear_residual(x, a, c, w))?;
     Ok(host::tensor(out, [batch, n, d]))
 }
 

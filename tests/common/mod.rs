@@ -109,20 +109,34 @@ pub fn random_vec(n: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-pub fn na_problems() -> Vec<NaProblem> {
-    let g = |heads, kernel, dilation| HeadGroup {
+/// A head group of `heads` heads with one kernel and dilation.
+pub fn g(heads: usize, kernel: usize, dilation: usize) -> HeadGroup {
+    HeadGroup {
         heads,
         kernel,
         dilation,
-    };
-    let p = |batch, height, width, head_dim, groups: Vec<HeadGroup>| NaProblem {
+    }
+}
+
+/// An NA problem with the default attention scale.
+pub fn p(
+    batch: usize,
+    height: usize,
+    width: usize,
+    head_dim: usize,
+    groups: Vec<HeadGroup>,
+) -> NaProblem {
+    NaProblem {
         batch,
         height,
         width,
         head_dim,
         scale: (head_dim as f32).powf(-0.5),
         groups,
-    };
+    }
+}
+
+pub fn na_problems() -> Vec<NaProblem> {
     vec![
         p(1, 7, 7, 4, vec![g(2, 7, 1)]),                           // L = k
         p(2, 9, 13, 8, vec![g(1, 3, 1), g(2, 3, 3)]),              // odd, non-square, uneven groups
