@@ -53,7 +53,7 @@ pub struct PerceptualArgs {
     #[arg(long, value_name = "FILE")]
     pub discriminator: Option<PathBuf>,
     /// Weight of the perceptual term (0: pixel terms only).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = crate::project::PERCEPTUAL_WEIGHT)]
     pub perceptual_weight: f32,
 }
 

@@ -47,6 +47,15 @@ pub struct NaProblem {
 }
 
 impl NaProblem {
+    /// The window of every row and every column for head group `g` (the NATTEN rule,
+    /// [`window::AxisWindow`]).
+    pub fn windows(&self, g: &HeadGroup) -> (Vec<window::AxisWindow>, Vec<window::AxisWindow>) {
+        (
+            window::AxisWindow::all(self.height, g.kernel, g.dilation),
+            window::AxisWindow::all(self.width, g.kernel, g.dilation),
+        )
+    }
+
     pub fn heads(&self) -> usize {
         self.groups.iter().map(|g| g.heads).sum()
     }
@@ -241,9 +250,9 @@ pub fn adain_mlp_residual(
 pub type LinearLayer = (Tensor<2>, Option<Tensor<1>>);
 
 /// `f(first, second, weights)` on the host buffers of two CPU tensors and a linear layer.
-fn with_host_linear<T>(
-    first: Tensor<3>,
-    second: Tensor<3>,
+fn with_host_linear<T, const A: usize, const B: usize>(
+    first: Tensor<A>,
+    second: Tensor<B>,
     (w, b): LinearLayer,
     f: impl FnOnce(&[f32], &[f32], &cpu::LinearWeights) -> T,
 ) -> Result<T> {
@@ -267,7 +276,6 @@ fn with_host_linear<T>(
 pub fn adain_linear(x: Tensor<3>, style: Tensor<2>, layer: LinearLayer) -> Result<Tensor<3>> {
     let [batch, n, c] = x.dims();
     let d_out = layer.0.dims()[1];
-    let style = style.unsqueeze_dim::<3>(1); // [B, 1, 2C]: the same buffer, rank 3
     let out = with_host_linear(x, style, layer, |x, style, w| {
         cpu::adain_linear(x, style, n, c, w)
     })?;

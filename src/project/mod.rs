@@ -30,6 +30,9 @@ pub enum Space {
     Wplus,
 }
 
+/// The perceptual term's default weight against the pixel terms.
+pub const PERCEPTUAL_WEIGHT: f32 = 0.1;
+
 #[derive(Debug, Clone)]
 pub struct ProjectConfig {
     pub steps: usize,
@@ -56,7 +59,7 @@ impl Default for ProjectConfig {
             seed: 0,
             na: KernelPath::Differentiable,
             critic: None,
-            perceptual_weight: 0.1,
+            perceptual_weight: PERCEPTUAL_WEIGHT,
         }
     }
 }

@@ -34,13 +34,14 @@ pub fn na2d_backward_with(
     grad: &[f32],
     simd: Simd,
 ) -> (Vec<f32>, Vec<Vec<f32>>) {
+    let simd = simd.or_portable();
     match p.head_dim {
-        4 => run::<4>(p, qkv, rpb, grad, simd.or_portable()),
-        8 => run::<8>(p, qkv, rpb, grad, simd.or_portable()),
-        16 => run::<16>(p, qkv, rpb, grad, simd.or_portable()),
-        32 => run::<32>(p, qkv, rpb, grad, simd.or_portable()),
-        64 => run::<64>(p, qkv, rpb, grad, simd.or_portable()),
-        _ => run::<0>(p, qkv, rpb, grad, simd.or_portable()),
+        4 => run::<4>(p, qkv, rpb, grad, simd),
+        8 => run::<8>(p, qkv, rpb, grad, simd),
+        16 => run::<16>(p, qkv, rpb, grad, simd),
+        32 => run::<32>(p, qkv, rpb, grad, simd),
+        64 => run::<64>(p, qkv, rpb, grad, simd),
+        _ => run::<0>(p, qkv, rpb, grad, simd),
     }
 }
 
@@ -61,16 +62,8 @@ fn run<const HD: usize>(
     grad: &[f32],
     simd: Simd,
 ) -> (Vec<f32>, Vec<Vec<f32>>) {
-    let windows: Vec<(Vec<AxisWindow>, Vec<AxisWindow>)> = p
-        .groups
-        .iter()
-        .map(|g| {
-            (
-                AxisWindow::all(p.height, g.kernel, g.dilation),
-                AxisWindow::all(p.width, g.kernel, g.dilation),
-            )
-        })
-        .collect();
+    let windows: Vec<(Vec<AxisWindow>, Vec<AxisWindow>)> =
+        p.groups.iter().map(|g| p.windows(g)).collect();
     let mut heads = Vec::with_capacity(p.heads());
     let mut h0 = 0;
     for (g, group) in p.groups.iter().enumerate() {

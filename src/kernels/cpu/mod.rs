@@ -82,13 +82,9 @@ fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: 
         .groups
         .iter()
         .map(|g| {
-            let plan = (
-                head0,
-                AxisWindow::all(p.height, g.kernel, g.dilation),
-                AxisWindow::all(p.width, g.kernel, g.dilation),
-            );
+            let (rows, cols) = p.windows(g);
             head0 += g.heads;
-            plan
+            (head0 - g.heads, rows, cols)
         })
         .collect();
     let job = RowJob { p, qkv, rpb, plans };

@@ -99,17 +99,18 @@ fn check_widths(
     let mut ok = true;
     let mut prev: Option<usize> = None;
     for (i, f) in from_rgbs.iter().enumerate() {
-        let (c_in, c) = f.conv.channels;
+        let (c_in, c) = f.conv.channels();
         ok &= c_in == 12 && prev.is_none_or(|p| p == c);
         if let Some((a, b)) = convs.get(i) {
-            ok &= a.channels.0 == c && b.channels.0 == a.channels.1;
-            prev = Some(b.channels.1);
+            ok &= a.channels().0 == c && b.channels().0 == a.channels().1;
+            prev = Some(b.channels().1);
         } else {
-            ok &= final_conv.channels.0 == c + 1;
+            ok &= final_conv.channels().0 == c + 1;
         }
     }
     let [fc, out] = dense;
-    ok &= fc.dims.0 == final_conv.channels.1 * 16 && out.dims.0 == fc.dims.1 && out.dims.1 == 1;
+    let (fc, out) = (fc.dims(), out.dims());
+    ok &= fc.0 == final_conv.channels().1 * 16 && out.0 == fc.1 && out.1 == 1;
     if ok {
         Ok(())
     } else {
@@ -150,12 +151,13 @@ impl Reader<'_> {
         self.src.take(name, &shape)
     }
 
-    fn vector(&mut self, name: &str) -> Result<Tensor<1>> {
+    /// The bias `name`, which must hold `len` values (one per output of its layer).
+    fn bias(&mut self, name: &str, len: usize) -> Result<Tensor<1>> {
+        if self.shape(name)? != [len] {
+            return Err(Error::Config(format!("`{name}` should hold {len} values")));
+        }
         let t = self.take(name)?;
-        Ok(tensor(
-            HostTensor::new(vec![t.data.len()], t.data),
-            self.device,
-        ))
+        Ok(tensor(HostTensor::new(vec![len], t.data), self.device))
     }
 
     fn fir(&mut self, name: &str, up: usize, down: usize, pad: (usize, usize)) -> Result<Fir> {
@@ -220,21 +222,10 @@ impl Reader<'_> {
     /// A dense layer at `p` with its bias and/or fused-activation bias (each `out` values).
     fn dense(&mut self, p: &str, bias: Option<&str>, act_bias: Option<&str>) -> Result<Dense> {
         let (weight, shape) = self.weight::<2>(p)?;
-        let mut vector = |name: Option<&str>| -> Result<Option<Tensor<1>>> {
-            let Some(name) = name else { return Ok(None) };
-            if self.shape(name)? != [shape[0]] {
-                return Err(Error::Config(format!(
-                    "`{name}` should hold {} values",
-                    shape[0]
-                )));
-            }
-            self.vector(name).map(Some)
-        };
         Ok(Dense {
-            dims: (shape[1], shape[0]),
             weight,
-            bias: vector(bias)?,
-            act_bias: vector(act_bias)?,
+            bias: bias.map(|b| self.bias(b, shape[0])).transpose()?,
+            act_bias: act_bias.map(|b| self.bias(b, shape[0])).transpose()?,
         })
     }
 
@@ -265,16 +256,8 @@ impl Reader<'_> {
             }
             None => None,
         };
-        let bias_name = format!("{p}.{}.bias", child + 1);
-        if self.shape(&bias_name)? != [shape[0]] {
-            return Err(Error::Config(format!(
-                "`{bias_name}` should hold {} values",
-                shape[0]
-            )));
-        }
-        let act_bias = self.vector(&bias_name)?;
+        let act_bias = self.bias(&format!("{p}.{}.bias", child + 1), shape[0])?;
         Ok(ConvLayer {
-            channels: (shape[1], shape[0]),
             blur,
             weight,
             stride: if downsample { 2 } else { 1 },

@@ -29,11 +29,15 @@ struct ConvLayer {
     stride: usize,
     padding: usize,
     act_bias: Tensor<1>,
-    /// (in, out) channels.
-    channels: (usize, usize),
 }
 
 impl ConvLayer {
+    /// (in, out) channels, from the weight `[out, in, k, k]`.
+    fn channels(&self) -> (usize, usize) {
+        let [out, c_in, _, _] = self.weight.dims();
+        (c_in, out)
+    }
+
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = match &self.blur {
             Some(b) => b.apply(x),
@@ -54,14 +58,18 @@ impl ConvLayer {
 /// Dense layer (`[in, out]` weights); `act_bias` set: the fused lrelu follows.
 #[derive(Debug, Clone)]
 struct Dense {
-    /// (in, out) features.
-    dims: (usize, usize),
     weight: Tensor<2>,
     bias: Option<Tensor<1>>,
     act_bias: Option<Tensor<1>>,
 }
 
 impl Dense {
+    /// (in, out) features.
+    fn dims(&self) -> (usize, usize) {
+        let [d_in, d_out] = self.weight.dims();
+        (d_in, d_out)
+    }
+
     fn forward(&self, x: Tensor<2>) -> Tensor<2> {
         let mut x = x.matmul(self.weight.clone());
         if let Some(b) = &self.bias {
