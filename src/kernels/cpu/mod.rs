@@ -8,6 +8,8 @@ mod backward;
 mod dots;
 mod linear;
 mod mlp;
+#[cfg(target_arch = "x86_64")]
+mod na_lanes;
 mod norm;
 
 pub use backward::{na2d_backward, na2d_backward_with};
@@ -52,6 +54,11 @@ pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
 /// [`na2d`] on a chosen path; a path the CPU lacks runs the portable code.
 pub fn na2d_with(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: Simd) -> Vec<f32> {
     let simd = simd.or_portable();
+    #[cfg(target_arch = "x86_64")]
+    if simd == Simd::Avx512 && na_lanes::supports(p) {
+        // SAFETY: the CPU runs the AVX-512 path (`or_portable`) and the problem is supported.
+        return unsafe { na_lanes::na2d(p, qkv, rpb) };
+    }
     // Specialising on the head dimension lets the compiler unroll and vectorise the small
     // per-head dot products and updates (head dims are 4–64 in practice).
     match p.head_dim {
@@ -131,6 +138,13 @@ impl OutRows {
     #[allow(clippy::mut_from_ref)]
     unsafe fn row(&self, row: usize, len: usize) -> &mut [f32] {
         unsafe { std::slice::from_raw_parts_mut(self.0.add(row * len), len) }
+    }
+
+    /// # Safety
+    /// `start..start + len` lies in the buffer and no other task uses it meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn span(&self, start: usize, len: usize) -> &mut [f32] {
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
     }
 }
 

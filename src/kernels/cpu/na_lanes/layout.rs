@@ -1,0 +1,201 @@
+//! The channel-major, phase-reordered copy of one head group's q, k and v that the lane
+//! kernel reads (see the parent module).
+
+use super::super::super::NaProblem;
+use rayon::prelude::*;
+use std::arch::x86_64::*;
+
+/// Floats before and after each reordered row, so offset loads never leave the buffer
+/// (`o ≥ −(k−1) ≥ −FRONT`, and a block's last lane plus `k − 1` stays within `BACK`).
+const FRONT: usize = 16;
+const BACK: usize = 32;
+
+/// Where the channel-major copy of one head group keeps each value:
+/// `[batch, height, 3 (q, k, v), head, channel, FRONT + width + BACK]`.
+pub struct Layout {
+    pub heads: usize,
+    /// First head of the group.
+    pub h0: usize,
+    pub head_dim: usize,
+    /// Channels of one of q, k, v over all heads.
+    pub channels: usize,
+    pub stride: usize,
+    /// Column of every reordered position.
+    pub col: Vec<usize>,
+    /// Floats per image row.
+    per_row: usize,
+    len: usize,
+}
+
+impl Layout {
+    pub fn new(p: &NaProblem, g: usize, h0: usize) -> Self {
+        let d = p.groups[g].dilation;
+        let col: Vec<usize> = (0..d)
+            .flat_map(|phase| (phase..p.width).step_by(d))
+            .collect();
+        let stride = FRONT + p.width + BACK;
+        let heads = p.groups[g].heads;
+        let per_row = 3 * heads * p.head_dim * stride;
+        Self {
+            heads,
+            h0,
+            head_dim: p.head_dim,
+            channels: p.heads() * p.head_dim,
+            stride,
+            col,
+            per_row,
+            len: p.batch * p.height * per_row,
+        }
+    }
+
+    /// Index of position 0, channel 0 of (image row `b·height + y`, `which` ∈ q/k/v, head `h`).
+    pub fn at(&self, image_row: usize, which: usize, h: usize) -> usize {
+        image_row * self.per_row + (which * self.heads + h) * self.head_dim * self.stride + FRONT
+    }
+
+    /// Copies the group's q, k and v out of `qkv` (`[b, y, x, 3, heads, hd]`): sixteen
+    /// positions × sixteen channels at a time through a register transpose, the rest one by one.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn fill(&self, qkv: &[f32], scratch: &mut Vec<f32>) {
+        if scratch.len() < self.len {
+            scratch.resize(self.len, 0.0);
+        }
+        let (c, hd, width) = (self.channels, self.head_dim, self.col.len());
+        assert!(qkv.len() >= self.len / self.per_row * width * 3 * c);
+        let tiled_pos = width / 16 * 16;
+        let tiled_ch = hd / 16 * 16;
+        scratch[..self.len]
+            .par_chunks_mut(self.per_row)
+            .enumerate()
+            .for_each(|(image_row, dst)| {
+                // The paddings are read by masked-off lanes only, but must hold finite values
+                // (a stale NaN there would not reach the output, a zero is simply tidier).
+                for chunk in dst.chunks_mut(self.stride) {
+                    chunk[..FRONT].fill(0.0);
+                    chunk[FRONT + width..].fill(0.0);
+                }
+                let pixel = |pos: usize| (image_row * width + self.col[pos]) * 3 * c;
+                for which in 0..3 {
+                    for h in 0..self.heads {
+                        let src0 = which * c + (self.h0 + h) * hd;
+                        let dst0 = (which * self.heads + h) * hd * self.stride + FRONT;
+                        for pos0 in (0..tiled_pos).step_by(16) {
+                            let rows: [usize; 16] = std::array::from_fn(|i| pixel(pos0 + i) + src0);
+                            for ch0 in (0..tiled_ch).step_by(16) {
+                                // SAFETY: AVX-512F (the caller); every source row
+                                // `rows[i] + ch0 .. + 16` lies in the pixel's hd channels (the
+                                // assert above), every destination row in this image row's
+                                // part of the scratch.
+                                unsafe {
+                                    transpose16(
+                                        qkv.as_ptr(),
+                                        &rows,
+                                        ch0,
+                                        dst[dst0 + ch0 * self.stride + pos0..].as_mut_ptr(),
+                                        self.stride,
+                                    )
+                                };
+                            }
+                            for ch in tiled_ch..hd {
+                                for (i, &r) in rows.iter().enumerate() {
+                                    dst[dst0 + ch * self.stride + pos0 + i] = qkv[r + ch];
+                                }
+                            }
+                        }
+                        for pos in tiled_pos..width {
+                            let r = pixel(pos) + src0;
+                            for ch in 0..hd {
+                                dst[dst0 + ch * self.stride + pos] = qkv[r + ch];
+                            }
+                        }
+                    }
+                }
+            });
+    }
+}
+
+/// `dst[j·stride + i] = src[rows[i] + ch0 + j]` for `i, j < 16`: sixteen 16-float rows
+/// transposed in registers (unpack, in-lane shuffle, two 128-bit block shuffles).
+///
+/// # Safety
+/// AVX-512F; `src[rows[i] + ch0 ..][..16]` and `dst[j·stride ..][..16]` valid.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn transpose16(
+    src: *const f32,
+    rows: &[usize; 16],
+    ch0: usize,
+    dst: *mut f32,
+    stride: usize,
+) {
+    let mut r = [_mm512_setzero_ps(); 16];
+    for (v, &row) in r.iter_mut().zip(rows) {
+        // SAFETY: the caller's contract.
+        *v = unsafe { _mm512_loadu_ps(src.add(row + ch0)) };
+    }
+    // Pairs of rows interleaved: t[2k] = (r[2k][0], r[2k+1][0], r[2k][1], r[2k+1][1], …) per
+    // 128-bit block.
+    let mut t = [_mm512_setzero_ps(); 16];
+    for k in 0..8 {
+        t[2 * k] = _mm512_unpacklo_ps(r[2 * k], r[2 * k + 1]);
+        t[2 * k + 1] = _mm512_unpackhi_ps(r[2 * k], r[2 * k + 1]);
+    }
+    // Four rows per 128-bit block: one column of rows 4q..4q+4 in each block.
+    for q in 0..4 {
+        let (a, b, c, d) = (t[4 * q], t[4 * q + 1], t[4 * q + 2], t[4 * q + 3]);
+        r[4 * q] = _mm512_shuffle_ps::<0x44>(a, c);
+        r[4 * q + 1] = _mm512_shuffle_ps::<0xEE>(a, c);
+        r[4 * q + 2] = _mm512_shuffle_ps::<0x44>(b, d);
+        r[4 * q + 3] = _mm512_shuffle_ps::<0xEE>(b, d);
+    }
+    // 128-bit blocks: gather the four row groups' blocks of the same column set.
+    for q in 0..2 {
+        for j in 0..4 {
+            let (a, b) = (r[8 * q + j], r[8 * q + 4 + j]);
+            t[8 * q + j] = _mm512_shuffle_f32x4::<0x88>(a, b);
+            t[8 * q + 4 + j] = _mm512_shuffle_f32x4::<0xDD>(a, b);
+        }
+    }
+    for j in 0..8 {
+        let (a, b) = (t[j], t[8 + j]);
+        r[j] = _mm512_shuffle_f32x4::<0x88>(a, b);
+        r[8 + j] = _mm512_shuffle_f32x4::<0xDD>(a, b);
+    }
+    for (j, v) in r.iter().enumerate() {
+        // SAFETY: the caller's contract.
+        unsafe { _mm512_storeu_ps(dst.add(j * stride), *v) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn register_transpose_is_a_transpose() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            println!("no AVX-512F on this CPU: the lane kernel is not used here");
+            return;
+        }
+        let src: Vec<f32> = (0..40 * 20).map(|i| i as f32).collect();
+        // Rows out of order and apart, as dilated phases read them.
+        let rows: [usize; 16] = std::array::from_fn(|i| ((i * 7) % 16) * 40 + 3);
+        let stride = 21;
+        let mut dst = vec![-1f32; 16 * stride];
+        // SAFETY: AVX-512F checked; every row + 2 + 16 ≤ 40·16; dst holds 16 rows of 21.
+        unsafe { transpose16(src.as_ptr(), &rows, 2, dst.as_mut_ptr(), stride) };
+        for j in 0..16 {
+            for i in 0..16 {
+                assert_eq!(
+                    dst[j * stride + i],
+                    src[rows[i] + 2 + j],
+                    "row {j} lane {i}"
+                );
+            }
+            assert_eq!(dst[j * stride + 16], -1.0, "wrote past the tile");
+        }
+    }
+}
