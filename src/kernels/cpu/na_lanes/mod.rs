@@ -13,6 +13,7 @@
 //! offset `o` is the same for every lane (table column `o + k − 1`).
 
 mod layout;
+mod pair;
 
 use super::super::NaProblem;
 use super::super::window::AxisWindow;
@@ -24,8 +25,7 @@ use std::cell::RefCell;
 
 /// Largest kernel handled here (the score buffer is sized for it).
 const MAX_KERNEL: usize = 13;
-/// Largest head dimension (the AV accumulators live on the stack).
-const MAX_HEAD_DIM: usize = 64;
+use pair::MAX_HEAD_DIM;
 
 /// Whether [`na2d`] handles this problem (odd kernels up to 13, head dims up to 64).
 pub fn supports(p: &NaProblem) -> bool {
@@ -61,21 +61,22 @@ pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
                 t: scratch,
                 bias: &rpb[g],
                 rows: &rows,
+                pairs: &row_pairs(p.height, group.dilation),
                 blocks: &blocks(&layout, &cols, group.kernel),
                 out: OutRows(out.as_mut_ptr()),
             };
-            let tasks = p.batch * group.heads * p.height;
+            let tasks = p.batch * group.heads * job.pairs.len();
             (0..tasks).into_par_iter().for_each(|task| {
                 // SAFETY: the caller guarantees AVX-512F and a supported kernel size.
                 unsafe {
                     match group.kernel {
-                        1 => job.row::<1, 1>(task),
-                        3 => job.row::<3, 5>(task),
-                        5 => job.row::<5, 9>(task),
-                        7 => job.row::<7, 13>(task),
-                        9 => job.row::<9, 17>(task),
-                        11 => job.row::<11, 21>(task),
-                        _ => job.row::<13, 25>(task),
+                        1 => job.pair::<1, 1, 2>(task),
+                        3 => job.pair::<3, 5, 4>(task),
+                        5 => job.pair::<5, 9, 6>(task),
+                        7 => job.pair::<7, 13, 8>(task),
+                        9 => job.pair::<9, 17, 10>(task),
+                        11 => job.pair::<11, 21, 12>(task),
+                        _ => job.pair::<13, 25, 14>(task),
                     }
                 }
             });
@@ -124,6 +125,18 @@ fn blocks(l: &Layout, cols: &[AxisWindow], kernel: usize) -> Vec<Block> {
         .collect()
 }
 
+/// The image rows in pairs `(y, y + d)` of one dilation phase, so the two rows' key rows
+/// (all but one shared) are loaded once for both; a phase with an odd number of rows ends with
+/// `(y, y)`.
+fn row_pairs(height: usize, dilation: usize) -> Vec<(usize, usize)> {
+    let mut pairs = Vec::with_capacity(height.div_ceil(2) + dilation);
+    for phase in 0..dilation.min(height) {
+        let rows: Vec<usize> = (phase..height).step_by(dilation).collect();
+        pairs.extend(rows.chunks(2).map(|c| (c[0], *c.last().unwrap_or(&c[0]))));
+    }
+    pairs
+}
+
 /// One head group's call.
 struct Job<'a> {
     p: &'a NaProblem,
@@ -132,197 +145,10 @@ struct Job<'a> {
     /// `[heads, 2k − 1, 2k − 1]`.
     bias: &'a [f32],
     rows: &'a [AxisWindow],
+    /// Pairs of rows one dilation step apart (see [`row_pairs`]).
+    pairs: &'a [(usize, usize)],
     blocks: &'a [Block],
     out: OutRows,
-}
-
-impl Job<'_> {
-    /// Every query of one image row for one head; `task` = `(b·heads + h)·height + y`.
-    /// `N = 2K − 1` is the number of key offsets a border block runs.
-    ///
-    /// # Safety
-    /// AVX-512F; `K` is the group's kernel and at most [`MAX_KERNEL`].
-    #[target_feature(enable = "avx512f")]
-    unsafe fn row<const K: usize, const N: usize>(&self, task: usize) {
-        let l = self.l;
-        let height = self.p.height;
-        let y = task % height;
-        let h = (task / height) % l.heads;
-        let b = task / height / l.heads;
-        let wy = self.rows[y];
-        let table = 2 * K - 1;
-        // Per tap row: where its keys start and which bias-table row it reads.
-        let mut key_rows = [0usize; K];
-        let mut bias_rows = [0usize; K];
-        for ty in 0..K {
-            key_rows[ty] = l.at(b * height + wy.key(ty), 1, h);
-            bias_rows[ty] = (h * table + wy.bias0 + ty) * table;
-        }
-        let ctx = RowCtx {
-            q_row: l.at(b * height + y, 0, h),
-            key_rows,
-            value_shift: l.heads * l.head_dim * l.stride,
-            bias_rows,
-            out0: (b * height + y) * self.p.width * l.channels + (l.h0 + h) * l.head_dim,
-        };
-        for block in self.blocks {
-            match &block.masks {
-                // Centred windows: offsets −K/2..=K/2, unmasked.
-                None => unsafe { self.block::<K, K, false>(&ctx, block, [u16::MAX; K], K / 2) },
-                Some(m) => {
-                    let mut masks = [0u16; N];
-                    masks.copy_from_slice(m);
-                    unsafe { self.block::<K, N, true>(&ctx, block, masks, K - 1) }
-                }
-            }
-        }
-    }
-
-    /// One block of sixteen queries over `M` key offsets `−before..M − before` (in each of the
-    /// `K` key rows), lane `i` using offset `o` where bit `i` of `masks[o + before]` is set.
-    // Offsets index several arrays at once (keys, scores, masks, bias); ranges read clearer.
-    #[allow(clippy::needless_range_loop)]
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn block<const K: usize, const M: usize, const MASKED: bool>(
-        &self,
-        ctx: &RowCtx<K>,
-        block: &Block,
-        masks: [u16; M],
-        before: usize,
-    ) {
-        let (l, hd) = (self.l, self.l.head_dim);
-        let t = self.t.as_ptr();
-        let scale = _mm512_set1_ps(self.p.scale);
-        let table = 2 * K - 1;
-        let mut scores = [[_mm512_setzero_ps(); M]; K];
-        let mut max = _mm512_set1_ps(f32::NEG_INFINITY);
-        for ty in 0..K {
-            let mut s = [_mm512_setzero_ps(); M];
-            for ch in 0..hd {
-                let row = ch * l.stride + block.start;
-                // SAFETY: positions `start − (K−1) ..= start + 15 + (K−1)` lie within the
-                // row's paddings; masked-off lanes are not read.
-                // Plain loads: a lane outside its window gets −∞ below whatever it read.
-                let qv = unsafe { _mm512_loadu_ps(t.add(ctx.q_row + row)) };
-                let k0 = unsafe { t.add(ctx.key_rows[ty] + row - before) };
-                // The next block's new cache line of this key row (strided rows defeat the
-                // hardware prefetcher).
-                _mm_prefetch::<_MM_HINT_T0>(k0.wrapping_add(M + 32).cast());
-                for o in 0..M {
-                    let kv = unsafe { _mm512_loadu_ps(k0.add(o)) };
-                    s[o] = _mm512_fmadd_ps(qv, kv, s[o]);
-                }
-            }
-            // ·scale + bias (one value per offset); offsets outside a lane's window → −∞.
-            let bias = &self.bias[ctx.bias_rows[ty]..][..table];
-            for o in 0..M {
-                let bv = _mm512_set1_ps(bias[o + K - 1 - before]);
-                let v = _mm512_fmadd_ps(s[o], scale, bv);
-                let v = if MASKED {
-                    _mm512_mask_blend_ps(masks[o], _mm512_set1_ps(f32::NEG_INFINITY), v)
-                } else {
-                    v
-                };
-                max = _mm512_max_ps(max, v);
-                scores[ty][o] = v;
-            }
-        }
-        let mut sum = _mm512_setzero_ps();
-        for row in &mut scores {
-            for (v, &m) in row.iter_mut().zip(&masks) {
-                // Exactly zero outside the window (the exp bottoms out at e^−87, not 0).
-                let e = exp_nonpositive(_mm512_sub_ps(*v, max));
-                *v = if MASKED { _mm512_maskz_mov_ps(m, e) } else { e };
-                sum = _mm512_add_ps(sum, *v);
-            }
-        }
-        let inv = _mm512_div_ps(_mm512_set1_ps(1.0), sum);
-        // AV, four channels at a time so four accumulation chains are in flight; the
-        // accumulators stay in registers over all K key rows.
-        let mut lanes = [[0f32; 16]; MAX_HEAD_DIM];
-        let v_rows: [usize; K] = ctx
-            .key_rows
-            .map(|r| r + ctx.value_shift + block.start - before);
-        let mut ch = 0;
-        while ch + 4 <= hd {
-            let a = unsafe { self.av::<K, M, MASKED, 4>(&scores, &v_rows, &masks, ch) };
-            for (j, a) in a.into_iter().enumerate() {
-                // SAFETY: a store to a local array of 16 floats.
-                unsafe { _mm512_storeu_ps(lanes[ch + j].as_mut_ptr(), _mm512_mul_ps(a, inv)) };
-            }
-            ch += 4;
-        }
-        while ch < hd {
-            let [a] = unsafe { self.av::<K, M, MASKED, 1>(&scores, &v_rows, &masks, ch) };
-            // SAFETY: a store to a local array of 16 floats.
-            unsafe { _mm512_storeu_ps(lanes[ch].as_mut_ptr(), _mm512_mul_ps(a, inv)) };
-            ch += 1;
-        }
-        for i in 0..block.count {
-            let x = l.col[block.start + i];
-            // SAFETY: this task alone writes this head's channels of this image row.
-            let o = unsafe { self.out.span(ctx.out0 + x * l.channels, hd) };
-            for (o, lane) in o.iter_mut().zip(&lanes) {
-                *o = lane[i];
-            }
-        }
-    }
-}
-
-impl Job<'_> {
-    /// AV for channels `ch..ch + C` of one block: `C` accumulation chains in flight, held in
-    /// registers over all `K` key rows. `v_rows[ty]` is where offset `−before` of the block's
-    /// first lane starts in value row `ty`.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn av<const K: usize, const M: usize, const MASKED: bool, const C: usize>(
-        &self,
-        scores: &[[__m512; M]; K],
-        v_rows: &[usize; K],
-        masks: &[u16; M],
-        ch: usize,
-    ) -> [__m512; C] {
-        let (t, stride) = (self.t.as_ptr(), self.l.stride);
-        let mut a = [_mm512_setzero_ps(); C];
-        for ty in 0..K {
-            for o in 0..M {
-                let w = scores[ty][o];
-                if o == 0 {
-                    for j in 0..C {
-                        let v = t.wrapping_add(v_rows[ty] + (ch + j) * stride + M + 32);
-                        _mm_prefetch::<_MM_HINT_T0>(v.cast());
-                    }
-                }
-                for (j, a) in a.iter_mut().enumerate() {
-                    // SAFETY: within the row's paddings, as for the keys (v follows k in the
-                    // same image row); lanes outside their window are not read, so a NaN
-                    // there stays out.
-                    let vv = unsafe {
-                        let v = t.add(v_rows[ty] + (ch + j) * stride + o);
-                        if MASKED {
-                            _mm512_maskz_loadu_ps(masks[o], v)
-                        } else {
-                            _mm512_loadu_ps(v)
-                        }
-                    };
-                    *a = _mm512_fmadd_ps(w, vv, *a);
-                }
-            }
-        }
-        a
-    }
-}
-
-/// What every block of one (image row, head) shares.
-struct RowCtx<const K: usize> {
-    q_row: usize,
-    key_rows: [usize; K],
-    /// From a key row to the value row of the same image row and head.
-    value_shift: usize,
-    bias_rows: [usize; K],
-    /// Output index of column 0, channel 0 of this head.
-    out0: usize,
 }
 
 /// [`super::exp_nonpositive`] on sixteen lanes.
