@@ -5,6 +5,7 @@ use crate::backend::Backend;
 use crate::checkpoint::ConfigSource;
 use crate::checkpoint::presets::Preset;
 use crate::engine::Engine;
+use crate::kernels::cpu::{Precision, set_precision};
 use crate::kernels::to_host;
 use crate::model::Trace;
 use anyhow::{Context, Result};
@@ -50,6 +51,11 @@ pub struct BenchArgs {
     /// built-in model's settings, with NA differentiated op by op and with its fused backward.
     #[arg(long, conflicts_with_all = ["na", "edit_latency"])]
     pub gradients: bool,
+    /// Arithmetic of the CPU backend's transformer GEMMs: `f32` (default, held to the 1e-3
+    /// parity bound) or `bf16` (bfloat16 inputs, float32 sums; AVX-512 BF16 CPUs only). With
+    /// `bf16` the image's deviation from float32 is measured and printed.
+    #[arg(long, value_enum, default_value = "f32")]
+    pub precision: Precision,
     /// Replace an existing JSON file.
     #[arg(long)]
     pub force: bool,
@@ -81,7 +87,18 @@ struct BenchResult {
     fraction_of_peak: f64,
     simd: String,
     threads: usize,
+    precision: Precision,
+    /// With `--precision bf16`: the first image against the same image in float32.
+    bf16_error: Option<Deviation>,
     stages: Vec<StageResult>,
+}
+
+/// How far a reduced-precision image lies from the float32 one (values in [−1, 1]).
+#[derive(Serialize)]
+struct Deviation {
+    max_abs: f64,
+    rms: f64,
+    psnr_db: f64,
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
@@ -89,6 +106,16 @@ pub fn run(a: BenchArgs) -> Result<()> {
         super::refuse_overwrite(path, a.force)?;
     }
     let backend = a.backend.init()?;
+    if a.precision != Precision::F32
+        && crate::kernels::KernelPath::for_device(&backend.device)
+            != crate::kernels::KernelPath::Cpu
+    {
+        anyhow::bail!(
+            "--precision {:?} applies to the CPU backend only",
+            a.precision
+        );
+    }
+    set_precision(a.precision)?;
     let (mut engine, model) = match (&a.ckpt, &a.preset) {
         (Some(c), _) => (
             Engine::load(c, &ConfigSource::Checkpoint, backend)
@@ -151,7 +178,21 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
         )
     };
     // Warm-up (allocations, shader compilation), then timed runs, each read back to the host.
-    to_host(engine.generator.synthesize(input(), &mut ())?)?;
+    let first = to_host(engine.generator.synthesize(input(), &mut ())?)?;
+    let precision = crate::kernels::cpu::precision();
+    let bf16_error = match precision {
+        Precision::F32 => None,
+        Precision::Bf16 => {
+            set_precision(Precision::F32)?;
+            // Restore bf16 before `?` can return, so the timed runs below stay bf16.
+            let exact = engine
+                .generator
+                .synthesize(input(), &mut ())
+                .and_then(to_host);
+            set_precision(precision)?;
+            Some(deviation(&first, &exact?))
+        }
+    };
     let mut totals = Vec::with_capacity(runs);
     let mut stage_runs: Vec<Vec<f64>> = Vec::with_capacity(runs);
     for _ in 0..runs {
@@ -202,8 +243,26 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
         fraction_of_peak: total_flop as f64 / 1e9 / (ms / 1e3) / peak,
         simd: format!("{simd:?}"),
         threads: rayon::current_num_threads(),
+        precision,
+        bf16_error,
         stages,
     })
+}
+
+fn deviation(got: &[f32], want: &[f32]) -> Deviation {
+    let (mut max_abs, mut sq) = (0f64, 0f64);
+    for (&g, &w) in got.iter().zip(want) {
+        let d = (g as f64 - w as f64).abs();
+        max_abs = max_abs.max(d);
+        sq += d * d;
+    }
+    let rms = (sq / want.len().max(1) as f64).sqrt();
+    Deviation {
+        max_abs,
+        rms,
+        // The image spans [−1, 1]: peak-to-peak 2.
+        psnr_db: 20.0 * (2.0 / rms.max(1e-12)).log10(),
+    }
 }
 
 fn print_result(r: &BenchResult) {
@@ -223,6 +282,13 @@ fn print_result(r: &BenchResult) {
         r.threads,
         r.simd
     );
+    if let Some(e) = &r.bf16_error {
+        println!(
+            "precision  bf16 GEMMs (float32 sums): image vs float32 max |Δ| {:.2e}, rms {:.2e} \
+             = {:.1} dB PSNR (the fp32 peak above is half the bf16 multiply rate)",
+            e.max_abs, e.rms, e.psnr_db
+        );
+    }
     println!("stage   res        ms   GFLOP   GFLOP/s  of peak");
     for s in &r.stages {
         println!(

@@ -20,6 +20,7 @@ pub struct LinearWeights<'a> {
 /// `AdaIN(x, style) · W + b` for `x` `[B, N, C]`, `style` `[B, 2C]` → `[B, N, d_out]`.
 pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeights) -> Vec<f32> {
     let d = w.d_out;
+    let rhs = Rhs::new(w.weight, c, d, x.len() / c);
     per_image_into(x, style, n, c, d, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * d)
             .zip(x.par_chunks(ROWS * c))
@@ -30,7 +31,7 @@ pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeig
                     let h = &mut h[..rows * c];
                     apply(h, x, scale, shift);
                     start_with_bias(out, None, w.bias, d);
-                    matmul(out, true, h, w.weight, rows, c, d);
+                    rhs.matmul(out, true, h, rows);
                 },
             );
     })
@@ -39,6 +40,7 @@ pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeig
 /// `x + a · W + b` for `x` `[R, d_out]` and `a` `[R, d_in]` (all images' rows together).
 pub fn linear_residual(x: &[f32], a: &[f32], d_in: usize, w: &LinearWeights) -> Vec<f32> {
     let d = w.d_out;
+    let rhs = Rhs::new(w.weight, d_in, d, x.len() / d);
     let mut out = vec![0f32; x.len()];
     out.par_chunks_mut(ROWS * d)
         .zip(x.par_chunks(ROWS * d))
@@ -46,7 +48,7 @@ pub fn linear_residual(x: &[f32], a: &[f32], d_in: usize, w: &LinearWeights) -> 
         .for_each(|((out, x), a)| {
             let rows = x.len() / d;
             start_with_bias(out, Some(x), w.bias, d);
-            matmul(out, true, a, w.weight, rows, d_in, d);
+            rhs.matmul(out, true, a, rows);
         });
     out
 }
@@ -67,17 +69,45 @@ fn start_with_bias(out: &mut [f32], x: Option<&[f32]>, bias: Option<&[f32]>, d: 
     }
 }
 
+/// A layer's `[k, n]` weight as the GEMMs read it: float32, or rounded to bf16 once per
+/// layer call when the user chose that precision ([`super::precision`]).
+pub(super) enum Rhs<'a> {
+    F32 {
+        b: &'a [f32],
+        k: usize,
+        n: usize,
+    },
+    #[cfg(target_arch = "x86_64")]
+    Bf16(super::bf16::PackedWeight),
+}
+
+/// Below this many rows in a layer call the weight's rounding costs more than bf16 saves.
+const BF16_MIN_ROWS: usize = 512;
+
+impl<'a> Rhs<'a> {
+    /// The weight for a layer call over `rows` activation rows.
+    pub fn new(b: &'a [f32], k: usize, n: usize, rows: usize) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if super::precision() == super::Precision::Bf16 && rows >= BF16_MIN_ROWS {
+            return Rhs::Bf16(super::bf16::PackedWeight::new(b, k, n));
+        }
+        Rhs::F32 { b, k, n }
+    }
+
+    /// `dst (+)= a · W` with `a` `[m, k]` and `dst` `[m, n]`, row-major, on this thread.
+    pub fn matmul(&self, dst: &mut [f32], accumulate: bool, a: &[f32], m: usize) {
+        match self {
+            &Rhs::F32 { b, k, n } => matmul(dst, accumulate, a, b, m, k, n),
+            // SAFETY: bf16 is only chosen on CPUs that run it (`set_precision` checks).
+            #[cfg(target_arch = "x86_64")]
+            Rhs::Bf16(w) => unsafe { w.matmul(dst, accumulate, a, m) },
+        }
+    }
+}
+
 /// `dst (+)= a · b` with `a` `[m, k]`, `b` `[k, n]`, `dst` `[m, n]`, all row-major, on this
 /// thread.
-pub(super) fn matmul(
-    dst: &mut [f32],
-    accumulate: bool,
-    a: &[f32],
-    b: &[f32],
-    m: usize,
-    k: usize,
-    n: usize,
-) {
+fn matmul(dst: &mut [f32], accumulate: bool, a: &[f32], b: &[f32], m: usize, k: usize, n: usize) {
     assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n);
     // SAFETY: the three buffers hold the row-major matrices the strides describe (checked
     // above) and `dst` does not alias the inputs (it is a `&mut`).

@@ -3,7 +3,7 @@
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
 //! (the `gemm` crate, AVX-512/AVX2 chosen at run time) on one thread, tiles in parallel.
 
-use super::linear::matmul;
+use super::linear::Rhs;
 use super::norm::{apply, per_image};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
@@ -30,6 +30,11 @@ pub fn adain_mlp_residual(
     simd: Simd,
 ) -> Vec<f32> {
     let simd = simd.or_portable();
+    let rows = x.len() / c;
+    let (fc1, fc2) = (
+        Rhs::new(w.fc1, c, w.hidden, rows),
+        Rhs::new(w.fc2, w.hidden, c, rows),
+    );
     per_image(x, style, n, c, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * c)
             .zip(x.par_chunks(ROWS * c))
@@ -40,7 +45,7 @@ pub fn adain_mlp_residual(
                     let (h, hid) = (&mut h[..rows * c], &mut hid[..rows * w.hidden]);
                     apply(h, x, scale, shift);
                     // hid = h·fc1, then GELU(hid + b1) in place.
-                    matmul(hid, false, h, w.fc1, rows, c, w.hidden);
+                    fc1.matmul(hid, false, h, rows);
                     bias_gelu(hid, w.fc1_bias, simd);
                     // out = x + b2 + hid·fc2.
                     for (o, x) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
@@ -48,7 +53,7 @@ pub fn adain_mlp_residual(
                             *o = x + b;
                         }
                     }
-                    matmul(out, true, hid, w.fc2, rows, w.hidden, c);
+                    fc2.matmul(out, true, hid, rows);
                 },
             );
     })

@@ -5,17 +5,21 @@
 //! the inner loops unroll. Rows run in parallel with rayon.
 
 mod backward;
+#[cfg(target_arch = "x86_64")]
+mod bf16;
 mod dots;
 mod linear;
 mod mlp;
 #[cfg(target_arch = "x86_64")]
 mod na_lanes;
 mod norm;
+mod precision;
 
 pub use backward::{na2d_backward, na2d_backward_with};
 pub use linear::{LinearWeights, adain_linear, linear_residual};
 pub use mlp::{MlpWeights, adain_mlp_residual};
 pub use norm::{adain, adain_coefficients};
+pub use precision::{Precision, bf16_supported, precision, set_precision};
 
 use super::NaProblem;
 use super::simd::Simd;
