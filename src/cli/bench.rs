@@ -51,11 +51,6 @@ pub struct BenchArgs {
     /// built-in model's settings, with NA differentiated op by op and with its fused backward.
     #[arg(long, conflicts_with_all = ["na", "edit_latency"])]
     pub gradients: bool,
-    /// Arithmetic of the CPU backend's transformer GEMMs: `f32` (default, held to the 1e-3
-    /// parity bound) or `bf16` (bfloat16 inputs, float32 sums; AVX-512 BF16 CPUs only). With
-    /// `bf16` the image's deviation from float32 is measured and printed.
-    #[arg(long, value_enum, default_value = "f32")]
-    pub precision: Precision,
     /// Replace an existing JSON file.
     #[arg(long)]
     pub force: bool,
@@ -106,16 +101,6 @@ pub fn run(a: BenchArgs) -> Result<()> {
         super::refuse_overwrite(path, a.force)?;
     }
     let backend = a.backend.init()?;
-    if a.precision != Precision::F32
-        && crate::kernels::KernelPath::for_device(&backend.device)
-            != crate::kernels::KernelPath::Cpu
-    {
-        anyhow::bail!(
-            "--precision {:?} applies to the CPU backend only",
-            a.precision
-        );
-    }
-    set_precision(a.precision)?;
     let (mut engine, model) = match (&a.ckpt, &a.preset) {
         (Some(c), _) => (
             Engine::load(c, &ConfigSource::Checkpoint, backend)

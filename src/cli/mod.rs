@@ -22,6 +22,7 @@ mod video;
 use crate::backend::{Backend, BackendKind};
 use crate::checkpoint::ConfigSource;
 use crate::engine::Engine;
+use crate::kernels::cpu::Precision;
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -122,11 +123,41 @@ pub struct BackendArgs {
     /// Where to run the generator.
     #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     pub backend: BackendKind,
+    /// Arithmetic of the CPU backend's transformer GEMMs: `f32` (default, held to the 1e-3
+    /// parity bound) or `bf16` (bfloat16 inputs, float32 sums, about 1.4× faster on CPUs with
+    /// AVX-512 BF16). `stylenat bench --precision bf16` measures and prints its error.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
 }
 
 impl BackendArgs {
     pub fn init(&self) -> Result<Backend> {
-        Backend::init(self.backend).context("initialising the backend")
+        let backend = Backend::init(self.backend).context("initialising the backend")?;
+        if self.precision != Precision::F32
+            && crate::kernels::KernelPath::for_device(&backend.device)
+                != crate::kernels::KernelPath::Cpu
+        {
+            anyhow::bail!(
+                "--precision {} applies to the CPU backend only (this run uses {})",
+                self.precision,
+                backend.description
+            );
+        }
+        self.apply_precision()?;
+        Ok(backend)
+    }
+
+    /// Sets the process-wide GEMM precision (refusing bf16 on a CPU that lacks it), and says
+    /// so when it is not float32.
+    pub fn apply_precision(&self) -> Result<()> {
+        crate::kernels::cpu::set_precision(self.precision)?;
+        if self.precision == Precision::Bf16 {
+            eprintln!(
+                "precision: bf16 GEMMs on the CPU (not held to the float32 parity bound; \
+                 `stylenat bench --precision bf16` prints the error)"
+            );
+        }
+        Ok(())
     }
 }
 
@@ -178,7 +209,10 @@ pub fn run() -> Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         None => crate::app::run(None, BackendKind::Auto)?,
-        Some(Command::Explore { ckpt, backend }) => crate::app::run(ckpt, backend.backend)?,
+        Some(Command::Explore { ckpt, backend }) => {
+            backend.apply_precision()?;
+            crate::app::run(ckpt, backend.backend)?
+        }
         Some(Command::Generate(a)) => generate::run(a)?,
         Some(Command::Latents(a)) => latents::run(a)?,
         Some(Command::Info(a)) => info::run(a)?,
