@@ -65,14 +65,38 @@ impl Job<'_> {
             bias_rows,
             out0: [out0(ya), out0(yb)],
         };
+        // Scratch for every block of the task, zeroed once here: the key row outside each
+        // row's window is never written and must read as zero weights in AV.
+        let mut centred = [[[_mm512_setzero_ps(); K]; U]; 2];
+        let mut border = [[[_mm512_setzero_ps(); N]; U]; 2];
+        let mut lanes = [[[0f32; 16]; MAX_HEAD_DIM]; 2];
         for block in self.blocks {
             match &block.masks {
                 // Centred windows: offsets −K/2..=K/2, unmasked.
-                None => unsafe { self.block::<K, K, U, false>(&ctx, block, [u16::MAX; K], K / 2) },
+                None => unsafe {
+                    let masks = [u16::MAX; K];
+                    self.block::<K, K, U, false>(
+                        &ctx,
+                        block,
+                        masks,
+                        K / 2,
+                        &mut centred,
+                        &mut lanes,
+                    )
+                },
                 Some(m) => {
                     let mut masks = [0u16; N];
                     masks.copy_from_slice(m);
-                    unsafe { self.block::<K, N, U, true>(&ctx, block, masks, K - 1) }
+                    unsafe {
+                        self.block::<K, N, U, true>(
+                            &ctx,
+                            block,
+                            masks,
+                            K - 1,
+                            &mut border,
+                            &mut lanes,
+                        )
+                    }
                 }
             }
         }
@@ -91,14 +115,15 @@ impl Job<'_> {
         block: &Block,
         masks: [u16; M],
         before: usize,
+        scores: &mut [[[__m512; M]; U]; 2],
+        lanes: &mut [[[f32; 16]; MAX_HEAD_DIM]; 2],
     ) {
         let (l, hd) = (self.l, self.l.head_dim);
         let t = self.t.as_ptr();
         let scale = _mm512_set1_ps(self.p.scale);
         let table = 2 * K - 1;
-        // Per row and key row: the scores (softmax numerators after the second pass); key rows
-        // outside a row's window stay zero, so AV can run over all U rows for both.
-        let mut scores = [[[_mm512_setzero_ps(); M]; U]; 2];
+        // `scores`: per row and key row, the scores (softmax numerators after the second
+        // pass); the key row outside a row's window stays zero, so AV runs over all U rows.
         let mut max = [_mm512_set1_ps(f32::NEG_INFINITY); 2];
         for u in 0..U {
             let mut s = [[_mm512_setzero_ps(); M]; 2];
@@ -155,7 +180,6 @@ impl Job<'_> {
             inv[r] = _mm512_div_ps(_mm512_set1_ps(1.0), sum);
         }
         // AV, four channels at a time (eight accumulation chains with the two rows).
-        let mut lanes = [[[0f32; 16]; MAX_HEAD_DIM]; 2];
         let v_rows: [usize; U] = ctx
             .key_rows
             .map(|r| r + ctx.value_shift + block.start - before);
@@ -163,9 +187,9 @@ impl Job<'_> {
         while ch < hd {
             let n = if ch + 4 <= hd { 4 } else { 1 };
             let a = if n == 4 {
-                unsafe { self.av::<M, U, MASKED, 4>(&scores, &v_rows, &masks, ch) }
+                unsafe { self.av::<M, U, MASKED, 4>(scores, &v_rows, &masks, ch) }
             } else {
-                let [a0, a1] = unsafe { self.av::<M, U, MASKED, 1>(&scores, &v_rows, &masks, ch) };
+                let [a0, a1] = unsafe { self.av::<M, U, MASKED, 1>(scores, &v_rows, &masks, ch) };
                 let z = _mm512_setzero_ps();
                 [[a0[0], z, z, z], [a1[0], z, z, z]]
             };
