@@ -3,17 +3,19 @@
 //! FMA rate). Only used when the user asks for it ([`super::precision`]); the weights are
 //! rounded once per layer call, the activations once per tile.
 //!
-//! Layouts: the weight `[k, n]` in panels of 32 columns, each `k` pair of a column stored
-//! together (`[n/32][k/2][32][2]`); the activation tile `[rows, k]` as `[rows][k/2]` pairs. A
-//! register block is 12 rows × 32 columns (24 accumulators).
+//! Layouts: the weight `[k, n]` in panels of 64 columns, each `k` pair of a column stored
+//! together (`[n/64][k/2][64][2]`); the activation tile `[rows, k]` as `[rows][k/2]` pairs. A
+//! register block is 6 rows × 64 columns (24 accumulators; 4 × 6 measured ~15 % faster than
+//! 2 × 12 vectors × rows on AMD EPYC, fewer broadcasts per multiply).
 
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
-/// Columns per weight panel (two vectors of 16 f32 lanes).
-const NR: usize = 32;
-/// Rows per register block.
-const MR: usize = 12;
+/// Vectors of 16 f32 lanes per register-block row, and columns per weight panel.
+const NV: usize = 4;
+const NR: usize = 16 * NV;
+/// Rows per register block (`MR · NV` accumulators).
+const MR: usize = 6;
 
 /// A `[k, n]` weight rounded to bf16 in the panel layout.
 pub struct PackedWeight {
@@ -146,7 +148,7 @@ pub fn bf16(x: f32) -> u16 {
     (bits.wrapping_add(round) >> 16) as u16
 }
 
-/// One 12 × 32 register block over all `pairs` of `k`: `dst` rows `0..m`, columns `0..cols`.
+/// One `MR × NR` register block over all `pairs` of `k`: `dst` rows `0..m`, columns `0..cols`.
 #[target_feature(enable = "avx512f,avx512bf16")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn block(
@@ -159,8 +161,8 @@ unsafe fn block(
     cols: usize,
     accumulate: bool,
 ) {
-    let masks = [lane_mask(cols), lane_mask(cols.saturating_sub(16))];
-    let mut acc = [[_mm512_setzero_ps(); 2]; MR];
+    let masks: [u16; NV] = std::array::from_fn(|h| lane_mask(cols.saturating_sub(16 * h)));
+    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
     if accumulate {
         for (r, acc) in acc.iter_mut().enumerate().take(m) {
             for (h, v) in acc.iter_mut().enumerate() {
@@ -171,18 +173,17 @@ unsafe fn block(
     }
     let (a, b) = (a.as_ptr(), panel.as_ptr());
     for kp in 0..pairs {
-        // SAFETY: the panel holds `pairs` rows of 32 pairs; `a` holds MR rows of `pairs`.
-        let (b0, b1) = unsafe {
-            (
-                _mm512_loadu_si512(b.add(kp * NR).cast()),
-                _mm512_loadu_si512(b.add(kp * NR + 16).cast()),
-            )
-        };
-        let (b0, b1) = (to_bh(b0), to_bh(b1));
+        let mut bv = [to_bh(_mm512_setzero_si512()); NV];
+        for (h, v) in bv.iter_mut().enumerate() {
+            // SAFETY: the panel holds `pairs` rows of NR pairs.
+            *v = to_bh(unsafe { _mm512_loadu_si512(b.add(kp * NR + 16 * h).cast()) });
+        }
         for (r, acc) in acc.iter_mut().enumerate() {
+            // SAFETY: `a` holds MR rows of `pairs`.
             let av = to_bh(_mm512_set1_epi32(unsafe { *a.add(r * pairs + kp) } as i32));
-            acc[0] = _mm512_dpbf16_ps(acc[0], av, b0);
-            acc[1] = _mm512_dpbf16_ps(acc[1], av, b1);
+            for (acc, &bv) in acc.iter_mut().zip(&bv) {
+                *acc = _mm512_dpbf16_ps(*acc, av, bv);
+            }
         }
     }
     for (r, acc) in acc.iter().enumerate().take(m) {
