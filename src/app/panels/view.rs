@@ -13,6 +13,7 @@ pub fn show(ui: &mut egui::Ui, cx: &mut PanelCtx) {
         ui_ms: cx.ui_ms,
         backend: cx.model.map(|m| m.backend.as_str()),
         texture_path: shown.canvas.path_description(),
+        bf16: crate::kernels::cpu::precision() == crate::kernels::cpu::Precision::Bf16,
     };
     draw(ui, &mut cx.state.zoom, &stats);
 }
@@ -27,6 +28,8 @@ pub struct Stats<'a> {
     pub ui_ms: f32,
     pub backend: Option<&'a str>,
     pub texture_path: &'a str,
+    /// The CPU GEMMs run in bf16 (`--precision bf16`).
+    pub bf16: bool,
 }
 
 fn draw(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
@@ -61,6 +64,11 @@ fn draw(ui: &mut egui::Ui, zoom: &mut u32, stats: &Stats) {
     ));
     if let Some(b) = stats.backend {
         ui.label(egui::RichText::new(b).small());
+    }
+    if stats.bf16 {
+        ui.label(
+            egui::RichText::new("CPU GEMMs in bf16 (--precision bf16): not float32-exact").small(),
+        );
     }
     ui.label(egui::RichText::new(stats.texture_path).small());
 }
