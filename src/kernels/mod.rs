@@ -291,6 +291,39 @@ pub fn linear_residual(x: Tensor<3>, a: Tensor<3>, layer: LinearLayer) -> Result
     Ok(host::tensor(out, [batch, n, d]))
 }
 
+/// The CPU backend's fused `BilinearUpsample` core: `residual + LayerNorm(up2(x)) · W` for
+/// `x` `[B, r², C]` (a square map), LayerNorm `(gamma, beta)`, `W` `[C, D]` without bias and
+/// `residual` `[B, 4r², D]` ([`cpu::bilinear2_layernorm`], then [`cpu::linear_residual`]).
+pub fn upsample_norm_linear(
+    x: Tensor<3>,
+    (gamma, beta): (Tensor<1>, Tensor<1>),
+    weight: Tensor<2>,
+    residual: Tensor<3>,
+) -> Result<Tensor<3>> {
+    let [batch, n, c] = x.dims();
+    let r = (n as f64).sqrt().round() as usize;
+    if r * r != n {
+        return Err(Error::Input(format!(
+            "upsample: {n} tokens are not a square map"
+        )));
+    }
+    let (x, gamma, beta) = (
+        host::primitive(x)?,
+        host::primitive(gamma)?,
+        host::primitive(beta)?,
+    );
+    let normed = cpu::bilinear2_layernorm(
+        host::slice(&x)?,
+        batch,
+        r,
+        c,
+        host::slice(&gamma)?,
+        host::slice(&beta)?,
+    );
+    let normed = host::tensor(normed, [batch, 4 * n, c]);
+    linear_residual(residual, normed, (weight, None))
+}
+
 /// Reads a float tensor back to host memory as `f32`.
 pub fn to_host<const D: usize>(t: Tensor<D>) -> Result<Vec<f32>> {
     t.try_into_data()

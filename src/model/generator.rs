@@ -202,7 +202,7 @@ impl Generator {
                 continue;
             }
             if let Some(up) = &self.layers[i].upsample {
-                x = up.forward(x);
+                x = up.forward(x, self.na)?;
                 observe(obs, Site::UpsampleOut { stage: i }, &x);
             }
             let rgb = self.to_rgbs[i].forward(x.clone(), skip.take());

@@ -5,6 +5,7 @@
 use super::layers::{LayerNorm, Linear};
 use super::weight_source::{ParamSource, param, tensor};
 use crate::error::Result;
+use crate::kernels::{KernelPath, upsample_norm_linear};
 use crate::tensor::HostTensor;
 use burn::module::{Module, Param};
 use burn::tensor::{Device, Tensor};
@@ -44,14 +45,28 @@ impl Upsample {
     }
 
     /// `x`: `[B, H·W, C]` → `[B, 4·H·W, out_dim]`.
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// On the CPU (`path`), interpolation, LayerNorm, the reduction and the SPE term run as
+    /// one fused pass plus one GEMM ([`crate::kernels::upsample_norm_linear`]).
+    pub fn forward(&self, x: Tensor<3>, path: KernelPath) -> Result<Tensor<3>> {
         let [b, n, c] = x.dims();
         let r = (n as f64).sqrt() as usize;
+        if path == KernelPath::Cpu {
+            let out = self.reduction.out_features();
+            let spe = (self.spe.clone() * self.alpha.val().reshape([1, 1, 1, 1]))
+                .reshape([1, 4 * n, out])
+                .repeat_dim(0, b);
+            return upsample_norm_linear(
+                x,
+                (self.norm.weight.val(), self.norm.bias.val()),
+                self.reduction.weight.val(),
+                spe,
+            );
+        }
         let x = bilinear_up2(bilinear_up2(x.reshape([b, r, r, c]), 1), 2);
         let x = self.reduction.forward(self.norm.forward(x));
         let x = x + self.spe.clone() * self.alpha.val().reshape([1, 1, 1, 1]);
         let out = x.dims()[3];
-        x.reshape([b, 4 * n, out])
+        Ok(x.reshape([b, 4 * n, out]))
     }
 }
 

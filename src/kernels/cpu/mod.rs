@@ -14,12 +14,14 @@ mod mlp;
 mod na_lanes;
 mod norm;
 mod precision;
+mod upsample;
 
 pub use backward::{na2d_backward, na2d_backward_with};
 pub use linear::{LinearWeights, adain_linear, linear_residual};
 pub use mlp::{MlpWeights, adain_mlp_residual};
 pub use norm::{adain, adain_coefficients};
 pub use precision::{Precision, bf16_supported, precision, set_precision};
+pub use upsample::bilinear2_layernorm;
 
 use super::NaProblem;
 use super::simd::Simd;
