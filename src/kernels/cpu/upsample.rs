@@ -50,7 +50,7 @@ pub fn bilinear2_layernorm(
 /// and the farther one (weight ¼), clamped at the edges.
 fn taps(o: usize, r: usize) -> (usize, usize) {
     let i = o / 2;
-    if o % 2 == 0 {
+    if o.is_multiple_of(2) {
         (i, i.saturating_sub(1))
     } else {
         (i, (i + 1).min(r - 1))
