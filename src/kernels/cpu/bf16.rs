@@ -61,13 +61,17 @@ impl PackedWeight {
         let pairs = k.div_ceil(2);
         // The activation rows as bf16 pairs, padded to whole register blocks with zeros.
         let rows = m.div_ceil(MR) * MR;
-        A_TILE.with_borrow_mut(|ap| {
-            ap.clear();
-            ap.resize(rows * pairs, 0);
+        A_TILE.with_borrow_mut(|tile| {
+            if tile.len() < rows * pairs {
+                tile.resize(rows * pairs, 0);
+            }
+            let ap = &mut tile[..rows * pairs];
             for (r, row) in ap.chunks_exact_mut(pairs).take(m).enumerate() {
                 // SAFETY: AVX-512 BF16 (the caller); `row` holds `pairs ≥ k/2` pairs.
                 unsafe { round_row(&a[r * k..(r + 1) * k], row) };
             }
+            // Every pair of the `m` rows was written above; only the padding rows are zeroed.
+            ap[m * pairs..].fill(0);
             // SAFETY: AVX-512 BF16 (the caller).
             unsafe { self.panels(dst, accumulate, ap, m) }
         })

@@ -54,7 +54,7 @@ pub fn linear_residual(x: &[f32], a: &[f32], d_in: usize, w: &LinearWeights) -> 
 }
 
 /// `out` rows = `x` rows (or 0) + `bias` (or 0): the value the GEMM accumulates onto.
-fn start_with_bias(out: &mut [f32], x: Option<&[f32]>, bias: Option<&[f32]>, d: usize) {
+pub(super) fn start_with_bias(out: &mut [f32], x: Option<&[f32]>, bias: Option<&[f32]>, d: usize) {
     match (x, bias) {
         (Some(x), Some(b)) => {
             for (o, x) in out.chunks_exact_mut(d).zip(x.chunks_exact(d)) {

@@ -3,7 +3,7 @@
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
 //! (the `gemm` crate, AVX-512/AVX2 chosen at run time) on one thread, tiles in parallel.
 
-use super::linear::Rhs;
+use super::linear::{Rhs, start_with_bias};
 use super::norm::{apply, per_image};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
@@ -48,11 +48,7 @@ pub fn adain_mlp_residual(
                     fc1.matmul(hid, false, h, rows);
                     bias_gelu(hid, w.fc1_bias, simd);
                     // out = x + b2 + hid·fc2.
-                    for (o, x) in out.chunks_exact_mut(c).zip(x.chunks_exact(c)) {
-                        for ((o, &x), &b) in o.iter_mut().zip(x).zip(w.fc2_bias) {
-                            *o = x + b;
-                        }
-                    }
+                    start_with_bias(out, Some(x), Some(w.fc2_bias), c);
                     fc2.matmul(out, true, hid, rows);
                 },
             );

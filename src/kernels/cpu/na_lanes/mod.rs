@@ -19,13 +19,13 @@ use super::super::NaProblem;
 use super::super::window::AxisWindow;
 use super::OutRows;
 use layout::Layout;
+use pair::MAX_HEAD_DIM;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 use std::cell::RefCell;
 
-/// Largest kernel handled here (the score buffer is sized for it).
+/// Largest kernel handled here (the dispatch in [`na2d`] instantiates odd sizes up to it).
 const MAX_KERNEL: usize = 13;
-use pair::MAX_HEAD_DIM;
 
 /// Whether [`na2d`] handles this problem (odd kernels up to 13, head dims up to 64).
 pub fn supports(p: &NaProblem) -> bool {

@@ -184,23 +184,14 @@ impl Job<'_> {
             .key_rows
             .map(|r| r + ctx.value_shift + block.start - before);
         let mut ch = 0;
-        while ch < hd {
-            let n = if ch + 4 <= hd { 4 } else { 1 };
-            let a = if n == 4 {
-                unsafe { self.av::<M, U, MASKED, 4>(scores, &v_rows, &masks, ch) }
-            } else {
-                let [a0, a1] = unsafe { self.av::<M, U, MASKED, 1>(scores, &v_rows, &masks, ch) };
-                let z = _mm512_setzero_ps();
-                [[a0[0], z, z, z], [a1[0], z, z, z]]
-            };
-            for r in 0..2 {
-                for j in 0..n {
-                    let v = _mm512_mul_ps(a[r][j], inv[r]);
-                    // SAFETY: a store to a local array of 16 floats.
-                    unsafe { _mm512_storeu_ps(lanes[r][ch + j].as_mut_ptr(), v) };
-                }
-            }
-            ch += n;
+        while ch + 4 <= hd {
+            let a = unsafe { self.av::<M, U, MASKED, 4>(scores, &v_rows, &masks, ch) };
+            scale_into(a, inv, lanes, ch);
+            ch += 4;
+        }
+        for ch in ch..hd {
+            let a = unsafe { self.av::<M, U, MASKED, 1>(scores, &v_rows, &masks, ch) };
+            scale_into(a, inv, lanes, ch);
         }
         for r in 0..2 {
             for i in 0..block.count {
@@ -255,5 +246,22 @@ impl Job<'_> {
             }
         }
         a
+    }
+}
+
+/// `lanes[r][ch + j] = a[r][j] · inv[r]`: one block's AV results, normalised, as floats.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn scale_into<const C: usize>(
+    a: [[__m512; C]; 2],
+    inv: [__m512; 2],
+    lanes: &mut [[[f32; 16]; MAX_HEAD_DIM]; 2],
+    ch: usize,
+) {
+    for r in 0..2 {
+        for (j, &v) in a[r].iter().enumerate() {
+            // SAFETY: a store to a local array of 16 floats.
+            unsafe { _mm512_storeu_ps(lanes[r][ch + j].as_mut_ptr(), _mm512_mul_ps(v, inv[r])) };
+        }
     }
 }
