@@ -51,6 +51,10 @@ pub struct BenchArgs {
     /// built-in model's settings, with NA differentiated op by op and with its fused backward.
     #[arg(long, conflicts_with_all = ["na", "edit_latency"])]
     pub gradients: bool,
+    /// Time throughput instead: images per second at batches 1, 2, 4 and 8 through the
+    /// engine's batched path, and the fastest.
+    #[arg(long, conflicts_with_all = ["na", "edit_latency", "gradients"])]
+    pub throughput: bool,
     /// Replace an existing JSON file.
     #[arg(long)]
     pub force: bool,
@@ -123,6 +127,10 @@ pub fn run(a: BenchArgs) -> Result<()> {
     } else if a.edit_latency {
         let result = super::bench_edit::measure(&mut engine, &model, a.runs.max(1))?;
         super::bench_edit::print(&result);
+        serde_json::to_string_pretty(&result)?
+    } else if a.throughput {
+        let result = super::bench_batch::measure(&engine, a.runs.max(1))?;
+        super::bench_batch::print(&result);
         serde_json::to_string_pretty(&result)?
     } else if a.na {
         let result = super::bench_na::measure(&engine, &model, a.batch.max(1), a.runs.max(1))?;

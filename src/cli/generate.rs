@@ -112,9 +112,8 @@ pub struct GenerateArgs {
     /// File names: `{seed}.png` (stylenat) or `seed0042.png` (nvlabs).
     #[arg(long, value_enum, default_value_t = Naming::Stylenat)]
     pub naming: Naming,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub batch: u32,
+    #[command(flatten)]
+    pub batch: super::BatchArgs,
     /// Write one `grid.png` of COLSxROWS images (row-major, in seed order) instead of one file
     /// per image, e.g. `--grid 4x2`.
     #[arg(long, value_name = "COLSxROWS", value_parser = parse_grid)]
@@ -198,7 +197,8 @@ pub fn run(a: GenerateArgs) -> Result<()> {
     let bar = progress(names.len(), "generating");
     let mut grid_cells: Vec<Vec<u8>> = Vec::new();
     debug_assert_eq!(wplus.shape, [recipes.len(), num_ws, d]);
-    engine.synthesize_each(&wplus, a.batch as usize, |i, img| {
+    let batch = a.batch.resolve(&engine);
+    engine.synthesize_each(&wplus, batch, |i, img| {
         let rgb = to_rgb8(img, size, size);
         match a.grid {
             Some(_) => grid_cells.push(rgb),

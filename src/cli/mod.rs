@@ -2,6 +2,7 @@
 
 mod attention;
 mod bench;
+mod bench_batch;
 mod bench_edit;
 mod bench_grad;
 mod bench_na;
@@ -158,6 +159,34 @@ impl BackendArgs {
             );
         }
         Ok(())
+    }
+}
+
+#[derive(Args, Debug, Clone, Copy)]
+pub struct BatchArgs {
+    /// Images per forward pass. Default: automatic — on the CPU one per thread, run side by
+    /// side (faster than one at a time); on a GPU one.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub batch: Option<u32>,
+}
+
+impl BatchArgs {
+    /// The batch to use on `engine`, saying so when it was chosen automatically.
+    pub fn resolve(&self, engine: &crate::engine::Engine) -> usize {
+        match self.batch {
+            Some(n) => n as usize,
+            None => {
+                let n = engine.auto_batch();
+                eprintln!(
+                    "batch {n} (automatic: {} side by side; --batch N to choose)",
+                    match engine.image_shares(n) {
+                        1 => "one pass".to_string(),
+                        s => format!("{s} shares"),
+                    }
+                );
+                n
+            }
+        }
     }
 }
 

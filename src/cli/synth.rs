@@ -37,9 +37,8 @@ pub struct SynthArgs {
     /// Output `.npy`, float32 `[N, 3, size, size]`.
     #[arg(long, value_name = "FILE")]
     pub out_npy: PathBuf,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = 4)]
-    pub batch: usize,
+    #[command(flatten)]
+    pub batch: super::BatchArgs,
     /// Replace an existing output file.
     #[arg(long)]
     pub force: bool,
@@ -76,7 +75,7 @@ pub fn run(a: SynthArgs) -> Result<()> {
         }
         (None, None) => bail!("pass --wplus or --z"),
     };
-    let out: HostTensor = engine.synthesize(&wplus, a.batch, |_| {})?;
+    let out: HostTensor = engine.synthesize(&wplus, a.batch.resolve(&engine), |_| {})?;
     write_array(&a.out_npy, "img", &out)?;
     eprintln!("wrote {:?} to {}", out.shape, a.out_npy.display());
     Ok(())

@@ -40,9 +40,8 @@ pub struct VideoArgs {
     /// MP4 quality: H.264 quantiser, 12 (best) … 51 (smallest file).
     #[arg(long, value_name = "QP", default_value_t = DEFAULT_QP, value_parser = clap::value_parser!(u8).range(12..=51))]
     pub quality: u8,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = 4)]
-    pub batch: usize,
+    #[command(flatten)]
+    pub batch: super::BatchArgs,
     /// Output `.mp4` or `.gif`.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -95,7 +94,7 @@ pub fn run(a: VideoArgs) -> Result<()> {
         looping: a.looping,
         interp: a.interp,
         fps: a.fps,
-        batch: a.batch.max(1),
+        batch: a.batch.resolve(&engine),
         options: VideoOptions {
             looping: a.looping,
             quality: a.quality,

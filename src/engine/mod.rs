@@ -12,6 +12,7 @@ use crate::tensor::HostTensor;
 use burn::tensor::{Tensor, TensorData};
 use std::path::{Path, PathBuf};
 
+mod batch;
 mod incremental;
 pub use incremental::{PREVIEW_BUDGET_MS, StageImage};
 
@@ -243,7 +244,12 @@ impl Engine {
     }
 
     /// One forward pass of the synthesis network over `batch` W+ rows (checked by the caller).
-    fn run_batch(&self, rows: Vec<f32>, batch: usize, obs: &mut dyn Observer) -> Result<Tensor<4>> {
+    pub(super) fn run_batch(
+        &self,
+        rows: Vec<f32>,
+        batch: usize,
+        obs: &mut dyn Observer,
+    ) -> Result<Tensor<4>> {
         let (num_ws, d) = (self.config().num_ws(), self.config().style_dim);
         let t = Tensor::<3>::from_data(
             TensorData::new(rows, [batch, num_ws, d]),
@@ -273,7 +279,7 @@ impl Engine {
         let parts = wplus
             .data
             .chunks(per_pass.saturating_mul(row).max(row))
-            .map(|c| self.run_batch(c.to_vec(), c.len() / row, &mut ()))
+            .map(|c| self.run_batch_shared(c.to_vec(), c.len() / row))
             .collect::<Result<Vec<_>>>()?;
         Ok(Tensor::cat(parts, 0))
     }
@@ -314,7 +320,7 @@ impl Engine {
         let batch = batch.clamp(1, self.backend.max_batch(self.config().largest_buffer().0));
         let mut index = 0;
         for chunk in wplus.data.chunks(batch * row) {
-            let img = self.run_batch(chunk.to_vec(), chunk.len() / row, &mut ())?;
+            let img = self.run_batch_shared(chunk.to_vec(), chunk.len() / row)?;
             for image in to_host(img)?.chunks(3 * s * s) {
                 each(index, image)?;
                 index += 1;

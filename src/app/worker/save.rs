@@ -116,7 +116,7 @@ pub fn run(
                 looping: v.looping,
                 interp: v.interp,
                 fps: v.fps,
-                batch: 4,
+                batch: e.auto_batch(),
                 options: VideoOptions {
                     looping: v.looping,
                     quality: v.quality,

@@ -1,0 +1,50 @@
+//! Batches on the CPU run their images side by side, a share per thread: small models spend
+//! much of a one-image pass waiting at the joins of thread-parallel kernels, and whole images
+//! per thread avoid the joins (the kernels inside still share out work when a thread idles).
+
+use super::Engine;
+use crate::error::Result;
+use crate::kernels::KernelPath;
+use burn::tensor::Tensor;
+use rayon::prelude::*;
+
+impl Engine {
+    /// The batch the front ends use when none is asked for: on the CPU one image per thread
+    /// (run side by side); on a GPU four (the earlier default of `video`; no GPU has measured
+    /// a better one yet), fewer where its buffers hold fewer.
+    pub fn auto_batch(&self) -> usize {
+        if self.on_cpu() {
+            self.image_shares(usize::MAX)
+        } else {
+            self.backend
+                .max_batch(self.config().largest_buffer().0)
+                .min(4)
+        }
+    }
+
+    fn on_cpu(&self) -> bool {
+        KernelPath::for_device(&self.backend.device) == KernelPath::Cpu
+    }
+
+    /// How many shares a CPU pass over `batch` images splits into (1: one pass; GPUs always).
+    pub fn image_shares(&self, batch: usize) -> usize {
+        if !self.on_cpu() {
+            return 1;
+        }
+        batch.min(rayon::current_num_threads()).max(1)
+    }
+
+    /// One untraced forward pass over `batch` W+ rows, split into [`Self::image_shares`].
+    pub(super) fn run_batch_shared(&self, rows: Vec<f32>, batch: usize) -> Result<Tensor<4>> {
+        let shares = self.image_shares(batch);
+        if shares <= 1 {
+            return self.run_batch(rows, batch, &mut ());
+        }
+        let row = rows.len() / batch;
+        let parts = rows
+            .par_chunks(batch.div_ceil(shares) * row)
+            .map(|c| self.run_batch(c.to_vec(), c.len() / row, &mut ()))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Tensor::cat(parts, 0))
+    }
+}
