@@ -54,7 +54,9 @@ impl Layout {
     }
 
     /// Copies the group's q, k and v out of `qkv` (`[b, y, x, 3, heads, hd]`): sixteen
-    /// positions × sixteen channels at a time through a register transpose, the rest one by one.
+    /// positions × up to sixteen channels at a time through a register transpose, the last
+    /// positions of a row (fewer than sixteen) one by one. A group's heads lie side by side in
+    /// both layouts, so its channels are transposed as one run of `heads·hd`, whatever `hd`.
     ///
     /// # Safety
     /// The CPU must support AVX-512F.
@@ -63,10 +65,10 @@ impl Layout {
         if scratch.len() < self.len {
             scratch.resize(self.len, 0.0);
         }
-        let (c, hd, width) = (self.channels, self.head_dim, self.col.len());
+        let (c, width) = (self.channels, self.col.len());
+        let run = self.heads * self.head_dim;
         assert!(qkv.len() >= self.len / self.per_row * width * 3 * c);
         let tiled_pos = width / 16 * 16;
-        let tiled_ch = hd / 16 * 16;
         scratch[..self.len]
             .par_chunks_mut(self.per_row)
             .enumerate()
@@ -79,37 +81,31 @@ impl Layout {
                 }
                 let pixel = |pos: usize| (image_row * width + self.col[pos]) * 3 * c;
                 for which in 0..3 {
-                    for h in 0..self.heads {
-                        let src0 = which * c + (self.h0 + h) * hd;
-                        let dst0 = (which * self.heads + h) * hd * self.stride + FRONT;
-                        for pos0 in (0..tiled_pos).step_by(16) {
-                            let rows: [usize; 16] = std::array::from_fn(|i| pixel(pos0 + i) + src0);
-                            for ch0 in (0..tiled_ch).step_by(16) {
-                                // SAFETY: AVX-512F (the caller); every source row
-                                // `rows[i] + ch0 .. + 16` lies in the pixel's hd channels (the
-                                // assert above), every destination row in this image row's
-                                // part of the scratch.
-                                unsafe {
-                                    transpose16(
-                                        qkv.as_ptr(),
-                                        &rows,
-                                        ch0,
-                                        dst[dst0 + ch0 * self.stride + pos0..].as_mut_ptr(),
-                                        self.stride,
-                                    )
-                                };
-                            }
-                            for ch in tiled_ch..hd {
-                                for (i, &r) in rows.iter().enumerate() {
-                                    dst[dst0 + ch * self.stride + pos0 + i] = qkv[r + ch];
-                                }
-                            }
+                    let src0 = which * c + self.h0 * self.head_dim;
+                    let dst0 = which * run * self.stride + FRONT;
+                    for pos0 in (0..tiled_pos).step_by(16) {
+                        let rows: [usize; 16] = std::array::from_fn(|i| pixel(pos0 + i) + src0);
+                        for ch0 in (0..run).step_by(16) {
+                            // SAFETY: AVX-512F (the caller); every source row
+                            // `rows[i] + ch0 ..` up to the run's end lies in the pixel's
+                            // channels (the assert above), every destination row in this
+                            // image row's part of the scratch.
+                            unsafe {
+                                transpose16(
+                                    qkv.as_ptr(),
+                                    &rows,
+                                    ch0,
+                                    (run - ch0).min(16),
+                                    dst[dst0 + ch0 * self.stride + pos0..].as_mut_ptr(),
+                                    self.stride,
+                                )
+                            };
                         }
-                        for pos in tiled_pos..width {
-                            let r = pixel(pos) + src0;
-                            for ch in 0..hd {
-                                dst[dst0 + ch * self.stride + pos] = qkv[r + ch];
-                            }
+                    }
+                    for pos in tiled_pos..width {
+                        let r = pixel(pos) + src0;
+                        for ch in 0..run {
+                            dst[dst0 + ch * self.stride + pos] = qkv[r + ch];
                         }
                     }
                 }
@@ -117,24 +113,27 @@ impl Layout {
     }
 }
 
-/// `dst[j·stride + i] = src[rows[i] + ch0 + j]` for `i, j < 16`: sixteen 16-float rows
-/// transposed in registers (unpack, in-lane shuffle, two 128-bit block shuffles).
+/// `dst[j·stride + i] = src[rows[i] + ch0 + j]` for `i < 16, j < n ≤ 16`: sixteen rows of
+/// `n` floats transposed in registers (unpack, in-lane shuffle, two 128-bit block shuffles).
 ///
 /// # Safety
-/// AVX-512F; `src[rows[i] + ch0 ..][..16]` and `dst[j·stride ..][..16]` valid.
+/// AVX-512F; `src[rows[i] + ch0 ..][..n]` and `dst[j·stride ..][..16]` for `j < n` valid.
 #[target_feature(enable = "avx512f")]
 #[inline]
 unsafe fn transpose16(
     src: *const f32,
     rows: &[usize; 16],
     ch0: usize,
+    n: usize,
     dst: *mut f32,
     stride: usize,
 ) {
+    debug_assert!(n <= 16);
+    let mask = (u32::MAX >> (32 - n)) as u16;
     let mut r = [_mm512_setzero_ps(); 16];
     for (v, &row) in r.iter_mut().zip(rows) {
-        // SAFETY: the caller's contract.
-        *v = unsafe { _mm512_loadu_ps(src.add(row + ch0)) };
+        // SAFETY: the caller's contract (masked-off floats are not touched).
+        *v = unsafe { _mm512_maskz_loadu_ps(mask, src.add(row + ch0)) };
     }
     // Pairs of rows interleaved: t[2k] = (r[2k][0], r[2k+1][0], r[2k][1], r[2k+1][1], …) per
     // 128-bit block.
@@ -164,7 +163,7 @@ unsafe fn transpose16(
         r[j] = _mm512_shuffle_f32x4::<0x88>(a, b);
         r[8 + j] = _mm512_shuffle_f32x4::<0xDD>(a, b);
     }
-    for (j, v) in r.iter().enumerate() {
+    for (j, v) in r.iter().enumerate().take(n) {
         // SAFETY: the caller's contract.
         unsafe { _mm512_storeu_ps(dst.add(j * stride), *v) };
     }
@@ -184,18 +183,25 @@ mod tests {
         // Rows out of order and apart, as dilated phases read them.
         let rows: [usize; 16] = std::array::from_fn(|i| ((i * 7) % 16) * 40 + 3);
         let stride = 21;
-        let mut dst = vec![-1f32; 16 * stride];
-        // SAFETY: AVX-512F checked; every row + 2 + 16 ≤ 40·16; dst holds 16 rows of 21.
-        unsafe { transpose16(src.as_ptr(), &rows, 2, dst.as_mut_ptr(), stride) };
-        for j in 0..16 {
-            for i in 0..16 {
-                assert_eq!(
-                    dst[j * stride + i],
-                    src[rows[i] + 2 + j],
-                    "row {j} lane {i}"
-                );
+        // Full tiles, and the short channel runs of head dims 4 and 8 (and an odd one).
+        for n in [16, 8, 4, 3] {
+            let mut dst = vec![-1f32; 17 * stride];
+            // SAFETY: AVX-512F checked; every row + 2 + 16 ≤ 40·16; dst holds 17 rows of 21.
+            unsafe { transpose16(src.as_ptr(), &rows, 2, n, dst.as_mut_ptr(), stride) };
+            for j in 0..n {
+                for i in 0..16 {
+                    assert_eq!(
+                        dst[j * stride + i],
+                        src[rows[i] + 2 + j],
+                        "{n} channels: row {j} lane {i}"
+                    );
+                }
+                assert_eq!(dst[j * stride + 16], -1.0, "wrote past the tile");
             }
-            assert_eq!(dst[j * stride + 16], -1.0, "wrote past the tile");
+            assert!(
+                dst[n * stride..].iter().all(|&v| v == -1.0),
+                "{n} channels: wrote rows past the run"
+            );
         }
     }
 }
