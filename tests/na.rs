@@ -7,7 +7,7 @@ use common::*;
 use stylenat::kernels::simd::Simd;
 use stylenat::kernels::{KernelPath, cpu, reference};
 
-/// Wide rows (40–70 columns) for the CPU kernel only: many dilation phases, long interiors
+/// Wide rows (24–70 columns) for the CPU kernel only: many dilation phases, long interiors
 /// between the border windows, kernels 3–9, head dims 4–32.
 fn wide_problems() -> Vec<stylenat::kernels::NaProblem> {
     vec![
@@ -15,6 +15,12 @@ fn wide_problems() -> Vec<stylenat::kernels::NaProblem> {
         p(2, 10, 53, 4, vec![g(2, 3, 1), g(1, 9, 1), g(1, 3, 3)]),
         p(1, 15, 48, 32, vec![g(1, 7, 1), g(1, 7, 2)]),
         p(1, 21, 70, 16, vec![g(2, 5, 4)]),
+        // Phases of 8 (and 4) whole columns: every block spans phases, the lanes score their
+        // own phase's keys (StyleNAT's dilated groups). A short last block (d = 3), k < L,
+        // head dims 4–16.
+        p(1, 42, 48, 8, vec![g(1, 7, 1), g(2, 7, 6)]),
+        p(2, 18, 24, 4, vec![g(1, 5, 3), g(1, 3, 6)]),
+        p(1, 28, 32, 16, vec![g(2, 7, 4)]),
     ]
 }
 

@@ -12,12 +12,14 @@
 //! runs `−(k−1)..=k−1` and the mask follows the NATTEN rule ([`AxisWindow`]). The bias of
 //! offset `o` is the same for every lane (table column `o + k − 1`).
 
+mod dense;
 mod layout;
 mod pair;
 
 use super::super::NaProblem;
 use super::super::window::AxisWindow;
 use super::OutRows;
+use dense::Dense;
 use layout::Layout;
 use pair::MAX_HEAD_DIM;
 use rayon::prelude::*;
@@ -55,6 +57,8 @@ pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
             // SAFETY: the caller guarantees AVX-512F.
             unsafe { layout.fill(qkv, scratch) };
             let (rows, cols) = p.windows(group);
+            let blocks = blocks(&layout, &cols, group.kernel);
+            let dense = Dense::new(&layout, &cols, group.kernel, &blocks);
             let job = Job {
                 p,
                 l: &layout,
@@ -62,7 +66,8 @@ pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
                 bias: &rpb[g],
                 rows: &rows,
                 pairs: &row_pairs(p.height, group.dilation),
-                blocks: &blocks(&layout, &cols, group.kernel),
+                blocks: &blocks,
+                dense: dense.as_ref(),
                 out: OutRows(out.as_mut_ptr()),
             };
             let tasks = p.batch * group.heads * job.pairs.len();
@@ -148,6 +153,8 @@ struct Job<'a> {
     /// Pairs of rows one dilation step apart (see [`row_pairs`]).
     pairs: &'a [(usize, usize)],
     blocks: &'a [Block],
+    /// Set when the group's blocks are whole short phases ([`dense`]).
+    dense: Option<&'a Dense>,
     out: OutRows,
 }
 

@@ -10,16 +10,16 @@ pub const MAX_HEAD_DIM: usize = 64;
 
 /// What every block of one (row pair, head) shares. Key row `u` (`0..U`, `U = K + 1`) is the
 /// `u`-th row from the first row's window start; row `r` reads key rows `first_tap[r]..+K`.
-struct PairCtx<const U: usize> {
-    q_rows: [usize; 2],
-    key_rows: [usize; U],
-    first_tap: [usize; 2],
+pub(super) struct PairCtx<const U: usize> {
+    pub q_rows: [usize; 2],
+    pub key_rows: [usize; U],
+    pub first_tap: [usize; 2],
     /// From a key row to the value row of the same image row and head.
-    value_shift: usize,
+    pub value_shift: usize,
     /// Per row: bias-table row (start index) of each of its `K` taps (`U ≥ K` entries used).
-    bias_rows: [[usize; U]; 2],
+    pub bias_rows: [[usize; U]; 2],
     /// Per row: output index of column 0, channel 0 of this head.
-    out0: [usize; 2],
+    pub out0: [usize; 2],
 }
 
 impl Job<'_> {
@@ -65,6 +65,14 @@ impl Job<'_> {
             bias_rows,
             out0: [out0(ya), out0(yb)],
         };
+        if let Some(dense) = self.dense {
+            // SAFETY: the caller's contract; `dense` was built for this group.
+            match dense.len {
+                4 => unsafe { self.dense_blocks::<K, 4, U>(&ctx, dense) },
+                _ => unsafe { self.dense_blocks::<K, 8, U>(&ctx, dense) },
+            }
+            return;
+        }
         // Scratch for every block of the task, zeroed once here: the key row outside each
         // row's window is never written and must read as zero weights in AV.
         let mut centred = [[[_mm512_setzero_ps(); K]; U]; 2];
@@ -166,19 +174,7 @@ impl Job<'_> {
                 }
             }
         }
-        let mut inv = [_mm512_setzero_ps(); 2];
-        for r in 0..2 {
-            let mut sum = _mm512_setzero_ps();
-            for row in &mut scores[r][ctx.first_tap[r]..ctx.first_tap[r] + K] {
-                for (v, &m) in row.iter_mut().zip(&masks) {
-                    let e = exp_nonpositive(_mm512_sub_ps(*v, max[r]));
-                    // Exactly zero outside the window (the exp bottoms out at e^−87, not 0).
-                    *v = if MASKED { _mm512_maskz_mov_ps(m, e) } else { e };
-                    sum = _mm512_add_ps(sum, *v);
-                }
-            }
-            inv[r] = _mm512_div_ps(_mm512_set1_ps(1.0), sum);
-        }
+        let inv = softmax::<K, M, U, MASKED>(scores, ctx.first_tap, &masks, max);
         // AV, four channels at a time (eight accumulation chains with the two rows).
         let v_rows: [usize; U] = ctx
             .key_rows
@@ -193,13 +189,28 @@ impl Job<'_> {
             let a = unsafe { self.av::<M, U, MASKED, 1>(scores, &v_rows, &masks, ch) };
             scale_into(a, inv, lanes, ch);
         }
-        for r in 0..2 {
+        // SAFETY: this task alone writes this head's channels of its two rows.
+        unsafe { self.store(ctx, block, lanes) };
+    }
+
+    /// Writes a block's normalised results (`lanes[r][channel][lane]`) to the output.
+    ///
+    /// # Safety
+    /// This task alone writes this head's channels of the pair's two rows (a pair `(y, y)`
+    /// writes the same values twice).
+    pub(super) unsafe fn store<const U: usize>(
+        &self,
+        ctx: &PairCtx<U>,
+        block: &Block,
+        lanes: &[[[f32; 16]; MAX_HEAD_DIM]; 2],
+    ) {
+        let l = self.l;
+        for (lanes, out0) in lanes.iter().zip(ctx.out0) {
             for i in 0..block.count {
                 let x = l.col[block.start + i];
-                // SAFETY: this task alone writes this head's channels of its two rows (a
-                // pair `(y, y)` writes the same values twice).
-                let o = unsafe { self.out.span(ctx.out0[r] + x * l.channels, hd) };
-                for (o, lane) in o.iter_mut().zip(&lanes[r]) {
+                // SAFETY: the caller's contract.
+                let o = unsafe { self.out.span(out0 + x * l.channels, l.head_dim) };
+                for (o, lane) in o.iter_mut().zip(lanes) {
                     *o = lane[i];
                 }
             }
@@ -249,10 +260,36 @@ impl Job<'_> {
     }
 }
 
+/// Turns each row's scores (its `K` key rows from `first_tap[r]`) into softmax numerators in
+/// place — exactly zero where a lane's mask is clear — and returns `1 / sum` per row.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(super) fn softmax<const K: usize, const M: usize, const U: usize, const MASKED: bool>(
+    scores: &mut [[[__m512; M]; U]; 2],
+    first_tap: [usize; 2],
+    masks: &[u16; M],
+    max: [__m512; 2],
+) -> [__m512; 2] {
+    let mut inv = [_mm512_setzero_ps(); 2];
+    for r in 0..2 {
+        let mut sum = _mm512_setzero_ps();
+        for row in &mut scores[r][first_tap[r]..first_tap[r] + K] {
+            for (v, &m) in row.iter_mut().zip(masks) {
+                let e = exp_nonpositive(_mm512_sub_ps(*v, max[r]));
+                // Exactly zero outside the window (the exp bottoms out at e^−87, not 0).
+                *v = if MASKED { _mm512_maskz_mov_ps(m, e) } else { e };
+                sum = _mm512_add_ps(sum, *v);
+            }
+        }
+        inv[r] = _mm512_div_ps(_mm512_set1_ps(1.0), sum);
+    }
+    inv
+}
+
 /// `lanes[r][ch + j] = a[r][j] · inv[r]`: one block's AV results, normalised, as floats.
 #[target_feature(enable = "avx512f")]
 #[inline]
-fn scale_into<const C: usize>(
+pub(super) fn scale_into<const C: usize>(
     a: [[__m512; C]; 2],
     inv: [__m512; 2],
     lanes: &mut [[[f32; 16]; MAX_HEAD_DIM]; 2],
