@@ -5,6 +5,7 @@
 //! parallel, each GEMM on its own thread (the `gemm` crate, AVX-512/AVX2 chosen at run time).
 
 use super::norm::{apply, per_image_into};
+use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 
 /// Rows per tile: a tile of inputs and outputs stays in L2 for the widths in use.
@@ -21,17 +22,23 @@ pub struct LinearWeights<'a> {
 pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeights) -> Vec<f32> {
     let d = w.d_out;
     let rhs = Rhs::new(w.weight, c, d, x.len() / c);
+    let simd = Simd::active();
     per_image_into(x, style, n, c, d, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * d)
             .zip(x.par_chunks(ROWS * c))
             .for_each_init(
                 || vec![0f32; ROWS * c],
                 |h, (out, x)| {
-                    let rows = x.len() / c;
-                    let h = &mut h[..rows * c];
-                    apply(h, x, scale, shift);
-                    start_with_bias(out, None, w.bias, d);
-                    rhs.matmul(out, true, h, rows);
+                    simd.vectorize(
+                        #[inline(always)]
+                        || {
+                            let rows = x.len() / c;
+                            let h = &mut h[..rows * c];
+                            apply(h, x, scale, shift);
+                            start_with_bias(out, None, w.bias, d);
+                            rhs.matmul(out, true, h, rows);
+                        },
+                    )
                 },
             );
     })
@@ -41,19 +48,26 @@ pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeig
 pub fn linear_residual(x: &[f32], a: &[f32], d_in: usize, w: &LinearWeights) -> Vec<f32> {
     let d = w.d_out;
     let rhs = Rhs::new(w.weight, d_in, d, x.len() / d);
+    let simd = Simd::active();
     let mut out = vec![0f32; x.len()];
     out.par_chunks_mut(ROWS * d)
         .zip(x.par_chunks(ROWS * d))
         .zip(a.par_chunks(ROWS * d_in))
         .for_each(|((out, x), a)| {
-            let rows = x.len() / d;
-            start_with_bias(out, Some(x), w.bias, d);
-            rhs.matmul(out, true, a, rows);
+            simd.vectorize(
+                #[inline(always)]
+                || {
+                    let rows = x.len() / d;
+                    start_with_bias(out, Some(x), w.bias, d);
+                    rhs.matmul(out, true, a, rows);
+                },
+            )
         });
     out
 }
 
 /// `out` rows = `x` rows (or 0) + `bias` (or 0): the value the GEMM accumulates onto.
+#[inline]
 pub(super) fn start_with_bias(out: &mut [f32], x: Option<&[f32]>, bias: Option<&[f32]>, d: usize) {
     match (x, bias) {
         (Some(x), Some(b)) => {

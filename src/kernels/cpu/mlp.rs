@@ -41,15 +41,20 @@ pub fn adain_mlp_residual(
             .for_each_init(
                 || (vec![0f32; ROWS * c], vec![0f32; ROWS * w.hidden]),
                 |(h, hid), (out, x)| {
-                    let rows = x.len() / c;
-                    let (h, hid) = (&mut h[..rows * c], &mut hid[..rows * w.hidden]);
-                    apply(h, x, scale, shift);
-                    // hid = h·fc1, then GELU(hid + b1) in place.
-                    fc1.matmul(hid, false, h, rows);
-                    bias_gelu(hid, w.fc1_bias, simd);
-                    // out = x + b2 + hid·fc2.
-                    start_with_bias(out, Some(x), Some(w.fc2_bias), c);
-                    fc2.matmul(out, true, hid, rows);
+                    simd.vectorize(
+                        #[inline(always)]
+                        || {
+                            let rows = x.len() / c;
+                            let (h, hid) = (&mut h[..rows * c], &mut hid[..rows * w.hidden]);
+                            apply(h, x, scale, shift);
+                            // hid = h·fc1, then GELU(hid + b1) in place.
+                            fc1.matmul(hid, false, h, rows);
+                            bias_gelu(hid, w.fc1_bias, simd);
+                            // out = x + b2 + hid·fc2.
+                            start_with_bias(out, Some(x), Some(w.fc2_bias), c);
+                            fc2.matmul(out, true, hid, rows);
+                        },
+                    )
                 },
             );
     })

@@ -1,5 +1,6 @@
 //! AdaIN on host buffers: per-channel statistics over the tokens, then `gamma·x̂ + beta`.
 
+use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 
 /// Tokens per parallel chunk of the statistics pass.
@@ -9,18 +10,24 @@ const CHUNK_TOKENS: usize = 1024;
 /// beta` for one image: `x` `[N, C]`, `style` `[2C]` (`gamma` first). Biased variance,
 /// accumulated in f64 over token chunks in parallel.
 pub fn adain_coefficients(x: &[f32], style: &[f32], n: usize, c: usize) -> (Vec<f32>, Vec<f32>) {
+    let simd = Simd::active();
     let (sum, sq) = x
         .par_chunks(CHUNK_TOKENS * c)
         .map(|chunk| {
-            let mut sum = vec![0f64; c];
-            let mut sq = vec![0f64; c];
-            for row in chunk.chunks_exact(c) {
-                for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
-                    *s += v as f64;
-                    *q += (v as f64) * (v as f64);
-                }
-            }
-            (sum, sq)
+            simd.vectorize(
+                #[inline(always)]
+                || {
+                    let mut sum = vec![0f64; c];
+                    let mut sq = vec![0f64; c];
+                    for row in chunk.chunks_exact(c) {
+                        for ((s, q), &v) in sum.iter_mut().zip(sq.iter_mut()).zip(row) {
+                            *s += v as f64;
+                            *q += (v as f64) * (v as f64);
+                        }
+                    }
+                    (sum, sq)
+                },
+            )
         })
         .reduce(
             || (vec![0f64; c], vec![0f64; c]),
@@ -49,7 +56,12 @@ pub fn adain(x: &[f32], style: &[f32], n: usize, c: usize) -> Vec<f32> {
     per_image(x, style, n, c, |out, x, scale, shift| {
         out.par_chunks_mut(CHUNK_TOKENS * c)
             .zip(x.par_chunks(CHUNK_TOKENS * c))
-            .for_each(|(o, x)| apply(o, x, scale, shift));
+            .for_each(|(o, x)| {
+                Simd::active().vectorize(
+                    #[inline(always)]
+                    || apply(o, x, scale, shift),
+                )
+            });
     })
 }
 
