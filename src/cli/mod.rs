@@ -165,7 +165,7 @@ impl BackendArgs {
 #[derive(Args, Debug, Clone, Copy)]
 pub struct BatchArgs {
     /// Images per forward pass. Default: automatic — on the CPU one per thread, run side by
-    /// side (faster than one at a time); on a GPU one.
+    /// side (faster than one at a time); on a GPU four.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=256))]
     pub batch: Option<u32>,
 }
