@@ -51,7 +51,7 @@ pub struct BenchArgs {
     /// built-in model's settings, with NA differentiated op by op and with its fused backward.
     #[arg(long, conflicts_with_all = ["na", "edit_latency"])]
     pub gradients: bool,
-    /// Time throughput instead: images per second at batches 1, 2, 4 and 8 through the
+    /// Time throughput instead: images per second at batches 1, 2 and 4 through the
     /// engine's batched path, and the fastest.
     #[arg(long, conflicts_with_all = ["na", "edit_latency", "gradients"])]
     pub throughput: bool,
