@@ -1,14 +1,16 @@
 //! Batches on the CPU run in shares side by side: each image equals the same image rendered
-//! alone, in order, whatever the split.
+//! alone, bit for bit and in order, whatever the split — in float32 and, where the CPU has it,
+//! in bf16 (whose use is decided per image, not per call).
 
 mod common;
 
+use stylenat::engine::Engine;
+use stylenat::kernels::cpu::{Precision, set_precision};
 use stylenat::tensor::HostTensor;
 
-#[test]
-fn shared_batches_equal_images_rendered_alone() {
-    let mut e = common::fixture_engine();
-    let rows: Vec<HostTensor> = (0..5).map(|s| common::seed_wplus(&mut e, 40 + s)).collect();
+/// Five images rendered as one batch (three threads: shares of 2 + 2 + 1) against each
+/// rendered alone in one pass.
+fn assert_shares_equal_alone(e: &Engine, rows: &[HostTensor], label: &str) {
     let all = HostTensor::new(
         vec![rows.len(), rows[0].shape[1], rows[0].shape[2]],
         rows.iter().flat_map(|r| r.data.clone()).collect(),
@@ -17,7 +19,6 @@ fn shared_batches_equal_images_rendered_alone() {
         .iter()
         .map(|r| e.synthesize_traced(r, &mut ()).unwrap().data)
         .collect();
-    // Three threads: five images split 2 + 2 + 1.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
         .build()
@@ -29,11 +30,29 @@ fn shared_batches_equal_images_rendered_alone() {
         assert_eq!(batched.shape[0], 5);
         let image = batched.data.len() / 5;
         for (i, want) in alone.iter().enumerate() {
-            let (max_abs, _) = common::diff(&batched.data[i * image..][..image], want);
+            let got = &batched.data[i * image..][..image];
+            let (max_abs, _) = common::diff(got, want);
             assert!(
-                max_abs <= 1e-5,
-                "image {i}: max |Δ| {max_abs} against rendering it alone"
+                got == &want[..],
+                "{label}, image {i}: max |Δ| {max_abs} against alone"
             );
         }
     });
+}
+
+#[test]
+fn shared_batches_equal_images_rendered_alone() {
+    let mut e = common::fixture_engine();
+    let rows: Vec<HostTensor> = (0..5).map(|s| common::seed_wplus(&mut e, 40 + s)).collect();
+    assert_shares_equal_alone(&e, &rows, "float32");
+    if set_precision(Precision::Bf16).is_ok() {
+        // Float32 is restored even when the check fails (the precision is process-wide).
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            assert_shares_equal_alone(&e, &rows, "bf16")
+        }));
+        set_precision(Precision::F32).unwrap();
+        result.unwrap();
+    } else {
+        println!("no AVX-512 BF16 on this CPU: the bf16 case does not run here");
+    }
 }

@@ -24,7 +24,10 @@ fn generate_writes_decodable_pngs_and_refuses_to_overwrite() {
         "--outdir",
         &out,
     ];
-    stylenat_ok(&args);
+    let run = stylenat_ok(&args);
+    // No --batch: the automatic choice is made and said.
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(said.contains("(automatic:"), "{said}");
     for s in ["seed0001", "seed0002", "seed0003"] {
         let img = image::open(dir.path().join(format!("{s}.png")))
             .unwrap()

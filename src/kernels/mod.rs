@@ -287,7 +287,7 @@ pub fn adain_linear(x: Tensor<3>, style: Tensor<2>, layer: LinearLayer) -> Resul
 pub fn linear_residual(x: Tensor<3>, a: Tensor<3>, layer: LinearLayer) -> Result<Tensor<3>> {
     let [batch, n, d] = x.dims();
     let c = a.dims()[2];
-    let out = with_host_linear(x, a, layer, |x, a, w| cpu::linear_residual(x, a, c, w))?;
+    let out = with_host_linear(x, a, layer, |x, a, w| cpu::linear_residual(x, a, c, n, w))?;
     Ok(host::tensor(out, [batch, n, d]))
 }
 

@@ -21,7 +21,7 @@ pub struct LinearWeights<'a> {
 /// `AdaIN(x, style) · W + b` for `x` `[B, N, C]`, `style` `[B, 2C]` → `[B, N, d_out]`.
 pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeights) -> Vec<f32> {
     let d = w.d_out;
-    let rhs = Rhs::new(w.weight, c, d, x.len() / c);
+    let rhs = Rhs::new(w.weight, c, d, n);
     let simd = Simd::active();
     per_image_into(x, style, n, c, d, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * d)
@@ -44,10 +44,17 @@ pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeig
     })
 }
 
-/// `x + a · W + b` for `x` `[R, d_out]` and `a` `[R, d_in]` (all images' rows together).
-pub fn linear_residual(x: &[f32], a: &[f32], d_in: usize, w: &LinearWeights) -> Vec<f32> {
+/// `x + a · W + b` for `x` `[R, d_out]` and `a` `[R, d_in]` (all images' rows together, images
+/// of `tokens` rows).
+pub fn linear_residual(
+    x: &[f32],
+    a: &[f32],
+    d_in: usize,
+    tokens: usize,
+    w: &LinearWeights,
+) -> Vec<f32> {
     let d = w.d_out;
-    let rhs = Rhs::new(w.weight, d_in, d, x.len() / d);
+    let rhs = Rhs::new(w.weight, d_in, d, tokens);
     let simd = Simd::active();
     let mut out = vec![0f32; x.len()];
     out.par_chunks_mut(ROWS * d)
@@ -95,14 +102,16 @@ pub(super) enum Rhs<'a> {
     Bf16(super::bf16::PackedWeight),
 }
 
-/// Below this many rows in a layer call the weight's rounding costs more than bf16 saves.
+/// Below this many rows per image the weight's rounding costs more than bf16 saves.
 const BF16_MIN_ROWS: usize = 512;
 
 impl<'a> Rhs<'a> {
-    /// The weight for a layer call over `rows` activation rows.
-    pub fn new(b: &'a [f32], k: usize, n: usize, rows: usize) -> Self {
+    /// The weight for a layer call over images of `tokens` rows each. The choice goes by the
+    /// rows of one image, not of the call, so an image's arithmetic does not depend on the
+    /// batch it is rendered in.
+    pub fn new(b: &'a [f32], k: usize, n: usize, tokens: usize) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if super::precision() == super::Precision::Bf16 && rows >= BF16_MIN_ROWS {
+        if super::precision() == super::Precision::Bf16 && tokens >= BF16_MIN_ROWS {
             return Rhs::Bf16(super::bf16::PackedWeight::new(b, k, n));
         }
         Rhs::F32 { b, k, n }

@@ -30,10 +30,9 @@ pub fn adain_mlp_residual(
     simd: Simd,
 ) -> Vec<f32> {
     let simd = simd.or_portable();
-    let rows = x.len() / c;
     let (fc1, fc2) = (
-        Rhs::new(w.fc1, c, w.hidden, rows),
-        Rhs::new(w.fc2, w.hidden, c, rows),
+        Rhs::new(w.fc1, c, w.hidden, n),
+        Rhs::new(w.fc2, w.hidden, c, n),
     );
     per_image(x, style, n, c, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * c)

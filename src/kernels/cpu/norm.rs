@@ -11,7 +11,7 @@ const CHUNK_TOKENS: usize = 1024;
 /// accumulated in f64 over token chunks in parallel.
 pub fn adain_coefficients(x: &[f32], style: &[f32], n: usize, c: usize) -> (Vec<f32>, Vec<f32>) {
     let simd = Simd::active();
-    let (sum, sq) = x
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = x
         .par_chunks(CHUNK_TOKENS * c)
         .map(|chunk| {
             simd.vectorize(
@@ -29,14 +29,14 @@ pub fn adain_coefficients(x: &[f32], style: &[f32], n: usize, c: usize) -> (Vec<
                 },
             )
         })
-        .reduce(
-            || (vec![0f64; c], vec![0f64; c]),
-            |(mut s1, mut q1), (s2, q2)| {
-                s1.iter_mut().zip(&s2).for_each(|(a, b)| *a += b);
-                q1.iter_mut().zip(&q2).for_each(|(a, b)| *a += b);
-                (s1, q1)
-            },
-        );
+        .collect();
+    // Chunks combined in order, not as threads finish: the result must not depend on how the
+    // work was split (a batch rendered in shares equals the same images rendered together).
+    let (mut sum, mut sq) = (vec![0f64; c], vec![0f64; c]);
+    for (s2, q2) in &parts {
+        sum.iter_mut().zip(s2).for_each(|(a, b)| *a += b);
+        sq.iter_mut().zip(q2).for_each(|(a, b)| *a += b);
+    }
     let (gamma, beta) = style.split_at(c);
     let mut scale = vec![0f32; c];
     let mut shift = vec![0f32; c];

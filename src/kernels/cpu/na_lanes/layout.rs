@@ -148,6 +148,18 @@ unsafe fn transpose16(
         // SAFETY: the caller's contract (masked-off floats are not touched).
         *v = unsafe { _mm512_maskz_loadu_ps(mask, src.add(row + ch0)) };
     }
+    let r = transpose(r);
+    for (j, v) in r.iter().enumerate().take(n) {
+        // SAFETY: the caller's contract.
+        unsafe { _mm512_storeu_ps(dst.add(j * stride), *v) };
+    }
+}
+
+/// The 16 × 16 transpose of sixteen vectors: `out[j]` lane `i` = `r[i]` lane `j` (unpack,
+/// in-lane shuffle, two 128-bit block shuffles).
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(super) fn transpose(mut r: [__m512; 16]) -> [__m512; 16] {
     // Pairs of rows interleaved: t[2k] = (r[2k][0], r[2k+1][0], r[2k][1], r[2k+1][1], …) per
     // 128-bit block.
     let mut t = [_mm512_setzero_ps(); 16];
@@ -176,10 +188,7 @@ unsafe fn transpose16(
         r[j] = _mm512_shuffle_f32x4::<0x88>(a, b);
         r[8 + j] = _mm512_shuffle_f32x4::<0xDD>(a, b);
     }
-    for (j, v) in r.iter().enumerate().take(n) {
-        // SAFETY: the caller's contract.
-        unsafe { _mm512_storeu_ps(dst.add(j * stride), *v) };
-    }
+    r
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! by block, each key and value vector loaded once for the two rows (their windows share all
 //! but one key row), which halves the loads per multiply–add of a one-row kernel.
 
+use super::layout::transpose;
 use super::{Block, Job, exp_nonpositive};
 use std::arch::x86_64::*;
 
@@ -193,25 +194,39 @@ impl Job<'_> {
         unsafe { self.store(ctx, block, lanes) };
     }
 
-    /// Writes a block's normalised results (`lanes[r][channel][lane]`) to the output.
+    /// Writes a block's normalised results (`lanes[r][channel][lane]`) to the output, sixteen
+    /// channels at a time through a register transpose (one masked store per lane).
     ///
     /// # Safety
-    /// This task alone writes this head's channels of the pair's two rows (a pair `(y, y)`
-    /// writes the same values twice).
+    /// AVX-512F; this task alone writes this head's channels of the pair's two rows (a pair
+    /// `(y, y)` writes the same values twice).
+    #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn store<const U: usize>(
         &self,
         ctx: &PairCtx<U>,
         block: &Block,
         lanes: &[[[f32; 16]; MAX_HEAD_DIM]; 2],
     ) {
-        let l = self.l;
+        let (l, hd) = (self.l, self.l.head_dim);
         for (lanes, out0) in lanes.iter().zip(ctx.out0) {
-            for i in 0..block.count {
-                let x = l.col[block.start + i];
-                // SAFETY: the caller's contract.
-                let o = unsafe { self.out.span(out0 + x * l.channels, l.head_dim) };
-                for (o, lane) in o.iter_mut().zip(lanes) {
-                    *o = lane[i];
+            for ch0 in (0..hd).step_by(16) {
+                let n = (hd - ch0).min(16);
+                let mask = (u32::MAX >> (32 - n)) as u16;
+                // SAFETY: `ch0 + c < hd ≤ MAX_HEAD_DIM` for `c < n`; 16 floats per lane row.
+                let per_lane = transpose(std::array::from_fn(|c| unsafe {
+                    if c < n {
+                        _mm512_loadu_ps(lanes[ch0 + c].as_ptr())
+                    } else {
+                        _mm512_setzero_ps()
+                    }
+                }));
+                for (i, v) in per_lane.iter().enumerate().take(block.count) {
+                    let x = l.col[block.start + i];
+                    // SAFETY: the caller's contract; the span holds the `n` stored floats.
+                    unsafe {
+                        let o = self.out.span(out0 + x * l.channels + ch0, n);
+                        _mm512_mask_storeu_ps(o.as_mut_ptr(), mask, *v);
+                    }
                 }
             }
         }
