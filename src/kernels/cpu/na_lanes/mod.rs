@@ -10,7 +10,9 @@
 //! inside that lane's window. In the interior all lanes' windows are centred and the block
 //! runs the `k` offsets `−k/2..=k/2` unmasked; at a border, or where a block spans phases, it
 //! runs `−(k−1)..=k−1` and the mask follows the NATTEN rule ([`AxisWindow`]). The bias of
-//! offset `o` is the same for every lane (table column `o + k − 1`).
+//! offset `o` is the same for every lane (table column `o + k − 1`). Where a group's blocks are
+//! whole dilation phases of 4 or 8 columns, each lane scores its own phase's keys instead
+//! (`dense.rs`).
 
 mod dense;
 mod layout;
