@@ -8,8 +8,9 @@ use super::norm::{apply, per_image_into};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 
-/// Rows per tile: a tile of inputs and outputs stays in L2 for the widths in use.
-const ROWS: usize = 128;
+/// Rows per tile. Each tile's GEMM packs the weight again, so taller tiles pack it less often:
+/// 256 rows ran FFHQ-256 ~5 % faster than 128 on one thread (AMD EPYC), 512 no faster.
+const ROWS: usize = 256;
 
 /// A linear layer's `[in, out]` row-major weight and optional bias.
 pub struct LinearWeights<'a> {
