@@ -3,8 +3,8 @@
 //! per thread avoid the joins (the kernels inside still share out work when a thread idles).
 
 use super::Engine;
+use crate::backend::is_cpu;
 use crate::error::Result;
-use crate::kernels::KernelPath;
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
@@ -13,7 +13,7 @@ impl Engine {
     /// (run side by side); on a GPU four (the earlier default of `video`; no GPU has measured
     /// a better one yet), fewer where its buffers hold fewer.
     pub fn auto_batch(&self) -> usize {
-        if self.on_cpu() {
+        if is_cpu(&self.backend.device) {
             self.image_shares(usize::MAX)
         } else {
             self.backend
@@ -22,13 +22,9 @@ impl Engine {
         }
     }
 
-    fn on_cpu(&self) -> bool {
-        KernelPath::for_device(&self.backend.device) == KernelPath::Cpu
-    }
-
     /// How many shares a CPU pass over `batch` images splits into (1: one pass; GPUs always).
     pub fn image_shares(&self, batch: usize) -> usize {
-        if !self.on_cpu() {
+        if !is_cpu(&self.backend.device) {
             return 1;
         }
         batch.min(rayon::current_num_threads()).max(1)

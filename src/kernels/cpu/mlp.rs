@@ -49,7 +49,7 @@ pub fn adain_mlp_residual(
                             apply(h, x, scale, shift);
                             // hid = h·fc1, then GELU(hid + b1) in place.
                             fc1.matmul(hid, false, h, rows);
-                            bias_gelu(hid, w.fc1_bias, simd);
+                            bias_gelu(hid, w.fc1_bias);
                             // out = x + b2 + hid·fc2.
                             start_with_bias(out, Some(x), Some(w.fc2_bias), c);
                             fc2.matmul(out, true, hid, rows);
@@ -60,37 +60,14 @@ pub fn adain_mlp_residual(
     })
 }
 
-/// `GELU(v + bias)` over rows of `bias.len()` values, on the chosen SIMD path.
-fn bias_gelu(hid: &mut [f32], bias: &[f32], simd: Simd) {
-    #[cfg(target_arch = "x86_64")]
-    match simd {
-        // SAFETY: `simd` was checked against the CPU by `or_portable`.
-        Simd::Avx512 => return unsafe { bias_gelu_avx512(hid, bias) },
-        Simd::Avx2 => return unsafe { bias_gelu_avx2(hid, bias) },
-        Simd::Portable => {}
-    }
-    let _ = simd;
-    bias_gelu_rows(hid, bias)
-}
-
+/// `GELU(v + bias)` over rows of `bias.len()` values (inlined into the tile's vectorised
+/// closure, so it runs on the tile's SIMD path).
 #[inline(always)]
-fn bias_gelu_rows(hid: &mut [f32], bias: &[f32]) {
+fn bias_gelu(hid: &mut [f32], bias: &[f32]) {
     for row in hid.chunks_exact_mut(bias.len()) {
         for (v, &b) in row.iter_mut().zip(bias) {
             *v += b;
         }
         super::gelu_chunk(row);
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn bias_gelu_avx2(hid: &mut [f32], bias: &[f32]) {
-    bias_gelu_rows(hid, bias)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-fn bias_gelu_avx512(hid: &mut [f32], bias: &[f32]) {
-    bias_gelu_rows(hid, bias)
 }

@@ -307,15 +307,10 @@ pub fn gelu_inplace(data: &mut [f32]) {
 pub fn gelu_inplace_with(data: &mut [f32], simd: Simd) {
     let simd = simd.or_portable();
     data.par_chunks_mut(1 << 14).for_each(|chunk| {
-        #[cfg(target_arch = "x86_64")]
-        match simd {
-            // SAFETY: only paths the CPU supports get here.
-            Simd::Avx512 => return unsafe { gelu_avx512(chunk) },
-            Simd::Avx2 => return unsafe { gelu_avx2(chunk) },
-            Simd::Portable => {}
-        }
-        let _ = simd;
-        gelu_chunk(chunk)
+        simd.vectorize(
+            #[inline(always)]
+            || gelu_chunk(chunk),
+        )
     });
 }
 
@@ -324,18 +319,6 @@ pub(super) fn gelu_chunk(chunk: &mut [f32]) {
     for v in chunk {
         *v = 0.5 * *v * (1.0 + erf(*v * std::f32::consts::FRAC_1_SQRT_2));
     }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gelu_avx2(chunk: &mut [f32]) {
-    gelu_chunk(chunk)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
-fn gelu_avx512(chunk: &mut [f32]) {
-    gelu_chunk(chunk)
 }
 
 #[cfg(test)]

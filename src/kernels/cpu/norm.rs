@@ -53,11 +53,12 @@ pub fn adain_coefficients(x: &[f32], style: &[f32], n: usize, c: usize) -> (Vec<
 /// Instance norm over tokens then `gamma·x + beta`, per image and channel (AdaIN).
 /// `x`: `[B, N, C]`; `style`: `[B, 2C]` (`gamma` first). Token chunks in parallel.
 pub fn adain(x: &[f32], style: &[f32], n: usize, c: usize) -> Vec<f32> {
+    let simd = Simd::active();
     per_image(x, style, n, c, |out, x, scale, shift| {
         out.par_chunks_mut(CHUNK_TOKENS * c)
             .zip(x.par_chunks(CHUNK_TOKENS * c))
             .for_each(|(o, x)| {
-                Simd::active().vectorize(
+                simd.vectorize(
                     #[inline(always)]
                     || apply(o, x, scale, shift),
                 )

@@ -4,10 +4,9 @@
 //! the `L` keys of its own phase instead (13 → 8 for k = 7): the block's sixteen keys are
 //! loaded once and each key `j` of every lane's phase is an in-register permute of them.
 
+use super::layout::Layout;
 use super::pair::{MAX_HEAD_DIM, PairCtx, scale_into, softmax};
-use super::{Block, Job};
-use crate::kernels::cpu::na_lanes::layout::Layout;
-use crate::kernels::window::AxisWindow;
+use super::{AxisWindow, Block, Job};
 use std::arch::x86_64::*;
 
 /// What every block of a dense group shares: its lanes' windows repeat block after block.
