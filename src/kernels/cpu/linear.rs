@@ -2,14 +2,16 @@
 //! them so each activation is read once: `qkv(AdaIN(x))` (the normalised activation only
 //! ever exists as a cached tile; the bias is the GEMM's starting value) and
 //! `x + proj(a)` (the residual and bias are the GEMM's starting value). Tiles of rows run in
-//! parallel, each GEMM on its own thread (the `gemm` crate, AVX-512/AVX2 chosen at run time).
+//! parallel, each GEMM on its own thread: our packed-panel kernel on AVX-512
+//! (`f32_panels.rs`), the `gemm` crate on AVX2 and portable paths.
 
 use super::norm::{apply, per_image_into};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 
-/// Rows per tile. Each tile's GEMM packs the weight again, so taller tiles pack it less often:
-/// 256 rows ran FFHQ-256 ~5 % faster than 128 on one thread (AMD EPYC), 512 no faster.
+/// Rows per tile. The `gemm` crate packs the weight again for each tile, so taller tiles pack
+/// it less often: 256 rows ran FFHQ-256 ~5 % faster than 128 on one thread (AMD EPYC), 512 no
+/// faster.
 const ROWS: usize = 256;
 
 /// A linear layer's `[in, out]` row-major weight and optional bias.
@@ -22,8 +24,8 @@ pub struct LinearWeights<'a> {
 /// `AdaIN(x, style) · W + b` for `x` `[B, N, C]`, `style` `[B, 2C]` → `[B, N, d_out]`.
 pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeights) -> Vec<f32> {
     let d = w.d_out;
-    let rhs = Rhs::new(w.weight, c, d, n);
     let simd = Simd::active();
+    let rhs = Rhs::new(w.weight, c, d, n, simd);
     per_image_into(x, style, n, c, d, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * d)
             .zip(x.par_chunks(ROWS * c))
@@ -55,8 +57,8 @@ pub fn linear_residual(
     w: &LinearWeights,
 ) -> Vec<f32> {
     let d = w.d_out;
-    let rhs = Rhs::new(w.weight, d_in, d, tokens);
     let simd = Simd::active();
+    let rhs = Rhs::new(w.weight, d_in, d, tokens, simd);
     let mut out = vec![0f32; x.len()];
     out.par_chunks_mut(ROWS * d)
         .zip(x.par_chunks(ROWS * d))
@@ -91,14 +93,17 @@ pub(super) fn start_with_bias(out: &mut [f32], x: Option<&[f32]>, bias: Option<&
     }
 }
 
-/// A layer's `[k, n]` weight as the GEMMs read it: float32, or rounded to bf16 once per
-/// layer call when the user chose that precision ([`super::precision`]).
+/// A layer's `[k, n]` weight as the GEMMs read it, prepared once per layer call: packed into
+/// panels for our AVX-512 kernel, rounded to bf16 when the user chose that precision
+/// ([`super::precision`]), or as it is for the `gemm` crate (AVX2 and portable paths).
 pub(super) enum Rhs<'a> {
     F32 {
         b: &'a [f32],
         k: usize,
         n: usize,
     },
+    #[cfg(target_arch = "x86_64")]
+    Panels(super::f32_panels::PackedF32),
     #[cfg(target_arch = "x86_64")]
     Bf16(super::bf16::PackedWeight),
 }
@@ -107,14 +112,20 @@ pub(super) enum Rhs<'a> {
 const BF16_MIN_ROWS: usize = 512;
 
 impl<'a> Rhs<'a> {
-    /// The weight for a layer call over images of `tokens` rows each. The choice goes by the
-    /// rows of one image, not of the call, so an image's arithmetic does not depend on the
-    /// batch it is rendered in.
-    pub fn new(b: &'a [f32], k: usize, n: usize, tokens: usize) -> Self {
+    /// The weight for a layer call over images of `tokens` rows each, for the kernels on path
+    /// `simd`. The choice goes by the rows of one image, not of the call, so an image's
+    /// arithmetic does not depend on the batch it is rendered in.
+    pub fn new(b: &'a [f32], k: usize, n: usize, tokens: usize, simd: Simd) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if super::precision() == super::Precision::Bf16 && tokens >= BF16_MIN_ROWS {
-            return Rhs::Bf16(super::bf16::PackedWeight::new(b, k, n));
+        {
+            if super::precision() == super::Precision::Bf16 && tokens >= BF16_MIN_ROWS {
+                return Rhs::Bf16(super::bf16::PackedWeight::new(b, k, n));
+            }
+            if simd.or_portable() == Simd::Avx512 {
+                return Rhs::Panels(super::f32_panels::PackedF32::new(b, k, n));
+            }
         }
+        let _ = (tokens, simd);
         Rhs::F32 { b, k, n }
     }
 
@@ -122,6 +133,9 @@ impl<'a> Rhs<'a> {
     pub fn matmul(&self, dst: &mut [f32], accumulate: bool, a: &[f32], m: usize) {
         match self {
             &Rhs::F32 { b, k, n } => matmul(dst, accumulate, a, b, m, k, n),
+            // SAFETY: chosen only where the CPU runs AVX-512 (`or_portable` checked).
+            #[cfg(target_arch = "x86_64")]
+            Rhs::Panels(w) => unsafe { w.matmul(dst, accumulate, a, m) },
             // SAFETY: bf16 is only chosen on CPUs that run it (`set_precision` checks).
             #[cfg(target_arch = "x86_64")]
             Rhs::Bf16(w) => unsafe { w.matmul(dst, accumulate, a, m) },
@@ -157,5 +171,40 @@ fn matmul(dst: &mut [f32], accumulate: bool, a: &[f32], b: &[f32], m: usize, k: 
             false,
             gemm::Parallelism::None,
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every path's weight preparation (packed panels on AVX-512, the `gemm` crate below it)
+    /// against the f64 product, accumulating and not, over several register-block edges.
+    #[test]
+    fn every_path_matches_an_f64_product() {
+        for simd in Simd::available() {
+            for (m, k, n, acc) in [(300, 40, 96, true), (7, 130, 33, false)] {
+                let a: Vec<f32> = (0..m * k)
+                    .map(|i| ((i * 29 % 83) as f32 - 41.0) * 0.017)
+                    .collect();
+                let b: Vec<f32> = (0..k * n)
+                    .map(|i| ((i * 31 % 89) as f32 - 44.0) * 0.019)
+                    .collect();
+                let start: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 * 0.25).collect();
+                let mut dst = start.clone();
+                Rhs::new(&b, k, n, m, simd).matmul(&mut dst, acc, &a, m);
+                for (i, &got) in dst.iter().enumerate() {
+                    let (r, c) = (i / n, i % n);
+                    let mut want = if acc { start[i] as f64 } else { 0.0 };
+                    for j in 0..k {
+                        want += a[r * k + j] as f64 * b[j * n + c] as f64;
+                    }
+                    assert!(
+                        (got as f64 - want).abs() < 1e-5 * (1.0 + want.abs()),
+                        "{simd:?} {m}×{k}×{n} ({r},{c}): {got} vs {want}"
+                    );
+                }
+            }
+        }
     }
 }

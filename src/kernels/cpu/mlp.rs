@@ -1,14 +1,14 @@
 //! The second half of a transformer block on host buffers, fused:
 //! `x + fc2(GELU(fc1(AdaIN(x))))`, in tiles of rows that stay in cache — the hidden activation
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
-//! (the `gemm` crate, AVX-512/AVX2 chosen at run time) on one thread, tiles in parallel.
+//! ([`Rhs`], prepared once per call) on one thread, tiles in parallel.
 
 use super::linear::{Rhs, start_with_bias};
 use super::norm::{apply, per_image};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 
-/// Rows per tile, as in `linear.rs` (taller tiles re-pack the weights less often); the hidden
+/// Rows per tile, as in `linear.rs`; the hidden
 /// tile (`ROWS × hidden`, up to 2 MB at FFHQ-256's 64²) stays in L2/L3.
 const ROWS: usize = 256;
 
@@ -32,8 +32,8 @@ pub fn adain_mlp_residual(
 ) -> Vec<f32> {
     let simd = simd.or_portable();
     let (fc1, fc2) = (
-        Rhs::new(w.fc1, c, w.hidden, n),
-        Rhs::new(w.fc2, w.hidden, c, n),
+        Rhs::new(w.fc1, c, w.hidden, n, simd),
+        Rhs::new(w.fc2, w.hidden, c, n, simd),
     );
     per_image(x, style, n, c, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * c)

@@ -8,6 +8,8 @@ mod backward;
 #[cfg(target_arch = "x86_64")]
 mod bf16;
 mod dots;
+#[cfg(target_arch = "x86_64")]
+mod f32_panels;
 mod linear;
 mod mlp;
 #[cfg(target_arch = "x86_64")]
