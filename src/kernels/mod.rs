@@ -282,6 +282,40 @@ pub fn adain_linear(x: Tensor<3>, style: Tensor<2>, layer: LinearLayer) -> Resul
     Ok(host::tensor(out, [batch, n, d_out]))
 }
 
+/// The CPU backend's fused `NA(AdaIN(x, style) · W + b)` for `x` `[B, N, C]` and the qkv
+/// layer ([`cpu::adain_qkv_na`]: q, k and v go from the GEMM's tiles straight into the NA
+/// kernel's layout) → `[B, N, C]`. CPU tensors only.
+pub fn adain_qkv_attention(
+    x: Tensor<3>,
+    style: Tensor<2>,
+    layer: LinearLayer,
+    rpb: &[Tensor<3>],
+    problem: &NaProblem,
+) -> Result<Tensor<3>> {
+    problem.validate()?;
+    let [batch, n, c] = x.dims();
+    let d_out = layer.0.dims()[1];
+    if [batch, n, d_out] != [problem.batch, problem.height * problem.width, 3 * c]
+        || c != problem.heads() * problem.head_dim
+        || rpb.len() != problem.groups.len()
+    {
+        return Err(Error::Input(format!(
+            "attention got x {:?}, a qkv layer of {d_out} outputs and {} bias tables for \
+             {problem:?}",
+            [batch, n, c],
+            rpb.len()
+        )));
+    }
+    let tables = rpb
+        .iter()
+        .map(|t| to_host(t.clone()))
+        .collect::<Result<Vec<_>>>()?;
+    let out = with_host_linear(x, style, layer, |x, style, w| {
+        cpu::adain_qkv_na(x, style, c, w, problem, &tables)
+    })?;
+    Ok(host::tensor(out, [batch, n, c]))
+}
+
 /// The CPU backend's fused `x + a · W + b` for `x` `[B, N, D]`, `a` `[B, N, C]`
 /// ([`cpu::linear_residual`]). CPU tensors only.
 pub fn linear_residual(x: Tensor<3>, a: Tensor<3>, layer: LinearLayer) -> Result<Tensor<3>> {

@@ -117,19 +117,23 @@ impl Attention {
     /// projection reads the normalised tiles straight from AdaIN, and the output projection
     /// starts from the residual and its bias (head-group scales folded into its weight).
     pub fn forward_residual_cpu(&self, x: Tensor<3>, style: Tensor<2>) -> Result<Tensor<3>> {
-        let [b, n, c] = x.dims();
+        let [b, _, c] = x.dims();
         let (problem, tables) = self.effective(b);
         let layer = |l: &Linear| (l.weight.val(), l.bias.as_ref().map(|b| b.val()));
-        let qkv = crate::kernels::adain_linear(x.clone(), style, layer(&self.qkv))?;
-        let qkv = qkv.reshape([b, problem.height, problem.width, 3 * c]);
-        let out = neighborhood_attention(qkv, &tables, &problem, KernelPath::Cpu)?;
+        let out = crate::kernels::adain_qkv_attention(
+            x.clone(),
+            style,
+            layer(&self.qkv),
+            &tables,
+            &problem,
+        )?;
         let (mut w, bias) = layer(&self.proj);
         if let Some(edit) = self.edit.as_ref().filter(|e| e.scales()) {
             // out·diag(s)·W = out·(diag(s)·W): scale the weight's input rows.
             let scale = edit.channel_scale(problem.head_dim);
             w = w * Tensor::<2>::from_data(TensorData::new(scale, [c, 1]), &x.device());
         }
-        crate::kernels::linear_residual(x, out.reshape([b, n, c]), (w, bias))
+        crate::kernels::linear_residual(x, out, (w, bias))
     }
 
     /// The inputs of this layer's NA for `x` (`[B, H, W, C]`), copied to the host (with the

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 /// Rows per tile. The `gemm` crate packs the weight again for each tile, so taller tiles pack
 /// it less often: 256 rows ran FFHQ-256 ~5 % faster than 128 on one thread (AMD EPYC), 512 no
 /// faster.
-const ROWS: usize = 256;
+pub(super) const ROWS: usize = 256;
 
 /// A linear layer's `[in, out]` row-major weight and optional bias.
 pub struct LinearWeights<'a> {

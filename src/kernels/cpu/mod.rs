@@ -4,6 +4,7 @@
 //! window, softmax, AV, with the head dimension a compile-time constant for the common sizes so
 //! the inner loops unroll. Rows run in parallel with rayon.
 
+mod attention;
 mod backward;
 #[cfg(target_arch = "x86_64")]
 mod bf16;
@@ -18,6 +19,7 @@ mod norm;
 mod precision;
 mod upsample;
 
+pub use attention::adain_qkv_na;
 pub use backward::{na2d_backward, na2d_backward_with};
 pub use linear::{LinearWeights, adain_linear, linear_residual};
 pub use mlp::{MlpWeights, adain_mlp_residual};

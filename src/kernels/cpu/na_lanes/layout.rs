@@ -57,10 +57,18 @@ impl Layout {
         image_row * self.per_row + (which * self.heads + h) * self.head_dim * self.stride + FRONT
     }
 
-    /// Copies the group's q, k and v out of `qkv` (`[b, y, x, 3, heads, hd]`): sixteen
-    /// positions × up to sixteen channels at a time through a register transpose, the last
-    /// positions of a row (fewer than sixteen) one by one. A group's heads lie side by side in
-    /// both layouts, so its channels are transposed as one run of `heads·hd`, whatever `hd`.
+    /// Floats of one image row in this layout.
+    pub fn per_row(&self) -> usize {
+        self.per_row
+    }
+
+    /// Floats of the whole layout (every image row).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Copies the group's q, k and v out of `qkv` (`[b, y, x, 3, heads, hd]`) into `scratch`,
+    /// image rows in parallel ([`Self::fill_row`]).
     ///
     /// # Safety
     /// The CPU must support AVX-512F.
@@ -69,60 +77,72 @@ impl Layout {
         if scratch.len() < self.len {
             scratch.resize(self.len, 0.0);
         }
-        let (c, width) = (self.channels, self.col.len());
-        let run = self.heads * self.head_dim;
-        assert!(qkv.len() >= self.len / self.per_row * width * 3 * c);
-        let tiled_pos = width / 16 * 16;
+        let src_row = self.col.len() * 3 * self.channels;
+        assert!(qkv.len() >= self.len / self.per_row * src_row);
         scratch[..self.len]
             .par_chunks_mut(self.per_row)
-            .enumerate()
-            .for_each(|(image_row, dst)| {
-                // The paddings are read by masked-off lanes only, but must hold finite values
-                // (a stale NaN there would not reach the output, a zero is simply tidier).
-                // Vector stores, not `fill`: a call to memset per 16-float padding cost more
-                // than the stores.
-                for chunk in dst.chunks_exact_mut(self.stride) {
-                    let (front, rest) = chunk.split_at_mut(FRONT);
-                    let back = &mut rest[width..];
-                    // SAFETY: AVX-512F (the caller); FRONT = 16 and BACK = 32 floats.
+            .zip(qkv.par_chunks(src_row))
+            // SAFETY: AVX-512F (the caller).
+            .for_each(|(dst, src)| unsafe { self.fill_row(src, dst) });
+    }
+
+    /// Copies one image row's q, k and v (`src`: `[x, 3, heads, hd]`) into its part of the
+    /// layout (`dst`, [`Self::per_row`] floats): sixteen positions × up to sixteen channels at
+    /// a time through a register transpose, the last positions of a row (fewer than sixteen)
+    /// one by one. A group's heads lie side by side in both layouts, so its channels are
+    /// transposed as one run of `heads·hd`, whatever `hd`.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn fill_row(&self, src: &[f32], dst: &mut [f32]) {
+        let (c, width) = (self.channels, self.col.len());
+        let run = self.heads * self.head_dim;
+        assert!(src.len() >= width * 3 * c && dst.len() >= self.per_row);
+        let tiled_pos = width / 16 * 16;
+        // The paddings are read by masked-off lanes only, but must hold finite values (a stale
+        // NaN there would not reach the output, a zero is simply tidier). Vector stores, not
+        // `fill`: a call to memset per 16-float padding cost more than the stores.
+        for chunk in dst[..self.per_row].chunks_exact_mut(self.stride) {
+            let (front, rest) = chunk.split_at_mut(FRONT);
+            let back = &mut rest[width..];
+            // SAFETY: AVX-512F (the caller); FRONT = 16 and BACK = 32 floats.
+            unsafe {
+                let zero = _mm512_setzero_ps();
+                _mm512_storeu_ps(front.as_mut_ptr(), zero);
+                _mm512_storeu_ps(back.as_mut_ptr(), zero);
+                _mm512_storeu_ps(back.as_mut_ptr().add(16), zero);
+            }
+        }
+        let pixel = |pos: usize| self.col[pos] * 3 * c;
+        for which in 0..3 {
+            let src0 = which * c + self.h0 * self.head_dim;
+            let dst0 = which * run * self.stride + FRONT;
+            for pos0 in (0..tiled_pos).step_by(16) {
+                let rows: [usize; 16] = std::array::from_fn(|i| pixel(pos0 + i) + src0);
+                for ch0 in (0..run).step_by(16) {
+                    // SAFETY: AVX-512F (the caller); every source row `rows[i] + ch0 ..` up to
+                    // the run's end lies in the pixel's channels (the assert above), every
+                    // destination row in this image row's part of the layout.
                     unsafe {
-                        let zero = _mm512_setzero_ps();
-                        _mm512_storeu_ps(front.as_mut_ptr(), zero);
-                        _mm512_storeu_ps(back.as_mut_ptr(), zero);
-                        _mm512_storeu_ps(back.as_mut_ptr().add(16), zero);
-                    }
+                        transpose16(
+                            src.as_ptr(),
+                            &rows,
+                            ch0,
+                            (run - ch0).min(16),
+                            dst[dst0 + ch0 * self.stride + pos0..].as_mut_ptr(),
+                            self.stride,
+                        )
+                    };
                 }
-                let pixel = |pos: usize| (image_row * width + self.col[pos]) * 3 * c;
-                for which in 0..3 {
-                    let src0 = which * c + self.h0 * self.head_dim;
-                    let dst0 = which * run * self.stride + FRONT;
-                    for pos0 in (0..tiled_pos).step_by(16) {
-                        let rows: [usize; 16] = std::array::from_fn(|i| pixel(pos0 + i) + src0);
-                        for ch0 in (0..run).step_by(16) {
-                            // SAFETY: AVX-512F (the caller); every source row
-                            // `rows[i] + ch0 ..` up to the run's end lies in the pixel's
-                            // channels (the assert above), every destination row in this
-                            // image row's part of the scratch.
-                            unsafe {
-                                transpose16(
-                                    qkv.as_ptr(),
-                                    &rows,
-                                    ch0,
-                                    (run - ch0).min(16),
-                                    dst[dst0 + ch0 * self.stride + pos0..].as_mut_ptr(),
-                                    self.stride,
-                                )
-                            };
-                        }
-                    }
-                    for pos in tiled_pos..width {
-                        let r = pixel(pos) + src0;
-                        for ch in 0..run {
-                            dst[dst0 + ch * self.stride + pos] = qkv[r + ch];
-                        }
-                    }
+            }
+            for pos in tiled_pos..width {
+                let r = pixel(pos) + src0;
+                for ch in 0..run {
+                    dst[dst0 + ch * self.stride + pos] = src[r + ch];
                 }
-            });
+            }
+        }
     }
 }
 

@@ -43,6 +43,8 @@ thread_local! {
     /// The channel-major copy of one head group, kept between calls (it is tens of MB at
     /// 256²; allocating it afresh would page-fault every call).
     static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// Every head group's copy at once, for [`na2d_produced`] (kept between calls likewise).
+    static GROUPS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Same contract as [`super::na2d`].
@@ -50,47 +52,133 @@ thread_local! {
 /// # Safety
 /// The CPU must support AVX-512F, and [`supports`] must hold for `p`.
 pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
-    let c = p.heads() * p.head_dim;
-    let mut out = vec![0f32; p.batch * p.height * p.width * c];
+    let mut out = vec![0f32; p.batch * p.height * p.width * p.heads() * p.head_dim];
     SCRATCH.with_borrow_mut(|scratch| {
-        let mut h0 = 0;
-        for (g, group) in p.groups.iter().enumerate() {
-            let layout = Layout::new(p, g, h0);
-            // SAFETY: the caller guarantees AVX-512F.
-            unsafe { layout.fill(qkv, scratch) };
-            let (rows, cols) = p.windows(group);
-            let blocks = blocks(&layout, &cols, group.kernel);
-            let dense = Dense::new(&layout, &cols, group.kernel, &blocks);
-            let job = Job {
-                p,
-                l: &layout,
-                t: scratch,
-                bias: &rpb[g],
-                rows: &rows,
-                pairs: &row_pairs(p.height, group.dilation),
-                blocks: &blocks,
-                dense: dense.as_ref(),
-                out: OutRows(out.as_mut_ptr()),
-            };
-            let tasks = p.batch * group.heads * job.pairs.len();
-            (0..tasks).into_par_iter().for_each(|task| {
-                // SAFETY: the caller guarantees AVX-512F and a supported kernel size.
-                unsafe {
-                    match group.kernel {
-                        1 => job.pair::<1, 1, 2>(task),
-                        3 => job.pair::<3, 5, 4>(task),
-                        5 => job.pair::<5, 9, 6>(task),
-                        7 => job.pair::<7, 13, 8>(task),
-                        9 => job.pair::<9, 17, 10>(task),
-                        11 => job.pair::<11, 21, 12>(task),
-                        _ => job.pair::<13, 25, 14>(task),
-                    }
-                }
-            });
-            h0 += group.heads;
+        for (g, layout) in layouts(p).iter().enumerate() {
+            // SAFETY: the caller guarantees AVX-512F and a supported problem.
+            unsafe {
+                layout.fill(qkv, scratch);
+                run_group(p, g, layout, scratch, &rpb[g], &mut out);
+            }
         }
     });
     out
+}
+
+/// [`na2d`] of a `qkv` that is never stored whole: `produce(first, rows)` writes image rows
+/// `first..first + count` of it (`[count, width, 3C]`, never crossing an image) into `rows`,
+/// and each group's copy is filled from there while it is in cache. Tiles of about
+/// `tile_tokens` tokens (whole image rows) run in parallel.
+///
+/// # Safety
+/// The CPU must support AVX-512F, and [`supports`] must hold for `p`.
+pub unsafe fn na2d_produced(
+    p: &NaProblem,
+    rpb: &[Vec<f32>],
+    tile_tokens: usize,
+    produce: &(dyn Fn(usize, &mut [f32]) + Sync),
+) -> Vec<f32> {
+    let layouts = layouts(p);
+    let src_row = p.width * 3 * p.heads() * p.head_dim;
+    let rows_per_tile = (tile_tokens / p.width).clamp(1, p.height);
+    // Tiles of image rows that stay inside one image: (first row, rows).
+    let tiles: Vec<(usize, usize)> = (0..p.batch)
+        .flat_map(|b| {
+            (0..p.height)
+                .step_by(rows_per_tile)
+                .map(move |y| (b * p.height + y, rows_per_tile.min(p.height - y)))
+        })
+        .collect();
+    let mut out = vec![0f32; p.batch * p.height * p.width * p.heads() * p.head_dim];
+    GROUPS.with_borrow_mut(|all| {
+        let total: usize = layouts.iter().map(Layout::len).sum();
+        if all.len() < total {
+            all.resize(total, 0.0);
+        }
+        // Each tile's rows of every group's copy, carved out so tiles can fill them in parallel.
+        let mut parts: Vec<Vec<&mut [f32]>> = tiles.iter().map(|_| Vec::new()).collect();
+        let mut rest = &mut all[..total];
+        for l in &layouts {
+            let (mut group, tail) = rest.split_at_mut(l.len());
+            rest = tail;
+            for (part, &(_, rows)) in parts.iter_mut().zip(&tiles) {
+                let (mine, later) = group.split_at_mut(rows * l.per_row());
+                part.push(mine);
+                group = later;
+            }
+        }
+        parts.into_par_iter().zip(&tiles).for_each_init(
+            Vec::new,
+            |src, (mut part, &(first, rows))| {
+                src.resize(rows * src_row, 0.0);
+                produce(first, &mut src[..rows * src_row]);
+                for (l, dst) in layouts.iter().zip(part.iter_mut()) {
+                    for (s, d) in src
+                        .chunks_exact(src_row)
+                        .zip(dst.chunks_exact_mut(l.per_row()))
+                    {
+                        // SAFETY: the caller guarantees AVX-512F.
+                        unsafe { l.fill_row(s, d) };
+                    }
+                }
+            },
+        );
+        let mut start = 0;
+        for (g, l) in layouts.iter().enumerate() {
+            // SAFETY: the caller guarantees AVX-512F and a supported problem.
+            unsafe { run_group(p, g, l, &all[start..start + l.len()], &rpb[g], &mut out) };
+            start += l.len();
+        }
+    });
+    out
+}
+
+/// Every head group's layout, in order.
+fn layouts(p: &NaProblem) -> Vec<Layout> {
+    let mut h0 = 0;
+    (0..p.groups.len())
+        .map(|g| {
+            h0 += p.groups[g].heads;
+            Layout::new(p, g, h0 - p.groups[g].heads)
+        })
+        .collect()
+}
+
+/// Group `g`'s attention from its filled copy `t` into its channels of `out`.
+///
+/// # Safety
+/// The CPU must support AVX-512F, and [`supports`] must hold for `p`.
+unsafe fn run_group(p: &NaProblem, g: usize, l: &Layout, t: &[f32], bias: &[f32], out: &mut [f32]) {
+    let group = &p.groups[g];
+    let (rows, cols) = p.windows(group);
+    let blocks = blocks(l, &cols, group.kernel);
+    let dense = Dense::new(l, &cols, group.kernel, &blocks);
+    let job = Job {
+        p,
+        l,
+        t,
+        bias,
+        rows: &rows,
+        pairs: &row_pairs(p.height, group.dilation),
+        blocks: &blocks,
+        dense: dense.as_ref(),
+        out: OutRows(out.as_mut_ptr()),
+    };
+    let tasks = p.batch * group.heads * job.pairs.len();
+    (0..tasks).into_par_iter().for_each(|task| {
+        // SAFETY: the caller guarantees AVX-512F and a supported kernel size.
+        unsafe {
+            match group.kernel {
+                1 => job.pair::<1, 1, 2>(task),
+                3 => job.pair::<3, 5, 4>(task),
+                5 => job.pair::<5, 9, 6>(task),
+                7 => job.pair::<7, 13, 8>(task),
+                9 => job.pair::<9, 17, 10>(task),
+                11 => job.pair::<11, 21, 12>(task),
+                _ => job.pair::<13, 25, 14>(task),
+            }
+        }
+    });
 }
 
 /// A block of sixteen reordered positions and which key offsets each lane may use.

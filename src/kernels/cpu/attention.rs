@@ -1,0 +1,115 @@
+//! The attention half of a block up to its output projection, fused on AVX-512:
+//! `NA(qkv(AdaIN(x)))` where each tile of q/k/v rows goes from the GEMM straight into the
+//! lane kernel's channel-major layout while it is in cache. The row-major `qkv` (3× the
+//! block's width per token) is never written to memory nor read back; at 1024² that is
+//! 400 MB each way per block.
+
+use super::linear::{LinearWeights, ROWS, Rhs, adain_linear, start_with_bias};
+use super::norm::{adain_coefficients, apply};
+use crate::kernels::NaProblem;
+use crate::kernels::simd::Simd;
+use std::cell::RefCell;
+
+thread_local! {
+    /// The normalised activation of the current tile.
+    static NORMED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `NA(AdaIN(x, style) · W + b)` for `x` `[B, N, C]` (`N` = the problem's height × width),
+/// `style` `[B, 2C]` and the qkv layer `w` (`d_out = 3C`) → `[B, N, C]`. Equal, bit for bit, to
+/// [`super::na2d`] of [`adain_linear`].
+pub fn adain_qkv_na(
+    x: &[f32],
+    style: &[f32],
+    c: usize,
+    w: &LinearWeights,
+    p: &NaProblem,
+    rpb: &[Vec<f32>],
+) -> Vec<f32> {
+    let n = p.height * p.width;
+    let simd = Simd::active();
+    #[cfg(target_arch = "x86_64")]
+    if simd == Simd::Avx512 && super::na_lanes::supports(p) {
+        let d = w.d_out;
+        assert_eq!(d, 3 * p.heads() * p.head_dim, "qkv width vs the problem");
+        let coefficients: Vec<(Vec<f32>, Vec<f32>)> = x
+            .chunks(n * c)
+            .zip(style.chunks(2 * c))
+            .map(|(x, style)| adain_coefficients(x, style, n, c))
+            .collect();
+        let rhs = Rhs::new(w.weight, c, d, n, simd);
+        let produce = |first: usize, rows: &mut [f32]| {
+            let tokens = rows.len() / d;
+            let x = &x[first * p.width * c..][..tokens * c];
+            let (scale, shift) = &coefficients[first / p.height];
+            NORMED.with_borrow_mut(|h| {
+                h.resize(tokens * c, 0.0);
+                simd.vectorize(
+                    #[inline(always)]
+                    || {
+                        apply(h, x, scale, shift);
+                        start_with_bias(rows, None, w.bias, d);
+                        rhs.matmul(rows, true, h, tokens);
+                    },
+                )
+            })
+        };
+        // SAFETY: the CPU runs AVX-512 (`Simd::active` checked) and the problem is supported.
+        return unsafe { super::na_lanes::na2d_produced(p, rpb, ROWS, &produce) };
+    }
+    let qkv = adain_linear(x, style, n, c, w);
+    super::na2d_with(p, &qkv, rpb, simd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::HeadGroup;
+
+    /// The fused pass against its two parts run one after the other, exactly: two images, two
+    /// groups (one dilated, one with a short last block), rows that do not fill a tile evenly.
+    #[test]
+    fn equals_the_linear_layer_then_attention() {
+        let (height, width, head_dim) = (9, 37, 4);
+        let p = NaProblem {
+            batch: 2,
+            height,
+            width,
+            head_dim,
+            scale: 0.5,
+            groups: vec![
+                HeadGroup {
+                    heads: 2,
+                    kernel: 3,
+                    dilation: 1,
+                },
+                HeadGroup {
+                    heads: 1,
+                    kernel: 5,
+                    dilation: 2,
+                },
+            ],
+        };
+        let c = p.heads() * head_dim;
+        let n = height * width;
+        let wave = |len: usize, a: usize, s: f32| -> Vec<f32> {
+            (0..len).map(|i| ((i * a % 97) as f32 - 48.0) * s).collect()
+        };
+        let x = wave(2 * n * c, 31, 0.02);
+        let style = wave(2 * 2 * c, 7, 0.05);
+        let (weight, bias) = (wave(c * 3 * c, 13, 0.01), wave(3 * c, 5, 0.01));
+        let w = LinearWeights {
+            weight: &weight,
+            bias: Some(&bias),
+            d_out: 3 * c,
+        };
+        let rpb: Vec<Vec<f32>> = p
+            .groups
+            .iter()
+            .map(|g| wave(g.heads * (2 * g.kernel - 1).pow(2), 3, 0.1))
+            .collect();
+        let qkv = adain_linear(&x, &style, n, c, &w);
+        let want = super::super::na2d(&p, &qkv, &rpb);
+        assert_eq!(adain_qkv_na(&x, &style, c, &w, &p, &rpb), want);
+    }
+}
