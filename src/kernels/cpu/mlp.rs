@@ -49,7 +49,7 @@ pub fn adain_mlp_residual(
                             apply(h, x, scale, shift);
                             // hid = h·fc1, then GELU(hid + b1) in place.
                             fc1.matmul(hid, false, h, rows);
-                            bias_gelu(hid, w.fc1_bias);
+                            bias_gelu(hid, w.fc1_bias, simd);
                             // out = x + b2 + hid·fc2.
                             start_with_bias(out, Some(x), Some(w.fc2_bias), c);
                             fc2.matmul(out, true, hid, rows);
@@ -60,10 +60,16 @@ pub fn adain_mlp_residual(
     })
 }
 
-/// `GELU(v + bias)` over rows of `bias.len()` values (inlined into the tile's vectorised
-/// closure, so it runs on the tile's SIMD path).
+/// `GELU(v + bias)` over rows of `bias.len()` values: the 16-lane kernel on AVX-512, else
+/// inlined into the tile's vectorised closure, so it runs on the tile's SIMD path.
 #[inline(always)]
-fn bias_gelu(hid: &mut [f32], bias: &[f32]) {
+fn bias_gelu(hid: &mut [f32], bias: &[f32], simd: Simd) {
+    #[cfg(target_arch = "x86_64")]
+    if simd == Simd::Avx512 {
+        // SAFETY: `simd` is a path the CPU runs (`or_portable` above).
+        return unsafe { super::vmath::bias_gelu(hid, bias) };
+    }
+    let _ = simd;
     for row in hid.chunks_exact_mut(bias.len()) {
         for (v, &b) in row.iter_mut().zip(bias) {
             *v += b;

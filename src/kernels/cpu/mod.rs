@@ -18,6 +18,8 @@ mod na_lanes;
 mod norm;
 mod precision;
 mod upsample;
+#[cfg(target_arch = "x86_64")]
+mod vmath;
 
 pub use attention::adain_qkv_na;
 pub use backward::{na2d_backward, na2d_backward_with};
@@ -290,14 +292,22 @@ fn axpy<const HD: usize>(o: &mut [f32], a: f32, v: &[f32]) {
     }
 }
 
+/// Abramowitz & Stegun 7.1.26: `erf(a) ≈ 1 − t·(A₀ + A₁t + … + A₄t⁴)·e^(−a²)`, `t = 1/(1 + p·a)`.
+const ERF_P: f32 = 0.327_591_1;
+const ERF_A: [f32; 5] = [
+    0.254_829_6,
+    -0.284_496_74,
+    1.421_413_7,
+    -1.453_152_1,
+    1.061_405_4,
+];
+
 /// `erf` with absolute error below 1e-6 in f32 (Abramowitz & Stegun 7.1.26); vectorisable.
 #[inline(always)]
 fn erf(x: f32) -> f32 {
     let a = x.abs();
-    let t = 1.0 / (1.0 + 0.327_591_1 * a);
-    let poly = t
-        * (0.254_829_6
-            + t * (-0.284_496_74 + t * (1.421_413_7 + t * (-1.453_152_1 + t * 1.061_405_4))));
+    let t = 1.0 / (1.0 + ERF_P * a);
+    let poly = t * (ERF_A[0] + t * (ERF_A[1] + t * (ERF_A[2] + t * (ERF_A[3] + t * ERF_A[4]))));
     let e = 1.0 - poly * exp_nonpositive(-a * a);
     e.copysign(x)
 }
@@ -311,6 +321,11 @@ pub fn gelu_inplace(data: &mut [f32]) {
 pub fn gelu_inplace_with(data: &mut [f32], simd: Simd) {
     let simd = simd.or_portable();
     data.par_chunks_mut(1 << 14).for_each(|chunk| {
+        #[cfg(target_arch = "x86_64")]
+        if simd == Simd::Avx512 {
+            // SAFETY: the CPU runs the AVX-512 path (`or_portable` checked).
+            return unsafe { vmath::bias_gelu(chunk, &[]) };
+        }
         simd.vectorize(
             #[inline(always)]
             || gelu_chunk(chunk),

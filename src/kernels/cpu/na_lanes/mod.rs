@@ -21,11 +21,11 @@ mod pair;
 use super::super::NaProblem;
 use super::super::window::AxisWindow;
 use super::OutRows;
+use super::vmath::exp_nonpositive;
 use dense::Dense;
 use layout::Layout;
 use pair::MAX_HEAD_DIM;
 use rayon::prelude::*;
-use std::arch::x86_64::*;
 use std::cell::RefCell;
 
 /// Largest kernel handled here (the dispatch in [`na2d`] instantiates odd sizes up to it).
@@ -246,33 +246,4 @@ struct Job<'a> {
     /// Set when the group's blocks are whole short phases ([`dense`]).
     dense: Option<&'a Dense>,
     out: OutRows,
-}
-
-/// [`super::exp_nonpositive`] on sixteen lanes.
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn exp_nonpositive(x: __m512) -> __m512 {
-    const MAGIC: f32 = 12_582_912.0;
-    let x = _mm512_max_ps(x, _mm512_set1_ps(-87.0));
-    let t = _mm512_fmadd_ps(
-        x,
-        _mm512_set1_ps(std::f32::consts::LOG2_E),
-        _mm512_set1_ps(MAGIC),
-    );
-    let kf = _mm512_sub_ps(t, _mm512_set1_ps(MAGIC));
-    let k = _mm512_sub_epi32(
-        _mm512_castps_si512(t),
-        _mm512_set1_epi32(MAGIC.to_bits() as i32),
-    );
-    let r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.693_145_75), x);
-    let r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(1.428_606_8e-6), r);
-    let mut poly = _mm512_set1_ps(1.0 / 720.0);
-    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
-        poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(c));
-    }
-    let two_k = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(
-        k,
-        _mm512_set1_epi32(127),
-    )));
-    _mm512_mul_ps(poly, two_k)
 }
