@@ -8,6 +8,7 @@
 //! register block is 6 rows × 64 columns (24 accumulators; 4 × 6 measured ~15 % faster than
 //! 2 × 12 vectors × rows on AMD EPYC, fewer broadcasts per multiply).
 
+use super::f32_panels::{column_masks, load_block, store_block};
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -165,16 +166,9 @@ unsafe fn block(
     cols: usize,
     accumulate: bool,
 ) {
-    let masks: [u16; NV] = std::array::from_fn(|h| lane_mask(cols.saturating_sub(16 * h)));
-    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
-    if accumulate {
-        for (r, acc) in acc.iter_mut().enumerate().take(m) {
-            for (h, v) in acc.iter_mut().enumerate() {
-                // SAFETY: row `r < m`, masked to the block's columns.
-                *v = unsafe { _mm512_maskz_loadu_ps(masks[h], dst.add(r * ld + 16 * h)) };
-            }
-        }
-    }
+    let masks = column_masks::<NV>(cols);
+    // SAFETY: rows `0..m` of `dst` cover the block's columns (the caller).
+    let mut acc = unsafe { load_block::<MR, NV>(dst, ld, masks, m, accumulate) };
     let (a, b) = (a.as_ptr(), panel.as_ptr());
     for kp in 0..pairs {
         let mut bv = [to_bh(_mm512_setzero_si512()); NV];
@@ -190,20 +184,8 @@ unsafe fn block(
             }
         }
     }
-    for (r, acc) in acc.iter().enumerate().take(m) {
-        for (h, v) in acc.iter().enumerate() {
-            // SAFETY: as for the loads.
-            unsafe { _mm512_mask_storeu_ps(dst.add(r * ld + 16 * h), masks[h], *v) };
-        }
-    }
-}
-
-fn lane_mask(count: usize) -> u16 {
-    if count >= 16 {
-        u16::MAX
-    } else {
-        (1u16 << count) - 1
-    }
+    // SAFETY: as for the load.
+    unsafe { store_block(&acc, dst, ld, masks, m) };
 }
 
 #[inline(always)]
@@ -232,31 +214,14 @@ mod tests {
             return;
         }
         let up = |x: f32| f32::from_bits((bf16(x) as u32) << 16) as f64;
-        // Odd k and n, m not a multiple of the block: every padding path.
-        for (m, k, n, acc) in [(13, 37, 45, true), (5, 64, 32, false), (25, 3, 70, true)] {
-            let a: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.021)
-                .collect();
-            let start: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32 * 0.5).collect();
-            let mut dst = start.clone();
-            // SAFETY: support checked above.
-            unsafe { PackedWeight::new(&b, k, n).matmul(&mut dst, acc, &a, m) };
-            for r in 0..m {
-                for c in 0..n {
-                    let mut want = if acc { start[r * n + c] as f64 } else { 0.0 };
-                    for i in 0..k {
-                        want += up(a[r * k + i]) * up(b[i * n + c]);
-                    }
-                    let got = dst[r * n + c] as f64;
-                    assert!(
-                        (got - want).abs() < 1e-4 * (1.0 + want.abs()),
-                        "({r},{c}): {got} vs {want}"
-                    );
-                }
-            }
-        }
+        super::super::linear::assert_matches_f64_product(
+            &[],
+            up,
+            1e-4,
+            |dst, acc, a, b, m, k, n| {
+                // SAFETY: support checked above.
+                unsafe { PackedWeight::new(b, k, n).matmul(dst, acc, a, m) }
+            },
+        );
     }
 }

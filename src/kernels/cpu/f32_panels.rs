@@ -54,26 +54,44 @@ impl PackedF32 {
         let (k, n) = (self.k, self.n);
         for k0 in (0..k).step_by(KC) {
             let kc = (k - k0).min(KC);
-            // Later passes over `k` add to what the first one stored.
-            let load = accumulate || k0 > 0;
             for (p, panel) in self.data.chunks(k * NR).enumerate() {
                 let col0 = p * NR;
                 let width = panel.len() / k;
-                let mask = lane_mask(n - col0);
-                let b = &panel[k0 * width..(k0 + kc) * width];
                 let mr = rows_per_block(width);
                 for r0 in (0..m).step_by(mr) {
-                    let a = &a[r0 * k + k0..];
-                    let d = &mut dst[r0 * n + col0..];
-                    let rows = (m - r0).min(mr);
+                    let tile = Tile {
+                        a: &a[r0 * k + k0..],
+                        lda: k,
+                        b: &panel[k0 * width..(k0 + kc) * width],
+                        kc,
+                        dst: &mut dst[r0 * n + col0..],
+                        ld: n,
+                        cols: (n - col0).min(NR),
+                        // Later passes over `k` add to what the first one stored.
+                        load: accumulate || k0 > 0,
+                    };
                     // SAFETY: rows `r0..r0 + rows` of `a` (`k0 + kc ≤ k` columns each) and of
-                    // `dst` (the masked columns, below `n`) lie in the slices (checked by the
-                    // caller); `b` holds `kc` rows of `width`.
-                    unsafe { dispatch(width / 16, rows, a, k, b, kc, d, n, mask, load) }
+                    // `dst` (`cols` columns from `col0`, below `n`) lie in the slices (checked
+                    // by the caller); `b` holds `kc` rows of `width`.
+                    unsafe { dispatch(width / 16, (m - r0).min(mr), tile) }
                 }
             }
         }
     }
+}
+
+/// What one register block reads and writes: `M` rows of `a` (stride `lda`, `kc` values from
+/// the start), `kc` panel rows of `b`, `M` rows of `dst` (stride `ld`, the first `cols`
+/// columns), which it first loads (`load`) or overwrites.
+struct Tile<'a> {
+    a: &'a [f32],
+    lda: usize,
+    b: &'a [f32],
+    kc: usize,
+    dst: &'a mut [f32],
+    ld: usize,
+    cols: usize,
+    load: bool,
 }
 
 /// Rows per register block for a panel `width` columns wide: about 24 accumulators.
@@ -90,23 +108,11 @@ fn rows_per_block(width: usize) -> usize {
 /// # Safety
 /// As for [`block`].
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn dispatch(
-    v: usize,
-    rows: usize,
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    kc: usize,
-    dst: &mut [f32],
-    ld: usize,
-    mask: u64,
-    load: bool,
-) {
+unsafe fn dispatch(v: usize, rows: usize, t: Tile) {
     macro_rules! arms {
         ($($v:literal: $($m:literal)*;)*) => {
             match (v, rows) {
-                $($(($v, $m) => unsafe { block::<$m, $v>(a, lda, b, kc, dst, ld, mask, load) },)*)*
+                $($(($v, $m) => unsafe { block::<$m, $v>(t) },)*)*
                 _ => unreachable!("{v} vectors × {rows} rows"),
             }
         };
@@ -119,38 +125,19 @@ unsafe fn dispatch(
     }
 }
 
-/// One `M × 16V` register block over `kc` rows of `k`: `dst` rows `0..M`, the columns `mask`
-/// selects (bit `j` for column `j`).
+/// One `M × 16V` register block over the tile's `kc` rows of `k`.
 ///
 /// # Safety
-/// `a` holds `M` rows of stride `lda` with `kc` values each, `b` `kc` rows of `16 V`, `dst` `M`
-/// rows of stride `ld` covering the masked columns; AVX-512F.
+/// The tile's slices hold what [`Tile`] says, `b` `kc` rows of `16 V`; AVX-512F.
 #[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
 #[inline]
-unsafe fn block<const M: usize, const V: usize>(
-    a: &[f32],
-    lda: usize,
-    b: &[f32],
-    kc: usize,
-    dst: &mut [f32],
-    ld: usize,
-    mask: u64,
-    load: bool,
-) {
-    let masks: [u16; V] = std::array::from_fn(|h| (mask >> (16 * h)) as u16);
-    let dst = dst.as_mut_ptr();
-    let mut acc = [[_mm512_setzero_ps(); V]; M];
-    if load {
-        for (r, acc) in acc.iter_mut().enumerate() {
-            for (h, v) in acc.iter_mut().enumerate() {
-                // SAFETY: row `r < M`, masked to the block's columns.
-                *v = unsafe { _mm512_maskz_loadu_ps(masks[h], dst.add(r * ld + 16 * h)) };
-            }
-        }
-    }
-    let (a, b) = (a.as_ptr(), b.as_ptr());
-    for kk in 0..kc {
+unsafe fn block<const M: usize, const V: usize>(t: Tile) {
+    let masks = column_masks::<V>(t.cols);
+    let dst = t.dst.as_mut_ptr();
+    // SAFETY: `M` rows of `dst` cover the masked columns (the caller).
+    let mut acc = unsafe { load_block::<M, V>(dst, t.ld, masks, M, t.load) };
+    let (a, b) = (t.a.as_ptr(), t.b.as_ptr());
+    for kk in 0..t.kc {
         let mut bv = [_mm512_setzero_ps(); V];
         for (h, v) in bv.iter_mut().enumerate() {
             // SAFETY: `b` holds `kc` rows of `16 V`.
@@ -158,28 +145,71 @@ unsafe fn block<const M: usize, const V: usize>(
         }
         for (r, acc) in acc.iter_mut().enumerate() {
             // SAFETY: `a` holds `M` rows of `kc` values at stride `lda`.
-            let av = _mm512_set1_ps(unsafe { *a.add(r * lda + kk) });
+            let av = _mm512_set1_ps(unsafe { *a.add(r * t.lda + kk) });
             for (acc, &bv) in acc.iter_mut().zip(&bv) {
                 *acc = _mm512_fmadd_ps(av, bv, *acc);
             }
         }
     }
-    for (r, acc) in acc.iter().enumerate() {
+    // SAFETY: as for the load.
+    unsafe { store_block(&acc, dst, t.ld, masks, M) };
+}
+
+/// Lane masks of the `V` vectors of a register-block row holding `cols` columns.
+pub(super) fn column_masks<const V: usize>(cols: usize) -> [u16; V] {
+    std::array::from_fn(|h| match cols.saturating_sub(16 * h) {
+        c if c >= 16 => u16::MAX,
+        c => (1u16 << c) - 1,
+    })
+}
+
+/// A register block's `M × 16V` accumulators: the first `rows` rows of `dst` (stride `ld`, the
+/// columns `masks` select) when `load`, zeros otherwise.
+///
+/// # Safety
+/// AVX-512F; rows `0..rows` of `dst` cover the masked columns.
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(super) unsafe fn load_block<const M: usize, const V: usize>(
+    dst: *const f32,
+    ld: usize,
+    masks: [u16; V],
+    rows: usize,
+    load: bool,
+) -> [[__m512; V]; M] {
+    let mut acc = [[_mm512_setzero_ps(); V]; M];
+    if load {
+        for (r, acc) in acc.iter_mut().enumerate().take(rows) {
+            for (h, v) in acc.iter_mut().enumerate() {
+                // SAFETY: the caller's contract (masked-off columns are not touched).
+                *v = unsafe { _mm512_maskz_loadu_ps(masks[h], dst.add(r * ld + 16 * h)) };
+            }
+        }
+    }
+    acc
+}
+
+/// Stores the first `rows` rows of a register block's accumulators, as [`load_block`] reads.
+///
+/// # Safety
+/// As for [`load_block`].
+#[target_feature(enable = "avx512f")]
+#[inline]
+pub(super) unsafe fn store_block<const M: usize, const V: usize>(
+    acc: &[[__m512; V]; M],
+    dst: *mut f32,
+    ld: usize,
+    masks: [u16; V],
+    rows: usize,
+) {
+    for (r, acc) in acc.iter().enumerate().take(rows) {
         for (h, v) in acc.iter().enumerate() {
-            // SAFETY: as for the loads.
+            // SAFETY: the caller's contract.
             unsafe { _mm512_mask_storeu_ps(dst.add(r * ld + 16 * h), masks[h], *v) };
         }
     }
 }
 
-/// Bit `j` set for the first `count` (≤ 64) columns.
-fn lane_mask(count: usize) -> u64 {
-    if count >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << count) - 1
-    }
-}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,38 +220,20 @@ mod tests {
             println!("no AVX-512 on this CPU: the `gemm` crate serves float32 here");
             return;
         }
-        // Odd k and n, m not a multiple of the block, k over one KC pass: every edge path.
-        for (m, k, n, acc) in [(13, 37, 45, true), (5, 64, 32, false), (25, 3, 70, true)]
-            .into_iter()
-            .chain([
-                (7, KC + 9, 130, false),
-                (6, 2 * KC, 64, true),
-                (30, 33, 96, false),
-            ])
-        {
-            let a: Vec<f32> = (0..m * k)
-                .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
-                .collect();
-            let b: Vec<f32> = (0..k * n)
-                .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.021)
-                .collect();
-            let start: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32 * 0.5).collect();
-            let mut dst = start.clone();
-            // SAFETY: support checked above.
-            unsafe { PackedF32::new(&b, k, n).matmul(&mut dst, acc, &a, m) };
-            for r in 0..m {
-                for c in 0..n {
-                    let mut want = if acc { start[r * n + c] as f64 } else { 0.0 };
-                    for i in 0..k {
-                        want += a[r * k + i] as f64 * b[i * n + c] as f64;
-                    }
-                    let got = dst[r * n + c] as f64;
-                    assert!(
-                        (got - want).abs() < 1e-5 * (1.0 + want.abs()),
-                        "({m}×{k}×{n}) ({r},{c}): {got} vs {want}"
-                    );
-                }
-            }
-        }
+        // Past one KC pass, and narrow last panels (48 and 32 columns wide).
+        let extra = [
+            (7, KC + 9, 130, false),
+            (6, 2 * KC, 64, true),
+            (30, 33, 96, false),
+        ];
+        super::super::linear::assert_matches_f64_product(
+            &extra,
+            |x| x as f64,
+            1e-5,
+            |dst, acc, a, b, m, k, n| {
+                // SAFETY: support checked above.
+                unsafe { PackedF32::new(b, k, n).matmul(dst, acc, a, m) }
+            },
+        );
     }
 }

@@ -174,37 +174,58 @@ fn matmul(dst: &mut [f32], accumulate: bool, a: &[f32], b: &[f32], m: usize, k: 
     }
 }
 
+/// Checks a GEMM `run(dst, accumulate, a, b, m, k, n)` against the f64 product of the inputs
+/// as `up` reads them, on shapes with every edge case of `extra` plus odd `k` and `n` and `m`
+/// not a multiple of any register block.
+#[cfg(test)]
+pub(super) fn assert_matches_f64_product(
+    extra: &[(usize, usize, usize, bool)],
+    up: impl Fn(f32) -> f64,
+    tolerance: f64,
+    run: impl Fn(&mut [f32], bool, &[f32], &[f32], usize, usize, usize),
+) {
+    for &(m, k, n, acc) in [(13, 37, 45, true), (5, 64, 32, false), (25, 3, 70, true)]
+        .iter()
+        .chain(extra)
+    {
+        let a: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) * 0.013)
+            .collect();
+        let b: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.021)
+            .collect();
+        let start: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32 * 0.5).collect();
+        let mut dst = start.clone();
+        run(&mut dst, acc, &a, &b, m, k, n);
+        for (i, &got) in dst.iter().enumerate() {
+            let (r, c) = (i / n, i % n);
+            let mut want = if acc { start[i] as f64 } else { 0.0 };
+            for j in 0..k {
+                want += up(a[r * k + j]) * up(b[j * n + c]);
+            }
+            assert!(
+                (got as f64 - want).abs() < tolerance * (1.0 + want.abs()),
+                "{m}×{k}×{n} ({r},{c}): {got} vs {want}"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     /// Every path's weight preparation (packed panels on AVX-512, the `gemm` crate below it)
-    /// against the f64 product, accumulating and not, over several register-block edges.
+    /// against the f64 product, over several register-block edges.
     #[test]
     fn every_path_matches_an_f64_product() {
         for simd in Simd::available() {
-            for (m, k, n, acc) in [(300, 40, 96, true), (7, 130, 33, false)] {
-                let a: Vec<f32> = (0..m * k)
-                    .map(|i| ((i * 29 % 83) as f32 - 41.0) * 0.017)
-                    .collect();
-                let b: Vec<f32> = (0..k * n)
-                    .map(|i| ((i * 31 % 89) as f32 - 44.0) * 0.019)
-                    .collect();
-                let start: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 * 0.25).collect();
-                let mut dst = start.clone();
-                Rhs::new(&b, k, n, m, simd).matmul(&mut dst, acc, &a, m);
-                for (i, &got) in dst.iter().enumerate() {
-                    let (r, c) = (i / n, i % n);
-                    let mut want = if acc { start[i] as f64 } else { 0.0 };
-                    for j in 0..k {
-                        want += a[r * k + j] as f64 * b[j * n + c] as f64;
-                    }
-                    assert!(
-                        (got as f64 - want).abs() < 1e-5 * (1.0 + want.abs()),
-                        "{simd:?} {m}×{k}×{n} ({r},{c}): {got} vs {want}"
-                    );
-                }
-            }
+            assert_matches_f64_product(
+                &[(300, 40, 96, true)],
+                |x| x as f64,
+                1e-5,
+                |dst, acc, a, b, m, k, n| Rhs::new(b, k, n, m, simd).matmul(dst, acc, a, m),
+            );
         }
     }
 }
