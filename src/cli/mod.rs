@@ -125,7 +125,7 @@ pub struct BackendArgs {
     #[arg(long, value_enum, default_value_t = BackendKind::Auto)]
     pub backend: BackendKind,
     /// Arithmetic of the CPU backend's transformer GEMMs: `f32` (default, held to the 1e-3
-    /// parity bound) or `bf16` (bfloat16 inputs, float32 sums, about 1.4× faster on CPUs with
+    /// parity bound) or `bf16` (bfloat16 inputs, float32 sums, about 1.5× faster on CPUs with
     /// AVX-512 BF16). `stylenat bench --precision bf16` measures and prints its error.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,

@@ -66,50 +66,102 @@ mod tests {
     use super::*;
     use crate::kernels::HeadGroup;
 
-    /// The fused pass against its two parts run one after the other, exactly: two images, two
-    /// groups (one dilated, one with a short last block), rows that do not fill a tile evenly.
-    #[test]
-    fn equals_the_linear_layer_then_attention() {
+    /// Two images, two groups (one dilated, one with a short last block), rows that do not
+    /// fill a tile evenly: `(problem, x, style, qkv weight, qkv bias, bias tables)`.
+    #[allow(clippy::type_complexity)]
+    fn case() -> (
+        NaProblem,
+        Vec<f32>,
+        Vec<f32>,
+        Vec<f32>,
+        Vec<f32>,
+        Vec<Vec<f32>>,
+    ) {
         let (height, width, head_dim) = (9, 37, 4);
+        let group = |heads, kernel, dilation| HeadGroup {
+            heads,
+            kernel,
+            dilation,
+        };
         let p = NaProblem {
             batch: 2,
             height,
             width,
             head_dim,
             scale: 0.5,
-            groups: vec![
-                HeadGroup {
-                    heads: 2,
-                    kernel: 3,
-                    dilation: 1,
-                },
-                HeadGroup {
-                    heads: 1,
-                    kernel: 5,
-                    dilation: 2,
-                },
-            ],
+            groups: vec![group(2, 3, 1), group(1, 5, 2)],
         };
         let c = p.heads() * head_dim;
-        let n = height * width;
         let wave = |len: usize, a: usize, s: f32| -> Vec<f32> {
             (0..len).map(|i| ((i * a % 97) as f32 - 48.0) * s).collect()
         };
-        let x = wave(2 * n * c, 31, 0.02);
+        let rpb = p
+            .groups
+            .iter()
+            .map(|g| wave(g.heads * (2 * g.kernel - 1).pow(2), 3, 0.1))
+            .collect();
+        let x = wave(2 * height * width * c, 31, 0.02);
         let style = wave(2 * 2 * c, 7, 0.05);
         let (weight, bias) = (wave(c * 3 * c, 13, 0.01), wave(3 * c, 5, 0.01));
+        (p, x, style, weight, bias, rpb)
+    }
+
+    /// The fused pass against its two parts run one after the other, exactly.
+    #[test]
+    fn equals_the_linear_layer_then_attention() {
+        let (p, x, style, weight, bias, rpb) = case();
+        let (c, n) = (p.heads() * p.head_dim, p.height * p.width);
         let w = LinearWeights {
             weight: &weight,
             bias: Some(&bias),
             d_out: 3 * c,
         };
-        let rpb: Vec<Vec<f32>> = p
-            .groups
-            .iter()
-            .map(|g| wave(g.heads * (2 * g.kernel - 1).pow(2), 3, 0.1))
-            .collect();
         let qkv = adain_linear(&x, &style, n, c, &w);
         let want = super::super::na2d(&p, &qkv, &rpb);
         assert_eq!(adain_qkv_na(&x, &style, c, &w, &p, &rpb), want);
+    }
+
+    /// While a call waits on its parallel work, rayon may run another image's layer on the
+    /// same thread: that nested call must neither find the thread's kept buffer borrowed (a
+    /// panic) nor disturb the outer call. Forced here on a one-thread pool by nesting a call
+    /// inside the first tile's producer.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn a_call_nested_on_the_same_thread_gets_its_own_buffer() {
+        use super::super::na_lanes::{na2d_produced, supports};
+        let (p, x, style, weight, bias, rpb) = case();
+        if Simd::active() != Simd::Avx512 || !supports(&p) {
+            println!("no AVX-512: the fused pass is not used on this CPU");
+            return;
+        }
+        let (c, n) = (p.heads() * p.head_dim, p.height * p.width);
+        let w = LinearWeights {
+            weight: &weight,
+            bias: Some(&bias),
+            d_out: 3 * c,
+        };
+        let qkv = adain_linear(&x, &style, n, c, &w);
+        let want = super::super::na2d(&p, &qkv, &rpb);
+        let src_row = p.width * 3 * c;
+        let copy = |first: usize, rows: &mut [f32]| {
+            rows.copy_from_slice(&qkv[first * src_row..][..rows.len()]);
+        };
+        let nested = std::sync::Mutex::new(None);
+        let produce = |first: usize, rows: &mut [f32]| {
+            copy(first, rows);
+            if first == 0 {
+                // SAFETY: AVX-512 and a supported problem (checked above).
+                let inner = unsafe { na2d_produced(&p, &rpb, ROWS, &copy) };
+                *nested.lock().unwrap() = Some(inner);
+            }
+        };
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        // SAFETY: as above.
+        let outer = pool.install(|| unsafe { na2d_produced(&p, &rpb, ROWS, &produce) });
+        assert_eq!(outer, want);
+        assert_eq!(nested.into_inner().unwrap(), Some(want));
     }
 }

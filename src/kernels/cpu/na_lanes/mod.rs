@@ -47,13 +47,31 @@ thread_local! {
     static GROUPS: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
+/// `f` with this thread's kept buffer `key`, taken out for the call and put back after it
+/// (the larger one stays). Not a borrow across the call: while `f` waits on its parallel
+/// work, rayon may run another image's layer on this thread, which then starts from an empty
+/// buffer instead of finding this one borrowed.
+fn with_kept<R>(
+    key: &'static std::thread::LocalKey<RefCell<Vec<f32>>>,
+    f: impl FnOnce(&mut Vec<f32>) -> R,
+) -> R {
+    let mut buffer = key.take();
+    let result = f(&mut buffer);
+    key.with_borrow_mut(|kept| {
+        if buffer.len() > kept.len() {
+            *kept = buffer;
+        }
+    });
+    result
+}
+
 /// Same contract as [`super::na2d`].
 ///
 /// # Safety
 /// The CPU must support AVX-512F, and [`supports`] must hold for `p`.
 pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
     let mut out = vec![0f32; p.batch * p.height * p.width * p.heads() * p.head_dim];
-    SCRATCH.with_borrow_mut(|scratch| {
+    with_kept(&SCRATCH, |scratch| {
         for (g, layout) in layouts(p).iter().enumerate() {
             // SAFETY: the caller guarantees AVX-512F and a supported problem.
             unsafe {
@@ -90,7 +108,7 @@ pub unsafe fn na2d_produced(
         })
         .collect();
     let mut out = vec![0f32; p.batch * p.height * p.width * p.heads() * p.head_dim];
-    GROUPS.with_borrow_mut(|all| {
+    with_kept(&GROUPS, |all| {
         let total: usize = layouts.iter().map(Layout::len).sum();
         if all.len() < total {
             all.resize(total, 0.0);
