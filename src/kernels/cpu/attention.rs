@@ -92,9 +92,6 @@ mod tests {
             groups: vec![group(2, 3, 1), group(1, 5, 2)],
         };
         let c = p.heads() * head_dim;
-        let wave = |len: usize, a: usize, s: f32| -> Vec<f32> {
-            (0..len).map(|i| ((i * a % 97) as f32 - 48.0) * s).collect()
-        };
         let rpb = p
             .groups
             .iter()
@@ -104,6 +101,11 @@ mod tests {
         let style = wave(2 * 2 * c, 7, 0.05);
         let (weight, bias) = (wave(c * 3 * c, 13, 0.01), wave(3 * c, 5, 0.01));
         (p, x, style, weight, bias, rpb)
+    }
+
+    /// `len` values of a fixed pattern scaled by `s` (`a` picks the pattern).
+    fn wave(len: usize, a: usize, s: f32) -> Vec<f32> {
+        (0..len).map(|i| ((i * a % 97) as f32 - 48.0) * s).collect()
     }
 
     /// The fused pass against its two parts run one after the other, exactly.
@@ -129,18 +131,13 @@ mod tests {
     #[test]
     fn a_call_nested_on_the_same_thread_gets_its_own_buffer() {
         use super::super::na_lanes::{na2d_produced, supports};
-        let (p, x, style, weight, bias, rpb) = case();
+        let (p, .., rpb) = case();
         if Simd::active() != Simd::Avx512 || !supports(&p) {
             println!("no AVX-512: the fused pass is not used on this CPU");
             return;
         }
-        let (c, n) = (p.heads() * p.head_dim, p.height * p.width);
-        let w = LinearWeights {
-            weight: &weight,
-            bias: Some(&bias),
-            d_out: 3 * c,
-        };
-        let qkv = adain_linear(&x, &style, n, c, &w);
+        let c = p.heads() * p.head_dim;
+        let qkv = wave(p.batch * p.height * p.width * 3 * c, 41, 0.03);
         let want = super::super::na2d(&p, &qkv, &rpb);
         let src_row = p.width * 3 * c;
         let copy = |first: usize, rows: &mut [f32]| {
