@@ -164,14 +164,13 @@ pub fn neighborhood_attention(
         KernelPath::Differentiable => Ok(differentiable::na2d(qkv, rpb, problem)),
         KernelPath::Wgsl => wgsl::na2d(qkv, rpb, problem, wgsl::Variant::PerQuery),
         KernelPath::WgslTiled => wgsl::na2d(qkv, rpb, problem, wgsl::Variant::Tiled),
-        KernelPath::Cpu => {
-            let tables = rpb
-                .iter()
-                .map(|t| to_host(t.clone()))
-                .collect::<Result<Vec<_>>>()?;
-            cpu_na2d(qkv, &tables, problem)
-        }
+        KernelPath::Cpu => cpu_na2d(qkv, &host_tables(rpb)?, problem),
     }
+}
+
+/// The bias tables as host buffers, for the CPU kernels.
+fn host_tables(rpb: &[Tensor<3>]) -> Result<Vec<Vec<f32>>> {
+    rpb.iter().map(|t| to_host(t.clone())).collect()
 }
 
 /// The fused CPU kernel ([`cpu::na2d`]) on a CPU tensor, with the bias tables on the host.
@@ -306,10 +305,7 @@ pub fn adain_qkv_attention(
             rpb.len()
         )));
     }
-    let tables = rpb
-        .iter()
-        .map(|t| to_host(t.clone()))
-        .collect::<Result<Vec<_>>>()?;
+    let tables = host_tables(rpb)?;
     let out = with_host_linear(x, style, layer, |x, style, w| {
         cpu::adain_qkv_na(x, style, c, w, problem, &tables)
     })?;

@@ -5,7 +5,7 @@
 //! 400 MB each way per block.
 
 use super::linear::{LinearWeights, ROWS, Rhs, adain_linear, start_with_bias};
-use super::norm::{adain_coefficients, apply};
+use super::norm::{apply, coefficients_per_image};
 use crate::kernels::NaProblem;
 use crate::kernels::simd::Simd;
 use std::cell::RefCell;
@@ -32,11 +32,7 @@ pub fn adain_qkv_na(
     if simd == Simd::Avx512 && super::na_lanes::supports(p) {
         let d = w.d_out;
         assert_eq!(d, 3 * p.heads() * p.head_dim, "qkv width vs the problem");
-        let coefficients: Vec<(Vec<f32>, Vec<f32>)> = x
-            .chunks(n * c)
-            .zip(style.chunks(2 * c))
-            .map(|(x, style)| adain_coefficients(x, style, n, c))
-            .collect();
+        let coefficients = coefficients_per_image(x, style, n, c);
         let rhs = Rhs::new(w.weight, c, d, n, simd);
         let produce = |first: usize, rows: &mut [f32]| {
             let tokens = rows.len() / d;

@@ -9,9 +9,10 @@ use super::norm::{apply, per_image_into};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 
-/// Rows per tile. The `gemm` crate packs the weight again for each tile, so taller tiles pack
-/// it less often: 256 rows ran FFHQ-256 ~5 % faster than 128 on one thread (AMD EPYC), 512 no
-/// faster.
+/// Rows per tile. The `gemm` crate (AVX2 and portable paths) packs the weight again for each
+/// tile, so taller tiles pack it less often: with it, 256 rows ran FFHQ-256 ~5 % faster than
+/// 128 on one thread (AMD EPYC), 512 no faster. The AVX-512 kernel packs once per call; for
+/// it 64, 128 and 256 rows measured the same.
 pub(super) const ROWS: usize = 256;
 
 /// A linear layer's `[in, out]` row-major weight and optional bias.

@@ -34,27 +34,37 @@ use super::simd::Simd;
 use super::window::AxisWindow;
 use rayon::prelude::*;
 
+/// Rounds `x·log2(e)` to the nearest integer `k` with the 1.5·2²³ trick: the sum's low
+/// mantissa bits hold `k`, and no float→int conversion is needed.
+const EXP_MAGIC: f32 = 12_582_912.0;
+/// Cody–Waite: ln2 = 0.693145751953125 (exact in 12 bits) + 1.4286068e-6.
+const LN2_HI: f32 = 0.693_145_75;
+const LN2_LO: f32 = 1.428_606_8e-6;
+/// Taylor coefficients of `e^r` on [−ln2/2, ln2/2], highest first (Horner order).
+const EXP_POLY: [f32; 7] = [
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+];
+
 /// `e^x` for `x ≤ 0` (softmax after max subtraction), relative error < 3e-7: 2^k split plus a
 /// degree-6 polynomial on [−ln2/2, ln2/2]. Plain float and integer ops only (no libm, no
 /// `round`/`fma` calls), so the loops around it vectorise on any x86-64 / aarch64.
 #[inline(always)]
 fn exp_nonpositive(x: f32) -> f32 {
-    // Round x·log2(e) to the nearest integer with the 1.5·2²³ trick: the sum's low mantissa
-    // bits hold k, and no float→int conversion is needed.
-    const MAGIC: f32 = 12_582_912.0;
-    let t = x.max(-87.0) * std::f32::consts::LOG2_E + MAGIC;
-    let kf = t - MAGIC;
-    let k = t.to_bits() as i32 - MAGIC.to_bits() as i32;
-    // Cody–Waite: ln2 = 0.693145751953125 (exact in 12 bits) + 1.4286068e-6.
     let x = x.max(-87.0);
-    let r = (x - kf * 0.693_145_75) - kf * 1.428_606_8e-6;
-    let p = 1.0 / 720.0;
-    let p = p * r + 1.0 / 120.0;
-    let p = p * r + 1.0 / 24.0;
-    let p = p * r + 1.0 / 6.0;
-    let p = p * r + 0.5;
-    let p = p * r + 1.0;
-    let p = p * r + 1.0;
+    let t = x * std::f32::consts::LOG2_E + EXP_MAGIC;
+    let kf = t - EXP_MAGIC;
+    let k = t.to_bits() as i32 - EXP_MAGIC.to_bits() as i32;
+    let r = (x - kf * LN2_HI) - kf * LN2_LO;
+    let mut p = EXP_POLY[0];
+    for c in &EXP_POLY[1..] {
+        p = p * r + c;
+    }
     p * f32::from_bits(((k + 127) as u32) << 23)
 }
 

@@ -89,15 +89,28 @@ pub(super) fn per_image_into(
 ) -> Vec<f32> {
     let images = x.len() / (n * c).max(1);
     let mut out = vec![0f32; images * n * d_out];
-    for ((out, x), style) in out
+    let coefficients = coefficients_per_image(x, style, n, c);
+    for ((out, x), (scale, shift)) in out
         .chunks_mut(n * d_out)
         .zip(x.chunks(n * c))
-        .zip(style.chunks(2 * c))
+        .zip(&coefficients)
     {
-        let (scale, shift) = adain_coefficients(x, style, n, c);
-        f(out, x, &scale, &shift);
+        f(out, x, scale, shift);
     }
     out
+}
+
+/// [`adain_coefficients`] of every image of `x` `[B, N, C]` with its `style` row `[B, 2C]`.
+pub(super) fn coefficients_per_image(
+    x: &[f32],
+    style: &[f32],
+    n: usize,
+    c: usize,
+) -> Vec<(Vec<f32>, Vec<f32>)> {
+    x.chunks(n * c)
+        .zip(style.chunks(2 * c))
+        .map(|(x, style)| adain_coefficients(x, style, n, c))
+        .collect()
 }
 
 /// `o = x·scale + shift` row by row (`x` `[rows, C]`).

@@ -4,29 +4,28 @@
 //! error ~1e-8, far below the erf formula's 1e-7); the division was most of its cost on
 //! AMD EPYC, where GELU took ~10 % of FFHQ-1024.
 
-use super::{ERF_A, ERF_P};
+use super::{ERF_A, ERF_P, EXP_MAGIC, EXP_POLY, LN2_HI, LN2_LO};
 use std::arch::x86_64::*;
 
 /// [`super::exp_nonpositive`] on sixteen lanes.
 #[target_feature(enable = "avx512f")]
 #[inline]
 pub fn exp_nonpositive(x: __m512) -> __m512 {
-    const MAGIC: f32 = 12_582_912.0;
     let x = _mm512_max_ps(x, _mm512_set1_ps(-87.0));
     let t = _mm512_fmadd_ps(
         x,
         _mm512_set1_ps(std::f32::consts::LOG2_E),
-        _mm512_set1_ps(MAGIC),
+        _mm512_set1_ps(EXP_MAGIC),
     );
-    let kf = _mm512_sub_ps(t, _mm512_set1_ps(MAGIC));
+    let kf = _mm512_sub_ps(t, _mm512_set1_ps(EXP_MAGIC));
     let k = _mm512_sub_epi32(
         _mm512_castps_si512(t),
-        _mm512_set1_epi32(MAGIC.to_bits() as i32),
+        _mm512_set1_epi32(EXP_MAGIC.to_bits() as i32),
     );
-    let r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(0.693_145_75), x);
-    let r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(1.428_606_8e-6), r);
-    let mut poly = _mm512_set1_ps(1.0 / 720.0);
-    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
+    let r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(LN2_HI), x);
+    let r = _mm512_fnmadd_ps(kf, _mm512_set1_ps(LN2_LO), r);
+    let mut poly = _mm512_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
         poly = _mm512_fmadd_ps(poly, r, _mm512_set1_ps(c));
     }
     let two_k = _mm512_castsi512_ps(_mm512_slli_epi32::<23>(_mm512_add_epi32(
