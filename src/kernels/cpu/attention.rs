@@ -73,7 +73,7 @@ mod tests {
         Vec<f32>,
         Vec<Vec<f32>>,
     ) {
-        let (height, width, head_dim) = (9, 37, 4);
+        let (height, width, head_dim) = (11, 37, 4);
         let group = |heads, kernel, dilation| HeadGroup {
             heads,
             kernel,
@@ -87,6 +87,7 @@ mod tests {
             scale: 0.5,
             groups: vec![group(2, 3, 1), group(1, 5, 2)],
         };
+        p.validate().expect("a problem NATTEN accepts");
         let c = p.heads() * head_dim;
         let rpb = p
             .groups
