@@ -142,7 +142,7 @@ fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: 
                 Simd::Avx512 => unsafe { na_row_avx512::<HD>(&job, g, row, out_row) },
                 #[cfg(target_arch = "x86_64")]
                 Simd::Avx2 => unsafe { na_row_avx2::<HD>(&job, g, row, out_row) },
-                _ => na_row::<HD, false>(&job, g, row, out_row),
+                _ => na_row::<HD, 0>(&job, g, row, out_row),
             }
         });
     }
@@ -174,19 +174,20 @@ impl OutRows {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 fn na_row_avx2<const HD: usize>(job: &RowJob, g: usize, row: usize, out_row: &mut [f32]) {
-    na_row::<HD, false>(job, g, row, out_row)
+    na_row::<HD, 8>(job, g, row, out_row)
 }
 
 /// [`na_row`] compiled for AVX-512 (16-wide vectors).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
 fn na_row_avx512<const HD: usize>(job: &RowJob, g: usize, row: usize, out_row: &mut [f32]) {
-    na_row::<HD, true>(job, g, row, out_row)
+    na_row::<HD, 16>(job, g, row, out_row)
 }
 
-/// One output row (`batch · height + y`) of head group `g`.
+/// One output row (`batch · height + y`) of head group `g`; QK runs `TAPS` taps at a time
+/// (16 on AVX-512, 8 on AVX2, where the head dim is a multiple of it), one at a time for 0.
 #[inline(always)]
-fn na_row<const HD: usize, const WIDE: bool>(
+fn na_row<const HD: usize, const TAPS: usize>(
     job: &RowJob,
     g: usize,
     row: usize,
@@ -221,18 +222,25 @@ fn na_row<const HD: usize, const WIDE: bool>(
             let bias = &job.rpb[g][(h - h0) * table * table..(h - h0 + 1) * table * table];
             let (koff, voff) = (c + h * hd, 2 * c + h * hd);
             let w = &mut weights[..taps];
-            // QK: sixteen taps at a time on the AVX-512 path, one at a time otherwise.
+            // QK: several taps at a time through a transposed reduction where the path has one.
             let mut t0 = 0;
             #[cfg(target_arch = "x86_64")]
-            if WIDE && hd.is_multiple_of(16) {
-                while t0 + 16 <= taps {
-                    for (o, &off) in keys16.iter_mut().zip(&offsets[t0..t0 + 16]) {
+            if TAPS > 0 && hd.is_multiple_of(TAPS) {
+                while t0 + TAPS <= taps {
+                    for (o, &off) in keys16.iter_mut().zip(&offsets[t0..t0 + TAPS]) {
                         *o = off + koff;
                     }
-                    // SAFETY: `WIDE` is only set on the AVX-512 path; every key range
-                    // `off + koff .. + hd` lies inside `qkv` (the window rule).
-                    unsafe { dots::dots16(q, job.qkv, &keys16, &mut w[t0..t0 + 16]) };
-                    t0 += 16;
+                    let (keys, w) = (&keys16[..TAPS], &mut w[t0..t0 + TAPS]);
+                    // SAFETY: `TAPS` is 16 only on the AVX-512 path and 8 only on the AVX2
+                    // one; every key range `off + koff .. + hd` lies inside `qkv` (the window
+                    // rule).
+                    unsafe {
+                        match TAPS {
+                            16 => dots::dots16(q, job.qkv, keys, w),
+                            _ => dots::dots8(q, job.qkv, keys, w),
+                        }
+                    };
+                    t0 += TAPS;
                 }
             }
             for t in t0..taps {
