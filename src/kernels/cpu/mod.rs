@@ -209,7 +209,11 @@ fn na_row<const HD: usize, const TAPS: usize>(
     let mut weights = vec![0f32; taps];
     let mut keys16 = [0usize; 16];
     let wy = rows[y];
-    for (x, wx) in cols.iter().enumerate() {
+    // Columns in dilation-phase order (x, x+d, x+2d, …), as the rows are: neighbouring
+    // queries then share all but one key column, which stay in cache.
+    let d = group.dilation;
+    for x in (0..d.min(width)).flat_map(|phase| (phase..width).step_by(d)) {
+        let wx = &cols[x];
         for ty in 0..k {
             let base = pixel(wy.key(ty), 0);
             for tx in 0..k {
