@@ -11,7 +11,8 @@
 use super::super::NaProblem;
 use super::super::simd::Simd;
 use super::super::window::AxisWindow;
-use super::{axpy, dot, exp_nonpositive};
+use super::exp_nonpositive;
+use super::per_query::{axpy, dot};
 use rayon::prelude::*;
 
 /// Gradients of [`super::na2d`]: `qkv` and `rpb` as there, `grad` the output's gradient

@@ -146,6 +146,42 @@ impl Layout {
     }
 }
 
+impl Layout {
+    /// [`Self::fill`] without AVX-512 (for the AVX2 kernel): image rows in parallel, each
+    /// pixel's channel run copied to its column of the channel rows. The paddings are zeroed
+    /// (masked-off lanes read them; their weights are zero, and so are they).
+    pub fn fill_plain(&self, qkv: &[f32], scratch: &mut Vec<f32>) {
+        if scratch.len() < self.len {
+            scratch.resize(self.len, 0.0);
+        }
+        let (c, width) = (self.channels, self.col.len());
+        let run = self.heads * self.head_dim;
+        let src_row = width * 3 * c;
+        assert!(qkv.len() >= self.len / self.per_row * src_row);
+        scratch[..self.len]
+            .par_chunks_mut(self.per_row)
+            .zip(qkv.par_chunks(src_row))
+            .for_each(|(dst, src)| {
+                for chunk in dst.chunks_exact_mut(self.stride) {
+                    chunk[..FRONT].fill(0.0);
+                    chunk[FRONT + width..].fill(0.0);
+                }
+                for which in 0..3 {
+                    let src0 = which * c + self.h0 * self.head_dim;
+                    let dst0 = which * run * self.stride + FRONT;
+                    // Channel rows written in order; the image row's source (a few hundred
+                    // KB) stays in cache across them.
+                    for ch in 0..run {
+                        let to = &mut dst[dst0 + ch * self.stride..][..width];
+                        for (t, &x) in to.iter_mut().zip(&self.col) {
+                            *t = src[x * 3 * c + src0 + ch];
+                        }
+                    }
+                }
+            });
+    }
+}
+
 /// `dst[j·stride + i] = src[rows[i] + ch0 + j]` for `i < 16, j < n ≤ 16`: sixteen rows of
 /// `n` floats transposed in registers (unpack, in-lane shuffle, two 128-bit block shuffles).
 ///

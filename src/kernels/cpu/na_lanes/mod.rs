@@ -12,8 +12,10 @@
 //! runs `−(k−1)..=k−1` and the mask follows the NATTEN rule ([`AxisWindow`]). The bias of
 //! offset `o` is the same for every lane (table column `o + k − 1`). Where a group's blocks are
 //! whole dilation phases of 4 or 8 columns, each lane scores its own phase's keys instead
-//! (`dense.rs`).
+//! (`dense.rs`). `avx2.rs` runs the same layout and blocks on eight AVX2 lanes, in a simpler
+//! form (no row pairs, no dense phases).
 
+pub mod avx2;
 mod dense;
 mod layout;
 mod pair;
@@ -169,7 +171,7 @@ fn layouts(p: &NaProblem) -> Vec<Layout> {
 unsafe fn run_group(p: &NaProblem, g: usize, l: &Layout, t: &[f32], bias: &[f32], out: &mut [f32]) {
     let group = &p.groups[g];
     let (rows, cols) = p.windows(group);
-    let blocks = blocks(l, &cols, group.kernel);
+    let blocks = blocks(l, &cols, group.kernel, 16);
     let dense = Dense::new(l, &cols, group.kernel, &blocks);
     let job = Job {
         p,
@@ -199,7 +201,7 @@ unsafe fn run_group(p: &NaProblem, g: usize, l: &Layout, t: &[f32], bias: &[f32]
     });
 }
 
-/// A block of sixteen reordered positions and which key offsets each lane may use.
+/// A block of sixteen (AVX2: eight) reordered positions and which key offsets each lane may use.
 struct Block {
     start: usize,
     /// Lanes holding a query (the last block of a row may be short).
@@ -209,15 +211,16 @@ struct Block {
     masks: Option<Vec<u16>>,
 }
 
-/// The blocks of a reordered row (the same for every row, head and image).
-fn blocks(l: &Layout, cols: &[AxisWindow], kernel: usize) -> Vec<Block> {
+/// The blocks of `lanes` (16 or 8) positions of a reordered row (the same for every row,
+/// head and image).
+fn blocks(l: &Layout, cols: &[AxisWindow], kernel: usize, lanes: usize) -> Vec<Block> {
     let width = l.col.len();
     (0..width)
-        .step_by(16)
+        .step_by(lanes)
         .map(|start| {
-            let count = (width - start).min(16);
+            let count = (width - start).min(lanes);
             let mut masks = vec![0u16; 2 * kernel - 1];
-            let mut centred = count == 16;
+            let mut centred = count == lanes;
             for i in 0..count {
                 let x = l.col[start + i];
                 let w = cols[x];
