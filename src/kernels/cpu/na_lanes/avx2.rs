@@ -6,8 +6,7 @@
 use super::super::super::NaProblem;
 use super::super::{OutRows, exp_nonpositive};
 use super::pair::MAX_HEAD_DIM;
-use super::{Block, Layout, SCRATCH, blocks, layouts, with_kept};
-use crate::kernels::window::AxisWindow;
+use super::{Block, Group, SCRATCH, blocks, layouts, with_kept};
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -38,14 +37,16 @@ pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
                 .flat_map(|phase| (phase..p.height).step_by(group.dilation))
                 .collect();
             let job = Job {
-                p,
-                l,
-                t: &scratch[..l.len()],
-                bias: &rpb[g],
-                rows: &rows,
+                group: Group {
+                    p,
+                    l,
+                    t: &scratch[..l.len()],
+                    bias: &rpb[g],
+                    rows: &rows,
+                    blocks: &blocks(l, &cols, group.kernel, 8),
+                    out: OutRows(out.as_mut_ptr()),
+                },
                 order: &order,
-                blocks: &blocks(l, &cols, group.kernel, 8),
-                out: OutRows(out.as_mut_ptr()),
             };
             let tasks = p.batch * l.heads * p.height;
             (0..tasks).into_par_iter().for_each(|task| {
@@ -67,17 +68,18 @@ pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
     out
 }
 
-/// One head group's call.
+/// One head group's call on AVX2.
 struct Job<'a> {
-    p: &'a NaProblem,
-    l: &'a Layout,
-    t: &'a [f32],
-    /// `[heads, 2k − 1, 2k − 1]`.
-    bias: &'a [f32],
-    rows: &'a [AxisWindow],
+    group: Group<'a>,
+    /// Image rows in dilation-phase order.
     order: &'a [usize],
-    blocks: &'a [Block],
-    out: OutRows,
+}
+
+impl<'a> std::ops::Deref for Job<'a> {
+    type Target = Group<'a>;
+    fn deref(&self) -> &Group<'a> {
+        &self.group
+    }
 }
 
 /// What every block of one (image row, head) shares: where its queries, its `K` key rows and

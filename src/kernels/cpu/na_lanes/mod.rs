@@ -174,15 +174,17 @@ unsafe fn run_group(p: &NaProblem, g: usize, l: &Layout, t: &[f32], bias: &[f32]
     let blocks = blocks(l, &cols, group.kernel, 16);
     let dense = Dense::new(l, &cols, group.kernel, &blocks);
     let job = Job {
-        p,
-        l,
-        t,
-        bias,
-        rows: &rows,
+        group: Group {
+            p,
+            l,
+            t,
+            bias,
+            rows: &rows,
+            blocks: &blocks,
+            out: OutRows(out.as_mut_ptr()),
+        },
         pairs: &row_pairs(p.height, group.dilation),
-        blocks: &blocks,
         dense: dense.as_ref(),
-        out: OutRows(out.as_mut_ptr()),
     };
     let tasks = p.batch * group.heads * job.pairs.len();
     (0..tasks).into_par_iter().for_each(|task| {
@@ -253,18 +255,31 @@ fn row_pairs(height: usize, dilation: usize) -> Vec<(usize, usize)> {
     pairs
 }
 
-/// One head group's call.
-struct Job<'a> {
+/// What the lane kernels (AVX-512 and `avx2.rs`) read of one head group's call.
+struct Group<'a> {
     p: &'a NaProblem,
     l: &'a Layout,
+    /// The group's filled copy.
     t: &'a [f32],
     /// `[heads, 2k − 1, 2k − 1]`.
     bias: &'a [f32],
     rows: &'a [AxisWindow],
+    blocks: &'a [Block],
+    out: OutRows,
+}
+
+/// One head group's call on AVX-512.
+struct Job<'a> {
+    group: Group<'a>,
     /// Pairs of rows one dilation step apart (see [`row_pairs`]).
     pairs: &'a [(usize, usize)],
-    blocks: &'a [Block],
     /// Set when the group's blocks are whole short phases ([`dense`]).
     dense: Option<&'a Dense>,
-    out: OutRows,
+}
+
+impl<'a> std::ops::Deref for Job<'a> {
+    type Target = Group<'a>;
+    fn deref(&self) -> &Group<'a> {
+        &self.group
+    }
 }
