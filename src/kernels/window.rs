@@ -45,9 +45,23 @@ impl AxisWindow {
     }
 }
 
+/// An axis's indices `0..len` in dilation-phase order (`0, d, 2d, …, 1, 1 + d, …`): each
+/// dilation group's members together, so neighbouring queries share all but one key.
+pub fn phase_order(len: usize, dilation: usize) -> impl Iterator<Item = usize> {
+    (0..dilation.min(len)).flat_map(move |phase| (phase..len).step_by(dilation))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phase_order_lists_each_index_once_group_by_group() {
+        assert_eq!(phase_order(7, 3).collect::<Vec<_>>(), [0, 3, 6, 1, 4, 2, 5]);
+        assert_eq!(phase_order(5, 1).collect::<Vec<_>>(), [0, 1, 2, 3, 4]);
+        // More phases than indices: each index is its own group.
+        assert_eq!(phase_order(2, 5).collect::<Vec<_>>(), [0, 1]);
+    }
 
     #[test]
     fn centred_in_the_interior_and_shifted_at_borders() {

@@ -77,14 +77,11 @@ pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
 pub fn na2d_with(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: Simd) -> Vec<f32> {
     let simd = simd.or_portable();
     #[cfg(target_arch = "x86_64")]
-    if simd == Simd::Avx512 && na_lanes::supports(p) {
-        // SAFETY: the CPU runs the AVX-512 path (`or_portable`) and the problem is supported.
-        return unsafe { na_lanes::na2d(p, qkv, rpb) };
-    }
-    #[cfg(target_arch = "x86_64")]
-    if simd == Simd::Avx2 && na_lanes::avx2::preferred(p) {
-        // SAFETY: the CPU runs the AVX2 path (`or_portable`) and the problem is supported.
-        return unsafe { na_lanes::avx2::na2d(p, qkv, rpb) };
+    if (simd == Simd::Avx512 && na_lanes::supports(p))
+        || (simd == Simd::Avx2 && na_lanes::avx2::preferred(p))
+    {
+        // SAFETY: the CPU runs the path (`or_portable`) and the problem is supported.
+        return unsafe { na_lanes::na2d(p, qkv, rpb, simd) };
     }
     per_query::na2d(p, qkv, rpb, simd)
 }

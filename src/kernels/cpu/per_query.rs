@@ -5,7 +5,7 @@
 
 use super::super::NaProblem;
 use super::super::simd::Simd;
-use super::super::window::AxisWindow;
+use super::super::window::{AxisWindow, phase_order};
 use super::{OutRows, dots, exp_nonpositive};
 use rayon::prelude::*;
 
@@ -54,13 +54,7 @@ fn na2d_hd<const HD: usize>(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: 
         // their seven key rows, so keys come from cache rather than memory (a dilated group
         // at 256² otherwise re-reads qkv from memory for every row).
         let order: Vec<usize> = (0..p.batch)
-            .flat_map(|b| {
-                (0..group.dilation).flat_map(move |phase| {
-                    (phase..p.height)
-                        .step_by(group.dilation)
-                        .map(move |y| b * p.height + y)
-                })
-            })
+            .flat_map(|b| phase_order(p.height, group.dilation).map(move |y| b * p.height + y))
             .collect();
         order.par_iter().for_each(|&row| {
             // SAFETY: `order` lists every row once, so no two tasks hold the same row, and
@@ -120,8 +114,7 @@ fn na_row<const HD: usize, const TAPS: usize>(
     let wy = rows[y];
     // Columns in dilation-phase order (x, x+d, x+2d, …), as the rows are: neighbouring
     // queries then share all but one key column, which stay in cache.
-    let d = group.dilation;
-    for x in (0..d.min(width)).flat_map(|phase| (phase..width).step_by(d)) {
+    for x in phase_order(width, group.dilation) {
         let wx = &cols[x];
         for ty in 0..k {
             let base = pixel(wy.key(ty), 0);

@@ -4,9 +4,10 @@
 //! and the per-tap bookkeeping, which dominated at small head dims.
 
 use super::super::super::NaProblem;
+use super::super::super::window::phase_order;
 use super::super::{OutRows, exp_nonpositive};
 use super::pair::MAX_HEAD_DIM;
-use super::{Block, Group, SCRATCH, blocks, layouts, with_kept};
+use super::{Block, Group, Layout, blocks};
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -21,51 +22,49 @@ pub fn preferred(p: &NaProblem) -> bool {
     p.head_dim <= MAX_PREFERRED_HEAD_DIM && super::supports(p)
 }
 
-/// Same contract as [`super::super::na2d`].
+/// Group `g`'s attention from its filled copy `t` into its channels of `out`.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA, and [`super::supports`] must hold for `p`.
-pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
-    let mut out = vec![0f32; p.batch * p.height * p.width * p.heads() * p.head_dim];
-    with_kept(&SCRATCH, |scratch| {
-        for (g, l) in layouts(p).iter().enumerate() {
-            l.fill_plain(qkv, scratch);
-            let group = &p.groups[g];
-            let (rows, cols) = p.windows(group);
-            // Rows in dilation-phase order, so neighbouring tasks share key rows in cache.
-            let order: Vec<usize> = (0..group.dilation.min(p.height))
-                .flat_map(|phase| (phase..p.height).step_by(group.dilation))
-                .collect();
-            let job = Job {
-                group: Group {
-                    p,
-                    l,
-                    t: &scratch[..l.len()],
-                    bias: &rpb[g],
-                    rows: &rows,
-                    blocks: &blocks(l, &cols, group.kernel, 8),
-                    out: OutRows(out.as_mut_ptr()),
-                },
-                order: &order,
-            };
-            let tasks = p.batch * l.heads * p.height;
-            (0..tasks).into_par_iter().for_each(|task| {
-                // SAFETY: the caller guarantees AVX2 + FMA and a supported kernel size.
-                unsafe {
-                    match group.kernel {
-                        1 => job.row::<1, 1>(task),
-                        3 => job.row::<3, 5>(task),
-                        5 => job.row::<5, 9>(task),
-                        7 => job.row::<7, 13>(task),
-                        9 => job.row::<9, 17>(task),
-                        11 => job.row::<11, 21>(task),
-                        _ => job.row::<13, 25>(task),
-                    }
-                }
-            });
+pub(super) unsafe fn run_group(
+    p: &NaProblem,
+    g: usize,
+    l: &Layout,
+    t: &[f32],
+    bias: &[f32],
+    out: &mut [f32],
+) {
+    let group = &p.groups[g];
+    let (rows, cols) = p.windows(group);
+    // Rows in dilation-phase order, so neighbouring tasks share key rows in cache.
+    let order: Vec<usize> = phase_order(p.height, group.dilation).collect();
+    let job = Job {
+        group: Group {
+            p,
+            l,
+            t,
+            bias,
+            rows: &rows,
+            blocks: &blocks(l, &cols, group.kernel, 8),
+            out: OutRows(out.as_mut_ptr()),
+        },
+        order: &order,
+    };
+    let tasks = p.batch * l.heads * p.height;
+    (0..tasks).into_par_iter().for_each(|task| {
+        // SAFETY: the caller guarantees AVX2 + FMA and a supported kernel size.
+        unsafe {
+            match group.kernel {
+                1 => job.row::<1, 1>(task),
+                3 => job.row::<3, 5>(task),
+                5 => job.row::<5, 9>(task),
+                7 => job.row::<7, 13>(task),
+                9 => job.row::<9, 17>(task),
+                11 => job.row::<11, 21>(task),
+                _ => job.row::<13, 25>(task),
+            }
         }
     });
-    out
 }
 
 /// One head group's call on AVX2.
@@ -300,7 +299,7 @@ mod tests {
                 .collect();
             let want = reference::na2d(&p, &qkv, &rpb);
             // SAFETY: AVX2 checked above; kernels ≤ 13 and head dims ≤ 64.
-            let got = unsafe { na2d(&p, &qkv, &rpb) };
+            let got = unsafe { super::super::na2d(&p, &qkv, &rpb, Simd::Avx2) };
             let worst = got
                 .iter()
                 .zip(&want)

@@ -2,6 +2,7 @@
 //! kernel reads (see the parent module).
 
 use super::super::super::NaProblem;
+use super::super::super::window::phase_order;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -33,10 +34,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(p: &NaProblem, g: usize, h0: usize) -> Self {
-        let d = p.groups[g].dilation;
-        let col: Vec<usize> = (0..d)
-            .flat_map(|phase| (phase..p.width).step_by(d))
-            .collect();
+        let col: Vec<usize> = phase_order(p.width, p.groups[g].dilation).collect();
         let stride = FRONT + p.width + BACK;
         let heads = p.groups[g].heads;
         let per_row = 3 * heads * p.head_dim * stride;
@@ -68,12 +66,12 @@ impl Layout {
     }
 
     /// Copies the group's q, k and v out of `qkv` (`[b, y, x, 3, heads, hd]`) into `scratch`,
-    /// image rows in parallel ([`Self::fill_row`]).
+    /// image rows in parallel: through register transposes with `avx512` ([`Self::fill_row`]),
+    /// plainly otherwise ([`Self::fill_row_plain`]).
     ///
     /// # Safety
-    /// The CPU must support AVX-512F.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn fill(&self, qkv: &[f32], scratch: &mut Vec<f32>) {
+    /// With `avx512`, the CPU must support AVX-512F.
+    pub unsafe fn fill(&self, qkv: &[f32], scratch: &mut Vec<f32>, avx512: bool) {
         if scratch.len() < self.len {
             scratch.resize(self.len, 0.0);
         }
@@ -82,8 +80,11 @@ impl Layout {
         scratch[..self.len]
             .par_chunks_mut(self.per_row)
             .zip(qkv.par_chunks(src_row))
-            // SAFETY: AVX-512F (the caller).
-            .for_each(|(dst, src)| unsafe { self.fill_row(src, dst) });
+            .for_each(|(dst, src)| match avx512 {
+                // SAFETY: AVX-512F (the caller).
+                true => unsafe { self.fill_row(src, dst) },
+                false => self.fill_row_plain(src, dst),
+            });
     }
 
     /// Copies one image row's q, k and v (`src`: `[x, 3, heads, hd]`) into its part of the
@@ -147,38 +148,29 @@ impl Layout {
 }
 
 impl Layout {
-    /// [`Self::fill`] without AVX-512 (for the AVX2 kernel): image rows in parallel, each
-    /// pixel's channel run copied to its column of the channel rows. The paddings are zeroed
-    /// (masked-off lanes read them; their weights are zero, and so are they).
-    pub fn fill_plain(&self, qkv: &[f32], scratch: &mut Vec<f32>) {
-        if scratch.len() < self.len {
-            scratch.resize(self.len, 0.0);
-        }
+    /// [`Self::fill_row`] without AVX-512 (for the AVX2 kernel): each channel row gathered
+    /// from its pixels. The paddings are zeroed (masked-off lanes read them; their weights are
+    /// zero, and so are they).
+    pub fn fill_row_plain(&self, src: &[f32], dst: &mut [f32]) {
         let (c, width) = (self.channels, self.col.len());
         let run = self.heads * self.head_dim;
-        let src_row = width * 3 * c;
-        assert!(qkv.len() >= self.len / self.per_row * src_row);
-        scratch[..self.len]
-            .par_chunks_mut(self.per_row)
-            .zip(qkv.par_chunks(src_row))
-            .for_each(|(dst, src)| {
-                for chunk in dst.chunks_exact_mut(self.stride) {
-                    chunk[..FRONT].fill(0.0);
-                    chunk[FRONT + width..].fill(0.0);
+        assert!(src.len() >= width * 3 * c && dst.len() >= self.per_row);
+        for chunk in dst[..self.per_row].chunks_exact_mut(self.stride) {
+            chunk[..FRONT].fill(0.0);
+            chunk[FRONT + width..].fill(0.0);
+        }
+        for which in 0..3 {
+            let src0 = which * c + self.h0 * self.head_dim;
+            let dst0 = which * run * self.stride + FRONT;
+            // Channel rows written in order; the image row's source (a few hundred KB) stays
+            // in cache across them.
+            for ch in 0..run {
+                let to = &mut dst[dst0 + ch * self.stride..][..width];
+                for (t, &x) in to.iter_mut().zip(&self.col) {
+                    *t = src[x * 3 * c + src0 + ch];
                 }
-                for which in 0..3 {
-                    let src0 = which * c + self.h0 * self.head_dim;
-                    let dst0 = which * run * self.stride + FRONT;
-                    // Channel rows written in order; the image row's source (a few hundred
-                    // KB) stays in cache across them.
-                    for ch in 0..run {
-                        let to = &mut dst[dst0 + ch * self.stride..][..width];
-                        for (t, &x) in to.iter_mut().zip(&self.col) {
-                            *t = src[x * 3 * c + src0 + ch];
-                        }
-                    }
-                }
-            });
+            }
+        }
     }
 }
 

@@ -21,6 +21,7 @@ mod layout;
 mod pair;
 
 use super::super::NaProblem;
+use super::super::simd::Simd;
 use super::super::window::AxisWindow;
 use super::OutRows;
 use super::vmath::exp_nonpositive;
@@ -67,18 +68,24 @@ fn with_kept<R>(
     result
 }
 
-/// Same contract as [`super::na2d`].
+/// Same contract as [`super::na2d`], on sixteen AVX-512 lanes or (`simd` AVX2) eight
+/// ([`avx2`]).
 ///
 /// # Safety
-/// The CPU must support AVX-512F, and [`supports`] must hold for `p`.
-pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
+/// The CPU must support `simd` (AVX-512F, or AVX2 + FMA), and [`supports`] must hold for `p`.
+pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: Simd) -> Vec<f32> {
+    let avx512 = simd == Simd::Avx512;
     let mut out = vec![0f32; p.batch * p.height * p.width * p.heads() * p.head_dim];
     with_kept(&SCRATCH, |scratch| {
         for (g, layout) in layouts(p).iter().enumerate() {
-            // SAFETY: the caller guarantees AVX-512F and a supported problem.
+            // SAFETY: the caller guarantees the instruction set and a supported problem.
             unsafe {
-                layout.fill(qkv, scratch);
-                run_group(p, g, layout, scratch, &rpb[g], &mut out);
+                layout.fill(qkv, scratch, avx512);
+                let t = &scratch[..layout.len()];
+                match avx512 {
+                    true => run_group(p, g, layout, t, &rpb[g], &mut out),
+                    false => avx2::run_group(p, g, layout, t, &rpb[g], &mut out),
+                }
             }
         }
     });
