@@ -1,4 +1,5 @@
-//! The attention half of a block up to its output projection, fused on AVX-512:
+//! The attention half of a block up to its output projection, fused wherever a lane kernel
+//! runs the attention (AVX-512, and AVX2 at small head dims):
 //! `NA(qkv(AdaIN(x)))` where each tile of q/k/v rows goes from the GEMM straight into the
 //! lane kernel's channel-major layout while it is in cache. The row-major `qkv` (3× the
 //! block's width per token) is never written to memory nor read back; at 1024² that is
@@ -29,7 +30,7 @@ pub fn adain_qkv_na(
     let n = p.height * p.width;
     let simd = Simd::active();
     #[cfg(target_arch = "x86_64")]
-    if simd == Simd::Avx512 && super::na_lanes::supports(p) {
+    if super::lane_path(p, simd) {
         let d = w.d_out;
         assert_eq!(d, 3 * p.heads() * p.head_dim, "qkv width vs the problem");
         let coefficients = coefficients_per_image(x, style, n, c);
@@ -50,8 +51,8 @@ pub fn adain_qkv_na(
                 )
             })
         };
-        // SAFETY: the CPU runs AVX-512 (`Simd::active` checked) and the problem is supported.
-        return unsafe { super::na_lanes::na2d_produced(p, rpb, ROWS, &produce) };
+        // SAFETY: the CPU runs `simd` (`Simd::active`) and the problem is supported there.
+        return unsafe { super::na_lanes::na2d_produced(p, rpb, ROWS, simd, &produce) };
     }
     let qkv = adain_linear(x, style, n, c, w);
     super::na2d_with(p, &qkv, rpb, simd)
@@ -127,10 +128,11 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn a_call_nested_on_the_same_thread_gets_its_own_buffer() {
-        use super::super::na_lanes::{na2d_produced, supports};
+        use super::super::{lane_path, na_lanes::na2d_produced};
         let (p, .., rpb) = case();
-        if Simd::active() != Simd::Avx512 || !supports(&p) {
-            println!("no AVX-512: the fused pass is not used on this CPU");
+        let simd = Simd::active();
+        if !lane_path(&p, simd) {
+            println!("no lane kernel for {simd:?} here: the fused pass is not used on this CPU");
             return;
         }
         let c = p.heads() * p.head_dim;
@@ -144,8 +146,8 @@ mod tests {
         let produce = |first: usize, rows: &mut [f32]| {
             copy(first, rows);
             if first == 0 {
-                // SAFETY: AVX-512 and a supported problem (checked above).
-                let inner = unsafe { na2d_produced(&p, &rpb, ROWS, &copy) };
+                // SAFETY: the active path and a problem it runs (checked above).
+                let inner = unsafe { na2d_produced(&p, &rpb, ROWS, simd, &copy) };
                 *nested.lock().unwrap() = Some(inner);
             }
         };
@@ -154,7 +156,7 @@ mod tests {
             .build()
             .unwrap();
         // SAFETY: as above.
-        let outer = pool.install(|| unsafe { na2d_produced(&p, &rpb, ROWS, &produce) });
+        let outer = pool.install(|| unsafe { na2d_produced(&p, &rpb, ROWS, simd, &produce) });
         assert_eq!(outer, want);
         assert_eq!(nested.into_inner().unwrap(), Some(want));
     }

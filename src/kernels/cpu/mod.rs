@@ -73,13 +73,23 @@ pub fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>]) -> Vec<f32> {
     na2d_with(p, qkv, rpb, Simd::active())
 }
 
+/// Whether the lane kernels (`na_lanes`) run `p` on path `simd` (one the CPU has): AVX-512
+/// whenever they support it, AVX2 where its eight lanes beat the per-query kernel.
+pub fn lane_path(p: &NaProblem, simd: Simd) -> bool {
+    match simd {
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx512 => na_lanes::supports(p),
+        #[cfg(target_arch = "x86_64")]
+        Simd::Avx2 => na_lanes::avx2::preferred(p),
+        _ => false,
+    }
+}
+
 /// [`na2d`] on a chosen path; a path the CPU lacks runs the portable code.
 pub fn na2d_with(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: Simd) -> Vec<f32> {
     let simd = simd.or_portable();
     #[cfg(target_arch = "x86_64")]
-    if (simd == Simd::Avx512 && na_lanes::supports(p))
-        || (simd == Simd::Avx2 && na_lanes::avx2::preferred(p))
-    {
+    if lane_path(p, simd) {
         // SAFETY: the CPU runs the path (`or_portable`) and the problem is supported.
         return unsafe { na_lanes::na2d(p, qkv, rpb, simd) };
     }

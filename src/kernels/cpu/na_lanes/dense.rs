@@ -10,21 +10,30 @@ use super::{AxisWindow, Block, Job};
 use std::arch::x86_64::*;
 
 /// What every block of a dense group shares: its lanes' windows repeat block after block.
+/// Built for blocks of 16 lanes (AVX-512) or 8 (AVX2, `avx2/dense.rs`: only the first eight
+/// entries of each lane array are used).
 pub struct Dense {
     /// Phase length `L` (4 or 8).
     pub len: usize,
     /// Per key `j` of a phase: bit `i` says lane `i`'s window holds it.
-    masks: [u16; 8],
+    pub(super) masks: [u16; 8],
     /// Per key `j`: the block position each lane reads it from.
-    perm: [[i32; 16]; 8],
-    /// Per key `j`: each lane's column in a bias-table row.
-    bias_col: [[i32; 16]; 8],
+    pub(super) perm: [[i32; 16]; 8],
+    /// Per key `j`: each lane's column in a bias-table row (0 where the window lacks it).
+    pub(super) bias_col: [[i32; 16]; 8],
 }
 
 impl Dense {
-    /// The tables when every block of `blocks` consists of whole phases of 4 or 8 columns and
-    /// all blocks' lanes have the same windows; `None` otherwise (the shifted-load path runs).
-    pub fn new(l: &Layout, cols: &[AxisWindow], kernel: usize, blocks: &[Block]) -> Option<Self> {
+    /// The tables when every block of `blocks` (of `lanes` positions) consists of whole phases
+    /// of 4 or 8 columns and all blocks' lanes have the same windows; `None` otherwise (the
+    /// shifted-load path runs).
+    pub fn new(
+        l: &Layout,
+        cols: &[AxisWindow],
+        kernel: usize,
+        blocks: &[Block],
+        lanes: usize,
+    ) -> Option<Self> {
         let d = cols.first()?.step;
         let len = l.col.len() / d;
         if d < 2 || !l.col.len().is_multiple_of(d) || !matches!(len, 4 | 8) || kernel > len {
@@ -38,7 +47,7 @@ impl Dense {
                 perm: [[0; 16]; 8],
                 bias_col: [[0; 16]; 8],
             };
-            for i in 0..16 {
+            for i in 0..lanes {
                 // Lanes past a short last block read the row's zero padding; give them the
                 // first phase's pattern so every block shares one table.
                 let lane = if i < block.count { i } else { i % len };

@@ -80,11 +80,22 @@ impl Layout {
         scratch[..self.len]
             .par_chunks_mut(self.per_row)
             .zip(qkv.par_chunks(src_row))
-            .for_each(|(dst, src)| match avx512 {
-                // SAFETY: AVX-512F (the caller).
-                true => unsafe { self.fill_row(src, dst) },
-                false => self.fill_row_plain(src, dst),
-            });
+            // SAFETY: AVX-512F with `avx512` (the caller).
+            .for_each(|(dst, src)| unsafe { self.fill_row_with(src, dst, avx512) });
+    }
+
+    /// One image row's copy, through [`Self::fill_row`] with `avx512`, else
+    /// [`Self::fill_row_plain`].
+    ///
+    /// # Safety
+    /// With `avx512`, the CPU must support AVX-512F.
+    #[inline]
+    pub unsafe fn fill_row_with(&self, src: &[f32], dst: &mut [f32], avx512: bool) {
+        match avx512 {
+            // SAFETY: AVX-512F (the caller).
+            true => unsafe { self.fill_row(src, dst) },
+            false => self.fill_row_plain(src, dst),
+        }
     }
 
     /// Copies one image row's q, k and v (`src`: `[x, 3, heads, hd]`) into its part of the

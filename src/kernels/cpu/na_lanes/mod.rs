@@ -98,13 +98,15 @@ pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: Simd) -> 
 /// `tile_tokens` tokens (whole image rows) run in parallel.
 ///
 /// # Safety
-/// The CPU must support AVX-512F, and [`supports`] must hold for `p`.
+/// As [`na2d`]: the CPU must support `simd`, and [`supports`] must hold for `p`.
 pub unsafe fn na2d_produced(
     p: &NaProblem,
     rpb: &[Vec<f32>],
     tile_tokens: usize,
+    simd: Simd,
     produce: &(dyn Fn(usize, &mut [f32]) + Sync),
 ) -> Vec<f32> {
+    let avx512 = simd == Simd::Avx512;
     let layouts = layouts(p);
     let src_row = p.width * 3 * p.heads() * p.head_dim;
     let rows_per_tile = (tile_tokens / p.width).clamp(1, p.height);
@@ -144,16 +146,22 @@ pub unsafe fn na2d_produced(
                         .chunks_exact(src_row)
                         .zip(dst.chunks_exact_mut(l.per_row()))
                     {
-                        // SAFETY: the caller guarantees AVX-512F.
-                        unsafe { l.fill_row(s, d) };
+                        // SAFETY: the caller guarantees the instruction set.
+                        unsafe { l.fill_row_with(s, d, avx512) };
                     }
                 }
             },
         );
         let mut start = 0;
         for (g, l) in layouts.iter().enumerate() {
-            // SAFETY: the caller guarantees AVX-512F and a supported problem.
-            unsafe { run_group(p, g, l, &all[start..start + l.len()], &rpb[g], &mut out) };
+            let t = &all[start..start + l.len()];
+            // SAFETY: the caller guarantees the instruction set and a supported problem.
+            unsafe {
+                match avx512 {
+                    true => run_group(p, g, l, t, &rpb[g], &mut out),
+                    false => avx2::run_group(p, g, l, t, &rpb[g], &mut out),
+                }
+            }
             start += l.len();
         }
     });
@@ -179,7 +187,7 @@ unsafe fn run_group(p: &NaProblem, g: usize, l: &Layout, t: &[f32], bias: &[f32]
     let group = &p.groups[g];
     let (rows, cols) = p.windows(group);
     let blocks = blocks(l, &cols, group.kernel, 16);
-    let dense = Dense::new(l, &cols, group.kernel, &blocks);
+    let dense = Dense::new(l, &cols, group.kernel, &blocks, 16);
     let job = Job {
         group: Group {
             p,

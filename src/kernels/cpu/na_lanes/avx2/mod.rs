@@ -1,25 +1,45 @@
 //! Neighbourhood attention forward on AVX2 with one query per lane: the AVX-512 kernel's
 //! layout and blocks (see the parent module) on eight lanes, one image row at a time, without
-//! its row pairs or dense phases. Against the per-query kernel it drops the horizontal sums
-//! and the per-tap bookkeeping, which dominated at small head dims.
+//! its row pairs. Against the per-query kernel it drops the horizontal sums and the per-tap
+//! bookkeeping, which dominated at small head dims. Blocks that are whole dilation phases run
+//! in dense form (`dense.rs`).
+
+mod dense;
 
 use super::super::super::NaProblem;
 use super::super::super::window::phase_order;
 use super::super::{OutRows, exp_nonpositive};
+use super::dense::Dense;
 use super::pair::MAX_HEAD_DIM;
 use super::{Block, Group, Layout, blocks};
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
-/// Largest head dim this kernel is used for. Measured single-threaded against the per-query
-/// kernel (AMD EPYC, FFHQ-1024 and fixture layers): head dim 4 ran 1.6–2.9× faster (1024²:
-/// 1 685 → 1 073 ms), 8 about 1.0–1.2×, 16 up to 1.2× slower (256²: 162 → 200 ms), where
-/// the per-query kernel's eight-tap dots already fill its vectors.
+/// Largest head dim this kernel is used for in every problem. Measured single-threaded against
+/// the per-query kernel (AMD EPYC, FFHQ-1024 and fixture layers): head dim 4 ran 1.6–2.9×
+/// faster (1024²: 1 685 → 1 073 ms), 8 about 1.0–1.2×, 16 up to 1.2× slower (256²: 162 → 200
+/// ms) while dilated groups ran 13 shifted offsets; the per-query kernel's eight-tap dots
+/// already fill its vectors.
 const MAX_PREFERRED_HEAD_DIM: usize = 8;
 
-/// Whether the AVX2 path runs `p` here rather than in the per-query kernel.
+/// Whether the AVX2 path runs `p` here rather than in the per-query kernel: at small head dims,
+/// and at any head dim where every dilated group runs in dense form (FFHQ-256, head dim 32,
+/// single-threaded: 128² 70–90 → 65–79 ms, 256² 137–145 → 122–134 ms; 32² and 64² the same
+/// within noise).
 pub fn preferred(p: &NaProblem) -> bool {
-    p.head_dim <= MAX_PREFERRED_HEAD_DIM && super::supports(p)
+    super::supports(p)
+        && (p.head_dim <= MAX_PREFERRED_HEAD_DIM
+            || (p.groups.iter().any(|g| g.dilation > 1)
+                && (0..p.groups.len()).all(|g| p.groups[g].dilation == 1 || dense_group(p, g))))
+}
+
+/// Whether group `g` of `p` has whole short phases ([`Dense`]) in blocks of eight.
+fn dense_group(p: &NaProblem, g: usize) -> bool {
+    let group = &p.groups[g];
+    let l = Layout::new(p, g, 0);
+    let (_, cols) = p.windows(group);
+    let blocks = blocks(&l, &cols, group.kernel, 8);
+    Dense::new(&l, &cols, group.kernel, &blocks, 8).is_some()
 }
 
 /// Group `g`'s attention from its filled copy `t` into its channels of `out`.
@@ -38,6 +58,11 @@ pub(super) unsafe fn run_group(
     let (rows, cols) = p.windows(group);
     // Rows in dilation-phase order, so neighbouring tasks share key rows in cache.
     let order: Vec<usize> = phase_order(p.height, group.dilation).collect();
+    let blocks = blocks(l, &cols, group.kernel, 8);
+    let dense = Dense::new(l, &cols, group.kernel, &blocks, 8);
+    let lane_bias = dense
+        .as_ref()
+        .map(|d| dense::lane_bias(bias, 2 * group.kernel - 1, d));
     let job = Job {
         group: Group {
             p,
@@ -45,10 +70,11 @@ pub(super) unsafe fn run_group(
             t,
             bias,
             rows: &rows,
-            blocks: &blocks(l, &cols, group.kernel, 8),
+            blocks: &blocks,
             out: OutRows(out.as_mut_ptr()),
         },
         order: &order,
+        dense: dense.as_ref().zip(lane_bias.as_deref()),
     };
     let tasks = p.batch * l.heads * p.height;
     (0..tasks).into_par_iter().for_each(|task| {
@@ -72,6 +98,9 @@ struct Job<'a> {
     group: Group<'a>,
     /// Image rows in dilation-phase order.
     order: &'a [usize],
+    /// Set when the group's blocks are whole short phases: their tables and
+    /// [`dense::lane_bias`].
+    dense: Option<(&'a Dense, &'a [f32])>,
 }
 
 impl<'a> std::ops::Deref for Job<'a> {
@@ -98,19 +127,16 @@ impl Job<'_> {
     /// AVX2 + FMA; `K` is the group's kernel.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn row<const K: usize, const N: usize>(&self, task: usize) {
-        let (p, l) = (self.p, self.l);
-        let height = p.height;
-        let y = self.order[task % height];
-        let h = (task / height) % l.heads;
-        let b = task / height / l.heads;
-        let w = self.rows[y];
-        let table = 2 * K - 1;
-        let ctx = RowCtx {
-            q_row: l.at(b * height + y, 0, h),
-            key_rows: std::array::from_fn(|ty| l.at(b * height + w.key(ty), 1, h)),
-            bias_rows: std::array::from_fn(|ty| (h * table + w.bias0 + ty) * table),
-            out0: (b * height + y) * p.width * l.channels + (l.h0 + h) * l.head_dim,
-        };
+        let ctx = self.row_ctx::<K>(task);
+        if let Some((dense, bias)) = self.dense {
+            // SAFETY: the caller's contract; `dense` was built for this group.
+            return unsafe {
+                match dense.len {
+                    4 => self.dense_row::<K, 4>(&ctx, dense, bias),
+                    _ => self.dense_row::<K, 8>(&ctx, dense, bias),
+                }
+            };
+        }
         for block in self.blocks {
             // SAFETY: the caller's contract.
             unsafe {
@@ -123,6 +149,44 @@ impl Job<'_> {
                         self.block::<K, N, true>(&ctx, block, masks, K - 1)
                     }
                 }
+            }
+        }
+    }
+
+    /// Where task `task`'s row (see [`Self::row`]) reads and writes.
+    fn row_ctx<const K: usize>(&self, task: usize) -> RowCtx<K> {
+        let (p, l) = (self.p, self.l);
+        let height = p.height;
+        let y = self.order[task % height];
+        let h = (task / height) % l.heads;
+        let b = task / height / l.heads;
+        let w = self.rows[y];
+        let table = 2 * K - 1;
+        RowCtx {
+            q_row: l.at(b * height + y, 0, h),
+            key_rows: std::array::from_fn(|ty| l.at(b * height + w.key(ty), 1, h)),
+            bias_rows: std::array::from_fn(|ty| (h * table + w.bias0 + ty) * table),
+            out0: (b * height + y) * p.width * l.channels + (l.h0 + h) * l.head_dim,
+        }
+    }
+
+    /// Block `block`'s outputs, `lanes[ch][i]` for lane `i`, into its queries' pixels.
+    ///
+    /// # Safety
+    /// This task alone writes this head's channels of its image row.
+    unsafe fn store<const K: usize>(
+        &self,
+        ctx: &RowCtx<K>,
+        block: &Block,
+        lanes: &[[f32; 8]; MAX_HEAD_DIM],
+    ) {
+        let l = self.l;
+        for i in 0..block.count {
+            let x = l.col[block.start + i];
+            // SAFETY: the caller's contract.
+            let o = unsafe { self.out.span(ctx.out0 + x * l.channels, l.head_dim) };
+            for (o, lane) in o.iter_mut().zip(lanes) {
+                *o = lane[i];
             }
         }
     }
@@ -143,12 +207,8 @@ impl Job<'_> {
         let (l, hd, stride) = (self.l, self.l.head_dim, self.l.stride);
         let t = self.t.as_ptr();
         let table = 2 * K - 1;
-        let bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
         // Lane masks as vectors: all ones where lane `i` may use offset `o`.
-        let lane_masks: [__m256; M] = std::array::from_fn(|o| {
-            let set = _mm256_and_si256(_mm256_set1_epi32(masks[o] as i32), bits);
-            _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, bits))
-        });
+        let lane_masks: [__m256; M] = std::array::from_fn(|o| lane_mask(masks[o]));
         let scale = _mm256_set1_ps(self.p.scale);
         let mut scores = [[_mm256_setzero_ps(); M]; K];
         let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
@@ -224,15 +284,17 @@ impl Job<'_> {
             }
             ch += c;
         }
-        for i in 0..block.count {
-            let x = l.col[block.start + i];
-            // SAFETY: this task alone writes this head's channels of its image row.
-            let o = unsafe { self.out.span(ctx.out0 + x * l.channels, hd) };
-            for (o, lane) in o.iter_mut().zip(&lanes) {
-                *o = lane[i];
-            }
-        }
+        // SAFETY: this task alone writes this head's channels of its image row.
+        unsafe { self.store(ctx, block, &lanes) };
     }
+}
+
+/// All ones in lane `i` where bit `i` of `bits` is set, zero elsewhere.
+#[target_feature(enable = "avx2")]
+fn lane_mask(bits: u16) -> __m256 {
+    let lanes = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    let set = _mm256_and_si256(_mm256_set1_epi32(bits as i32), lanes);
+    _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lanes))
 }
 
 /// [`exp_nonpositive`] on eight lanes (the scalar formula's loop, vectorised by the compiler
