@@ -21,6 +21,8 @@ fn wide_problems() -> Vec<stylenat::kernels::NaProblem> {
         p(1, 42, 48, 8, vec![g(1, 7, 1), g(2, 7, 6)]),
         p(2, 18, 24, 4, vec![g(1, 5, 3), g(1, 3, 6)]),
         p(1, 28, 32, 16, vec![g(2, 7, 4)]),
+        // Head dim 32 with dense phases: the AVX2 lane kernel's wide case (FFHQ-256).
+        p(1, 28, 32, 32, vec![g(1, 7, 1), g(1, 7, 4)]),
     ]
 }
 
