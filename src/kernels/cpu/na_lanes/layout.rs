@@ -66,11 +66,10 @@ impl Layout {
     }
 
     /// Copies the group's q, k and v out of `qkv` (`[b, y, x, 3, heads, hd]`) into `scratch`,
-    /// image rows in parallel: through register transposes with `avx512` ([`Self::fill_row`]),
-    /// plainly otherwise ([`Self::fill_row_plain`]).
+    /// image rows in parallel ([`Self::fill_row_with`]).
     ///
     /// # Safety
-    /// With `avx512`, the CPU must support AVX-512F.
+    /// As [`Self::fill_row_with`].
     pub unsafe fn fill(&self, qkv: &[f32], scratch: &mut Vec<f32>, avx512: bool) {
         if scratch.len() < self.len {
             scratch.resize(self.len, 0.0);
@@ -85,16 +84,18 @@ impl Layout {
     }
 
     /// One image row's copy, through [`Self::fill_row`] with `avx512`, else
-    /// [`Self::fill_row_plain`].
+    /// [`Self::fill_row8`] (the lane kernels run on no other path).
     ///
     /// # Safety
-    /// With `avx512`, the CPU must support AVX-512F.
+    /// The CPU must support AVX-512F with `avx512`, AVX2 without.
     #[inline]
     pub unsafe fn fill_row_with(&self, src: &[f32], dst: &mut [f32], avx512: bool) {
-        match avx512 {
-            // SAFETY: AVX-512F (the caller).
-            true => unsafe { self.fill_row(src, dst) },
-            false => self.fill_row_plain(src, dst),
+        // SAFETY: the caller's contract.
+        unsafe {
+            match avx512 {
+                true => self.fill_row(src, dst),
+                false => self.fill_row8(src, dst),
+            }
         }
     }
 
@@ -159,29 +160,103 @@ impl Layout {
 }
 
 impl Layout {
-    /// [`Self::fill_row`] without AVX-512 (for the AVX2 kernel): each channel row gathered
-    /// from its pixels. The paddings are zeroed (masked-off lanes read them; their weights are
-    /// zero, and so are they).
-    pub fn fill_row_plain(&self, src: &[f32], dst: &mut [f32]) {
+    /// [`Self::fill_row`] on AVX2 (for the eight-lane kernel): eight positions × up to eight
+    /// channels at a time through a register transpose, the last positions of a row (fewer
+    /// than eight) one by one. The paddings are zeroed (masked-off lanes read them; their
+    /// weights are zero, and so are they).
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn fill_row8(&self, src: &[f32], dst: &mut [f32]) {
         let (c, width) = (self.channels, self.col.len());
         let run = self.heads * self.head_dim;
         assert!(src.len() >= width * 3 * c && dst.len() >= self.per_row);
         for chunk in dst[..self.per_row].chunks_exact_mut(self.stride) {
-            chunk[..FRONT].fill(0.0);
-            chunk[FRONT + width..].fill(0.0);
-        }
-        for which in 0..3 {
-            let src0 = which * c + self.h0 * self.head_dim;
-            let dst0 = which * run * self.stride + FRONT;
-            // Channel rows written in order; the image row's source (a few hundred KB) stays
-            // in cache across them.
-            for ch in 0..run {
-                let to = &mut dst[dst0 + ch * self.stride..][..width];
-                for (t, &x) in to.iter_mut().zip(&self.col) {
-                    *t = src[x * 3 * c + src0 + ch];
+            let (front, rest) = chunk.split_at_mut(FRONT);
+            let back = &mut rest[width..];
+            // SAFETY: AVX2 (the caller); FRONT = 16 and BACK = 32 floats.
+            unsafe {
+                let zero = _mm256_setzero_ps();
+                for i in (0..FRONT).step_by(8) {
+                    _mm256_storeu_ps(front.as_mut_ptr().add(i), zero);
+                }
+                for i in (0..BACK).step_by(8) {
+                    _mm256_storeu_ps(back.as_mut_ptr().add(i), zero);
                 }
             }
         }
+        let tiled_pos = width / 8 * 8;
+        let pixel = |pos: usize| self.col[pos] * 3 * c;
+        for which in 0..3 {
+            let src0 = which * c + self.h0 * self.head_dim;
+            let dst0 = which * run * self.stride + FRONT;
+            for pos0 in (0..tiled_pos).step_by(8) {
+                let rows: [usize; 8] = std::array::from_fn(|i| pixel(pos0 + i) + src0);
+                for ch0 in (0..run).step_by(8) {
+                    let n = (run - ch0).min(8);
+                    // SAFETY: AVX2 (the caller); every source row `rows[i] + ch0 ..` up to the
+                    // run's end lies in the pixel's channels (the assert above), every
+                    // destination row in this image row's part of the layout.
+                    unsafe {
+                        let to = dst[dst0 + ch0 * self.stride + pos0..].as_mut_ptr();
+                        transpose8(src.as_ptr(), &rows, ch0, n, to, self.stride)
+                    };
+                }
+            }
+            for pos in tiled_pos..width {
+                let r = pixel(pos) + src0;
+                for ch in 0..run {
+                    dst[dst0 + ch * self.stride + pos] = src[r + ch];
+                }
+            }
+        }
+    }
+}
+
+/// `dst[j·stride + i] = src[rows[i] + ch0 + j]` for `i < 8, j < n ≤ 8` on AVX2: eight rows of
+/// `n` floats transposed in registers (unpack, in-lane shuffle, one 128-bit block shuffle).
+///
+/// # Safety
+/// AVX2; `src[rows[i] + ch0 ..][..n]` and `dst[j·stride ..][..8]` for `j < n` valid.
+#[target_feature(enable = "avx2")]
+unsafe fn transpose8(
+    src: *const f32,
+    rows: &[usize; 8],
+    ch0: usize,
+    n: usize,
+    dst: *mut f32,
+    stride: usize,
+) {
+    debug_assert!(n <= 8);
+    let mask = _mm256_cmpgt_epi32(
+        _mm256_set1_epi32(n as i32),
+        _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+    );
+    // SAFETY: the caller's contract (masked-off floats are not read).
+    let r: [__m256; 8] =
+        std::array::from_fn(|i| unsafe { _mm256_maskload_ps(src.add(rows[i] + ch0), mask) });
+    // Pairs of rows interleaved per 128-bit half, then four rows' column per half, then the
+    // halves joined: out[j] lane i = r[i] lane j.
+    let t: [__m256; 8] = std::array::from_fn(|k| match k % 2 {
+        0 => _mm256_unpacklo_ps(r[k], r[k + 1]),
+        _ => _mm256_unpackhi_ps(r[k - 1], r[k]),
+    });
+    let mut q = [_mm256_setzero_ps(); 8];
+    for h in 0..2 {
+        let (a, b, c, d) = (t[4 * h], t[4 * h + 1], t[4 * h + 2], t[4 * h + 3]);
+        q[4 * h] = _mm256_shuffle_ps::<0x44>(a, c);
+        q[4 * h + 1] = _mm256_shuffle_ps::<0xEE>(a, c);
+        q[4 * h + 2] = _mm256_shuffle_ps::<0x44>(b, d);
+        q[4 * h + 3] = _mm256_shuffle_ps::<0xEE>(b, d);
+    }
+    for j in 0..n {
+        let v = match j < 4 {
+            true => _mm256_permute2f128_ps::<0x20>(q[j], q[4 + j]),
+            false => _mm256_permute2f128_ps::<0x31>(q[j - 4], q[j]),
+        };
+        // SAFETY: the caller's contract.
+        unsafe { _mm256_storeu_ps(dst.add(j * stride), v) };
     }
 }
 
@@ -253,6 +328,33 @@ pub(super) fn transpose(mut r: [__m512; 16]) -> [__m512; 16] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eight_lane_transpose_is_a_transpose() {
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            println!("no AVX2 on this CPU: the eight-lane kernel is not used here");
+            return;
+        }
+        let src: Vec<f32> = (0..40 * 12).map(|i| i as f32).collect();
+        // Rows out of order and apart, as dilated phases read them.
+        let rows: [usize; 8] = std::array::from_fn(|i| ((i * 3) % 8) * 40 + 5);
+        let stride = 11;
+        for n in [8, 5, 4, 1] {
+            let mut dst = vec![-1f32; 9 * stride];
+            // SAFETY: AVX2 checked; every row + 5 + 8 ≤ 40·8; dst holds 9 rows of 11.
+            unsafe { transpose8(src.as_ptr(), &rows, 5, n, dst.as_mut_ptr(), stride) };
+            for j in 0..n {
+                for i in 0..8 {
+                    assert_eq!(dst[j * stride + i], src[rows[i] + 5 + j], "{n}: {j}, {i}");
+                }
+                assert_eq!(dst[j * stride + 8], -1.0, "wrote past the tile");
+            }
+            assert!(
+                dst[n * stride..].iter().all(|&v| v == -1.0),
+                "{n}: rows past the run"
+            );
+        }
+    }
 
     #[test]
     fn register_transpose_is_a_transpose() {
