@@ -1,7 +1,7 @@
 //! Neighbourhood attention forward with one fused pass per query pixel and head: QK + bias
 //! over the window, softmax, AV, with the head dimension a compile-time constant for the
 //! common sizes so the inner loops unroll. Rows run in parallel with rayon. Serves the
-//! portable path, and AVX2 at head dims the lane kernel (`na_lanes/avx2.rs`) does not take.
+//! portable path, and AVX2 at head dims the lane kernel (`na_lanes/avx2/`) does not take.
 
 use super::super::NaProblem;
 use super::super::simd::Simd;

@@ -12,8 +12,8 @@
 //! runs `−(k−1)..=k−1` and the mask follows the NATTEN rule ([`AxisWindow`]). The bias of
 //! offset `o` is the same for every lane (table column `o + k − 1`). Where a group's blocks are
 //! whole dilation phases of 4 or 8 columns, each lane scores its own phase's keys instead
-//! (`dense.rs`). `avx2.rs` runs the same layout and blocks on eight AVX2 lanes, in a simpler
-//! form (no row pairs, no dense phases).
+//! (`dense.rs`). `avx2/` runs the same layout and blocks on eight AVX2 lanes, in a simpler
+//! form (no row pairs; its own dense form, `avx2/dense.rs`).
 
 pub mod avx2;
 mod dense;
@@ -270,7 +270,7 @@ fn row_pairs(height: usize, dilation: usize) -> Vec<(usize, usize)> {
     pairs
 }
 
-/// What the lane kernels (AVX-512 and `avx2.rs`) read of one head group's call.
+/// What the lane kernels (AVX-512 and `avx2/`) read of one head group's call.
 struct Group<'a> {
     p: &'a NaProblem,
     l: &'a Layout,
