@@ -1,5 +1,5 @@
-//! The CPU kernels' scalar math on sixteen AVX-512 lanes, same formulas and constants:
-//! `e^x` for `x ≤ 0` ([`super::exp_nonpositive`]) and the exact-form GELU
+//! The CPU kernels' scalar math on sixteen AVX-512 lanes (and `e^x` on eight AVX2 lanes), same
+//! formulas and constants: `e^x` for `x ≤ 0` ([`super::exp_nonpositive`]) and the exact-form GELU
 //! ([`super::gelu_chunk`]). GELU's division becomes `vrcp14ps` plus one Newton step (relative
 //! error ~1e-8, far below the erf formula's 1e-7); the division was most of its cost on
 //! AMD EPYC, where GELU took ~10 % of FFHQ-1024.
@@ -33,6 +33,35 @@ pub fn exp_nonpositive(x: __m512) -> __m512 {
         _mm512_set1_epi32(127),
     )));
     _mm512_mul_ps(poly, two_k)
+}
+
+/// [`super::exp_nonpositive`] on eight AVX2 lanes, with the FMAs the scalar loop lacks (Rust
+/// never fuses a multiply and an add by itself).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub fn exp_nonpositive8(x: __m256) -> __m256 {
+    let x = _mm256_max_ps(x, _mm256_set1_ps(-87.0));
+    let t = _mm256_fmadd_ps(
+        x,
+        _mm256_set1_ps(std::f32::consts::LOG2_E),
+        _mm256_set1_ps(EXP_MAGIC),
+    );
+    let kf = _mm256_sub_ps(t, _mm256_set1_ps(EXP_MAGIC));
+    let k = _mm256_sub_epi32(
+        _mm256_castps_si256(t),
+        _mm256_set1_epi32(EXP_MAGIC.to_bits() as i32),
+    );
+    let r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(LN2_HI), x);
+    let r = _mm256_fnmadd_ps(kf, _mm256_set1_ps(LN2_LO), r);
+    let mut poly = _mm256_set1_ps(EXP_POLY[0]);
+    for &c in &EXP_POLY[1..] {
+        poly = _mm256_fmadd_ps(poly, r, _mm256_set1_ps(c));
+    }
+    let two_k = _mm256_castsi256_ps(_mm256_slli_epi32::<23>(_mm256_add_epi32(
+        k,
+        _mm256_set1_epi32(127),
+    )));
+    _mm256_mul_ps(poly, two_k)
 }
 
 /// `GELU(x) = x · ½ (1 + erf(x/√2))`, erf by Abramowitz & Stegun 7.1.26 as [`super::erf`].

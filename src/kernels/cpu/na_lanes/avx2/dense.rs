@@ -5,9 +5,10 @@
 //! key `j` of every lane is one broadcast (`L` = 8: all lanes share a phase) or a permute of
 //! the block's keys (`L` = 4: two phases).
 
+use super::super::super::vmath::exp_nonpositive8;
 use super::super::dense::Dense;
 use super::super::pair::MAX_HEAD_DIM;
-use super::{Block, Job, RowCtx, exp8, lane_mask};
+use super::{Block, Job, RowCtx, lane_mask};
 use std::arch::x86_64::*;
 
 /// A dense group's bias lane by lane, `[table row][key j][lane]` for every row of the group's
@@ -117,7 +118,7 @@ impl Job<'_> {
         let mut sum = _mm256_setzero_ps();
         for row in &mut scores {
             for (v, &m) in row.iter_mut().zip(masks) {
-                *v = _mm256_and_ps(exp8(_mm256_sub_ps(*v, max)), m);
+                *v = _mm256_and_ps(exp_nonpositive8(_mm256_sub_ps(*v, max)), m);
                 sum = _mm256_add_ps(sum, *v);
             }
         }

@@ -8,7 +8,8 @@ mod dense;
 
 use super::super::super::NaProblem;
 use super::super::super::window::phase_order;
-use super::super::{OutRows, exp_nonpositive};
+use super::super::OutRows;
+use super::super::vmath::exp_nonpositive8;
 use super::dense::Dense;
 use super::pair::MAX_HEAD_DIM;
 use super::{Block, Group, Layout, blocks};
@@ -246,7 +247,7 @@ impl Job<'_> {
         let mut sum = _mm256_setzero_ps();
         for row in &mut scores {
             for (v, &m) in row.iter_mut().zip(&lane_masks) {
-                let e = exp8(_mm256_sub_ps(*v, max));
+                let e = exp_nonpositive8(_mm256_sub_ps(*v, max));
                 *v = if MASKED { _mm256_and_ps(e, m) } else { e };
                 sum = _mm256_add_ps(sum, *v);
             }
@@ -295,21 +296,6 @@ fn lane_mask(bits: u16) -> __m256 {
     let lanes = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
     let set = _mm256_and_si256(_mm256_set1_epi32(bits as i32), lanes);
     _mm256_castsi256_ps(_mm256_cmpeq_epi32(set, lanes))
-}
-
-/// [`exp_nonpositive`] on eight lanes (the scalar formula's loop, vectorised by the compiler
-/// inside the AVX2 caller).
-#[inline(always)]
-fn exp8(v: __m256) -> __m256 {
-    let mut a = [0f32; 8];
-    // SAFETY: 8 floats to and from a local array (AVX is part of the caller's features).
-    unsafe {
-        _mm256_storeu_ps(a.as_mut_ptr(), v);
-        for x in &mut a {
-            *x = exp_nonpositive(*x);
-        }
-        _mm256_loadu_ps(a.as_ptr())
-    }
 }
 
 #[cfg(test)]
