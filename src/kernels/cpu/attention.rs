@@ -1,5 +1,5 @@
 //! The attention half of a block up to its output projection, fused wherever a lane kernel
-//! runs the attention (AVX-512, and AVX2 at small head dims):
+//! runs the attention ([`super::lane_path`]: AVX-512, and AVX2 where its kernel is preferred):
 //! `NA(qkv(AdaIN(x)))` where each tile of q/k/v rows goes from the GEMM straight into the
 //! lane kernel's channel-major layout while it is in cache. The row-major `qkv` (3× the
 //! block's width per token) is never written to memory nor read back; at 1024² that is

@@ -79,7 +79,7 @@ impl Layout {
         scratch[..self.len]
             .par_chunks_mut(self.per_row)
             .zip(qkv.par_chunks(src_row))
-            // SAFETY: AVX-512F with `avx512` (the caller).
+            // SAFETY: AVX-512F with `avx512`, AVX2 without (the caller).
             .for_each(|(dst, src)| unsafe { self.fill_row_with(src, dst, avx512) });
     }
 

@@ -185,21 +185,11 @@ fn layouts(p: &NaProblem) -> Vec<Layout> {
 /// The CPU must support AVX-512F, and [`supports`] must hold for `p`.
 unsafe fn run_group(p: &NaProblem, g: usize, l: &Layout, t: &[f32], bias: &[f32], out: &mut [f32]) {
     let group = &p.groups[g];
-    let (rows, cols) = p.windows(group);
-    let blocks = blocks(l, &cols, group.kernel, 16);
-    let dense = Dense::new(l, &cols, group.kernel, &blocks, 16);
+    let plan = Plan::new(p, g, l, 16);
     let job = Job {
-        group: Group {
-            p,
-            l,
-            t,
-            bias,
-            rows: &rows,
-            blocks: &blocks,
-            out: OutRows(out.as_mut_ptr()),
-        },
+        group: Group::new(p, l, t, bias, &plan, out),
         pairs: &row_pairs(p.height, group.dilation),
-        dense: dense.as_ref(),
+        dense: plan.dense.as_ref(),
     };
     let tasks = p.batch * group.heads * job.pairs.len();
     (0..tasks).into_par_iter().for_each(|task| {
@@ -270,6 +260,28 @@ fn row_pairs(height: usize, dilation: usize) -> Vec<(usize, usize)> {
     pairs
 }
 
+/// How a head group's call runs on blocks of `lanes` positions (16 or 8): its rows' windows,
+/// its blocks and, where they are whole short phases, the dense tables.
+struct Plan {
+    rows: Vec<AxisWindow>,
+    blocks: Vec<Block>,
+    dense: Option<Dense>,
+}
+
+impl Plan {
+    fn new(p: &NaProblem, g: usize, l: &Layout, lanes: usize) -> Self {
+        let group = &p.groups[g];
+        let (rows, cols) = p.windows(group);
+        let blocks = blocks(l, &cols, group.kernel, lanes);
+        let dense = Dense::new(l, &cols, group.kernel, &blocks, lanes);
+        Self {
+            rows,
+            blocks,
+            dense,
+        }
+    }
+}
+
 /// What the lane kernels (AVX-512 and `avx2/`) read of one head group's call.
 struct Group<'a> {
     p: &'a NaProblem,
@@ -281,6 +293,27 @@ struct Group<'a> {
     rows: &'a [AxisWindow],
     blocks: &'a [Block],
     out: OutRows,
+}
+
+impl<'a> Group<'a> {
+    fn new(
+        p: &'a NaProblem,
+        l: &'a Layout,
+        t: &'a [f32],
+        bias: &'a [f32],
+        plan: &'a Plan,
+        out: &mut [f32],
+    ) -> Self {
+        Self {
+            p,
+            l,
+            t,
+            bias,
+            rows: &plan.rows,
+            blocks: &plan.blocks,
+            out: OutRows(out.as_mut_ptr()),
+        }
+    }
 }
 
 /// One head group's call on AVX-512.

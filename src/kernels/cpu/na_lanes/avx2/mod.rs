@@ -8,11 +8,10 @@ mod dense;
 
 use super::super::super::NaProblem;
 use super::super::super::window::phase_order;
-use super::super::OutRows;
 use super::super::vmath::exp_nonpositive8;
 use super::dense::Dense;
 use super::pair::MAX_HEAD_DIM;
-use super::{Block, Group, Layout, blocks};
+use super::{Block, Group, Layout, Plan};
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -36,11 +35,7 @@ pub fn preferred(p: &NaProblem) -> bool {
 
 /// Whether group `g` of `p` has whole short phases ([`Dense`]) in blocks of eight.
 fn dense_group(p: &NaProblem, g: usize) -> bool {
-    let group = &p.groups[g];
-    let l = Layout::new(p, g, 0);
-    let (_, cols) = p.windows(group);
-    let blocks = blocks(&l, &cols, group.kernel, 8);
-    Dense::new(&l, &cols, group.kernel, &blocks, 8).is_some()
+    Plan::new(p, g, &Layout::new(p, g, 0), 8).dense.is_some()
 }
 
 /// Group `g`'s attention from its filled copy `t` into its channels of `out`.
@@ -56,26 +51,17 @@ pub(super) unsafe fn run_group(
     out: &mut [f32],
 ) {
     let group = &p.groups[g];
-    let (rows, cols) = p.windows(group);
     // Rows in dilation-phase order, so neighbouring tasks share key rows in cache.
     let order: Vec<usize> = phase_order(p.height, group.dilation).collect();
-    let blocks = blocks(l, &cols, group.kernel, 8);
-    let dense = Dense::new(l, &cols, group.kernel, &blocks, 8);
-    let lane_bias = dense
+    let plan = Plan::new(p, g, l, 8);
+    let lane_bias = plan
+        .dense
         .as_ref()
         .map(|d| dense::lane_bias(bias, 2 * group.kernel - 1, d));
     let job = Job {
-        group: Group {
-            p,
-            l,
-            t,
-            bias,
-            rows: &rows,
-            blocks: &blocks,
-            out: OutRows(out.as_mut_ptr()),
-        },
+        group: Group::new(p, l, t, bias, &plan, out),
         order: &order,
-        dense: dense.as_ref().zip(lane_bias.as_deref()),
+        dense: plan.dense.as_ref().zip(lane_bias.as_deref()),
     };
     let tasks = p.batch * l.heads * p.height;
     (0..tasks).into_par_iter().for_each(|task| {
