@@ -4,7 +4,7 @@ use super::BackendArgs;
 use crate::backend::Backend;
 use crate::checkpoint::ConfigSource;
 use crate::checkpoint::presets::Preset;
-use crate::engine::Engine;
+use crate::engine::{Engine, on_pool};
 use crate::kernels::cpu::{Precision, set_precision};
 use crate::kernels::to_host;
 use crate::model::Trace;
@@ -171,17 +171,17 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
         )
     };
     // Warm-up (allocations, shader compilation), then timed runs, each read back to the host.
-    let first = to_host(engine.generator.synthesize(input(), &mut ())?)?;
+    // Every pass on a pool thread, as the engine runs them.
+    let synthesize =
+        |obs: &mut Trace| on_pool(device, || engine.generator.synthesize(input(), obs));
+    let first = to_host(synthesize(&mut Trace::default())?)?;
     let precision = crate::kernels::cpu::precision();
     let bf16_error = match precision {
         Precision::F32 => None,
         Precision::Bf16 => {
             set_precision(Precision::F32)?;
             // Restore bf16 before `?` can return, so the timed runs below stay bf16.
-            let exact = engine
-                .generator
-                .synthesize(input(), &mut ())
-                .and_then(to_host);
+            let exact = synthesize(&mut Trace::default()).and_then(to_host);
             set_precision(precision)?;
             Some(deviation(&first, &exact?))
         }
@@ -191,7 +191,7 @@ fn measure(engine: &Engine, model: &str, batch: usize, runs: usize) -> Result<Be
     for _ in 0..runs {
         let mut trace = Trace::timing();
         let t0 = Instant::now();
-        let img = engine.generator.synthesize(input(), &mut trace)?;
+        let img = synthesize(&mut trace)?;
         to_host(img)?;
         totals.push(t0.elapsed().as_secs_f64() * 1e3 / batch as f64);
         stage_runs.push(trace.stage_ms.unwrap_or_default());

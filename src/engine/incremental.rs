@@ -3,6 +3,7 @@
 //! skip image is a preview of the final one.
 
 use super::Engine;
+use super::batch::on_pool;
 use crate::error::Result;
 use crate::model::{SynthesisCache, Trace};
 use crate::tensor::HostTensor;
@@ -75,12 +76,10 @@ impl Engine {
             &self.backend.device,
         );
         let mut trace = Trace::timing();
-        let image = self.generator.synthesize_with(
-            t,
-            Some((&mut state.cache, &wplus.data)),
-            last_stage,
-            &mut trace,
-        )?;
+        let (generator, cache) = (&self.generator, &mut state.cache);
+        let image = on_pool(&self.backend.device, || {
+            generator.synthesize_with(t, Some((cache, &wplus.data)), last_stage, &mut trace)
+        })?;
         let stage = last_stage.unwrap_or(stages - 1).min(stages - 1);
         let first_block = state.cache.started_at();
         for (offset, ms) in trace.stage_ms.unwrap_or_default().into_iter().enumerate() {

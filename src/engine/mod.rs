@@ -13,6 +13,7 @@ use burn::tensor::{Tensor, TensorData};
 use std::path::{Path, PathBuf};
 
 mod batch;
+pub use batch::on_pool;
 mod incremental;
 pub use incremental::{PREVIEW_BUDGET_MS, StageImage};
 

@@ -3,6 +3,7 @@
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
 //! ([`Rhs`], prepared once per call) on one thread, tiles in parallel.
 
+use super::bias_gelu;
 use super::linear::{Rhs, start_with_bias};
 use super::norm::{apply, per_image};
 use crate::kernels::simd::Simd;
@@ -58,22 +59,4 @@ pub fn adain_mlp_residual(
                 },
             );
     })
-}
-
-/// `GELU(v + bias)` over rows of `bias.len()` values: the 16-lane kernel on AVX-512, else
-/// inlined into the tile's vectorised closure, so it runs on the tile's SIMD path.
-#[inline(always)]
-fn bias_gelu(hid: &mut [f32], bias: &[f32], simd: Simd) {
-    #[cfg(target_arch = "x86_64")]
-    if simd == Simd::Avx512 {
-        // SAFETY: `simd` is a path the CPU runs (`or_portable` above).
-        return unsafe { super::vmath::bias_gelu(hid, bias) };
-    }
-    let _ = simd;
-    for row in hid.chunks_exact_mut(bias.len()) {
-        for (v, &b) in row.iter_mut().zip(bias) {
-            *v += b;
-        }
-        super::gelu_chunk(row);
-    }
 }

@@ -145,17 +145,32 @@ pub fn gelu_inplace(data: &mut [f32]) {
 /// [`gelu_inplace`] on a chosen path; a path the CPU lacks runs the portable code.
 pub fn gelu_inplace_with(data: &mut [f32], simd: Simd) {
     let simd = simd.or_portable();
-    data.par_chunks_mut(1 << 14).for_each(|chunk| {
-        #[cfg(target_arch = "x86_64")]
-        if simd == Simd::Avx512 {
-            // SAFETY: the CPU runs the AVX-512 path (`or_portable` checked).
-            return unsafe { vmath::bias_gelu(chunk, &[]) };
+    data.par_chunks_mut(1 << 14)
+        .for_each(|chunk| bias_gelu(chunk, &[], simd));
+}
+
+/// `GELU(v + bias)` in place over rows of `bias.len()` values (`bias` empty: no bias), on
+/// path `simd` (one the CPU runs): the vector formulas of `vmath.rs` on AVX-512 and AVX2,
+/// else the scalar loop, inlined into the caller's vectorised closure.
+#[inline(always)]
+pub(super) fn bias_gelu(data: &mut [f32], bias: &[f32], simd: Simd) {
+    #[cfg(target_arch = "x86_64")]
+    match simd {
+        // SAFETY: the caller passes a path the CPU runs.
+        Simd::Avx512 => return unsafe { vmath::bias_gelu(data, bias) },
+        // SAFETY: as above.
+        Simd::Avx2 => return unsafe { vmath::bias_gelu8(data, bias) },
+        Simd::Portable => {}
+    }
+    if bias.is_empty() {
+        return gelu_chunk(data);
+    }
+    for row in data.chunks_exact_mut(bias.len()) {
+        for (v, &b) in row.iter_mut().zip(bias) {
+            *v += b;
         }
-        simd.vectorize(
-            #[inline(always)]
-            || gelu_chunk(chunk),
-        )
-    });
+        gelu_chunk(row);
+    }
 }
 
 #[inline(always)]

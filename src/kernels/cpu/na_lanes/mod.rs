@@ -24,7 +24,7 @@ use super::super::NaProblem;
 use super::super::simd::Simd;
 use super::super::window::AxisWindow;
 use super::OutRows;
-use super::vmath::exp_nonpositive;
+use super::vmath::exp_nonpositive16 as exp_nonpositive;
 use dense::Dense;
 use layout::Layout;
 use pair::MAX_HEAD_DIM;
