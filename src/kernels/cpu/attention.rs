@@ -5,16 +5,10 @@
 //! block's width per token) is never written to memory nor read back; at 1024² that is
 //! 400 MB each way per block.
 
-use super::linear::{LinearWeights, ROWS, Rhs, adain_linear, start_with_bias};
+use super::linear::{LinearWeights, ROWS, Rhs, adain_linear, start_with_bias, with_tile};
 use super::norm::{apply, coefficients_per_image};
 use crate::kernels::NaProblem;
 use crate::kernels::simd::Simd;
-use std::cell::RefCell;
-
-thread_local! {
-    /// The normalised activation of the current tile.
-    static NORMED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-}
 
 /// `NA(AdaIN(x, style) · W + b)` for `x` `[B, N, C]` (`N` = the problem's height × width),
 /// `style` `[B, 2C]` and the qkv layer `w` (`d_out = 3C`) → `[B, N, C]`. Equal, bit for bit, to
@@ -39,8 +33,7 @@ pub fn adain_qkv_na(
             let tokens = rows.len() / d;
             let x = &x[first * p.width * c..][..tokens * c];
             let (scale, shift) = &coefficients[first / p.height];
-            NORMED.with_borrow_mut(|h| {
-                h.resize(tokens * c, 0.0);
+            with_tile(tokens * c, |h| {
                 simd.vectorize(
                     #[inline(always)]
                     || {

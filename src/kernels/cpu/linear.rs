@@ -8,12 +8,30 @@
 use super::norm::{apply, per_image_into};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
+use std::cell::RefCell;
 
 /// Rows per tile. The `gemm` crate (AVX2 and portable paths) packs the weight again for each
 /// tile, so taller tiles pack it less often: with it, 256 rows ran FFHQ-256 ~5 % faster than
 /// 128 on one thread (AMD EPYC), 512 no faster. The AVX-512 kernel packs once per call; for
 /// it 64, 128 and 256 rows measured the same.
 pub(super) const ROWS: usize = 256;
+
+thread_local! {
+    /// A tile's working buffer (its normalised activation, the MLP's hidden activation),
+    /// kept between calls: allocated afresh it was zero-filled every time.
+    static TILE: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// `f` with this thread's tile buffer, at least `len` long. Not re-entrant: `f` must not
+/// call it again (the GEMMs inside tiles run on their own thread and do not).
+pub(super) fn with_tile<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    TILE.with_borrow_mut(|t| {
+        if t.len() < len {
+            t.resize(len, 0.0);
+        }
+        f(&mut t[..len])
+    })
+}
 
 /// A linear layer's `[in, out]` row-major weight and optional bias.
 pub struct LinearWeights<'a> {
@@ -30,21 +48,18 @@ pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeig
     per_image_into(x, style, n, c, d, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * d)
             .zip(x.par_chunks(ROWS * c))
-            .for_each_init(
-                || vec![0f32; ROWS * c],
-                |h, (out, x)| {
+            .for_each(|(out, x)| {
+                with_tile(x.len(), |h| {
                     simd.vectorize(
                         #[inline(always)]
                         || {
-                            let rows = x.len() / c;
-                            let h = &mut h[..rows * c];
                             apply(h, x, scale, shift);
                             start_with_bias(out, None, w.bias, d);
-                            rhs.matmul(out, true, h, rows);
+                            rhs.matmul(out, true, h, x.len() / c);
                         },
                     )
-                },
-            );
+                })
+            });
     })
 }
 

@@ -4,7 +4,7 @@
 //! ([`Rhs`], prepared once per call) on one thread, tiles in parallel.
 
 use super::bias_gelu;
-use super::linear::{Rhs, start_with_bias};
+use super::linear::{Rhs, start_with_bias, with_tile};
 use super::norm::{apply, per_image};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
@@ -39,14 +39,13 @@ pub fn adain_mlp_residual(
     per_image(x, style, n, c, |out, x, scale, shift| {
         out.par_chunks_mut(ROWS * c)
             .zip(x.par_chunks(ROWS * c))
-            .for_each_init(
-                || (vec![0f32; ROWS * c], vec![0f32; ROWS * w.hidden]),
-                |(h, hid), (out, x)| {
+            .for_each(|(out, x)| {
+                let rows = x.len() / c;
+                with_tile(rows * (c + w.hidden), |tile| {
+                    let (h, hid) = tile.split_at_mut(rows * c);
                     simd.vectorize(
                         #[inline(always)]
                         || {
-                            let rows = x.len() / c;
-                            let (h, hid) = (&mut h[..rows * c], &mut hid[..rows * w.hidden]);
                             apply(h, x, scale, shift);
                             // hid = h·fc1, then GELU(hid + b1) in place.
                             fc1.matmul(hid, false, h, rows);
@@ -56,7 +55,7 @@ pub fn adain_mlp_residual(
                             fc2.matmul(out, true, hid, rows);
                         },
                     )
-                },
-            );
+                })
+            });
     })
 }

@@ -7,7 +7,6 @@
 
 use super::super::super::vmath::exp_nonpositive8;
 use super::super::dense::Dense;
-use super::super::pair::MAX_HEAD_DIM;
 use super::{Block, Job, RowCtx, lane_mask};
 use std::arch::x86_64::*;
 
@@ -125,7 +124,6 @@ impl Job<'_> {
         let inv = _mm256_div_ps(_mm256_set1_ps(1.0), sum);
         // AV, four channels at a time (four accumulation chains). Values outside a lane's
         // window are finite row data with weight exactly zero.
-        let mut lanes = [[0f32; 8]; MAX_HEAD_DIM];
         let v0 = l.heads * hd * stride + block.start;
         let mut ch = 0;
         while ch < hd {
@@ -141,13 +139,16 @@ impl Job<'_> {
                     }
                 }
             }
-            for (j, acc) in acc.iter().enumerate().take(c) {
+            // Stored channel group by channel group: a head-dim-sized buffer of lanes
+            // would be zeroed for every block (2 KB at the largest head dim).
+            let mut lanes = [[0f32; 8]; 4];
+            for (lane, acc) in lanes.iter_mut().zip(&acc).take(c) {
                 // SAFETY: a store to a local array of 8 floats.
-                unsafe { _mm256_storeu_ps(lanes[ch + j].as_mut_ptr(), _mm256_mul_ps(*acc, inv)) };
+                unsafe { _mm256_storeu_ps(lane.as_mut_ptr(), _mm256_mul_ps(*acc, inv)) };
             }
+            // SAFETY: this task alone writes this head's channels of its image row.
+            unsafe { self.store(ctx, block, ch, &lanes[..c]) };
             ch += c;
         }
-        // SAFETY: this task alone writes this head's channels of its image row.
-        unsafe { self.store(ctx, block, &lanes) };
     }
 }

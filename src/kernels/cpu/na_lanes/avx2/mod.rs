@@ -10,7 +10,6 @@ use super::super::super::NaProblem;
 use super::super::super::window::phase_order;
 use super::super::vmath::exp_nonpositive8;
 use super::dense::Dense;
-use super::pair::MAX_HEAD_DIM;
 use super::{Block, Group, Layout, Plan};
 use rayon::prelude::*;
 use std::arch::x86_64::*;
@@ -157,7 +156,8 @@ impl Job<'_> {
         }
     }
 
-    /// Block `block`'s outputs, `lanes[ch][i]` for lane `i`, into its queries' pixels.
+    /// Channels `ch0..ch0 + lanes.len()` of block `block`'s outputs, `lanes[j][i]` for lane
+    /// `i`, into its queries' pixels.
     ///
     /// # Safety
     /// This task alone writes this head's channels of its image row.
@@ -165,13 +165,14 @@ impl Job<'_> {
         &self,
         ctx: &RowCtx<K>,
         block: &Block,
-        lanes: &[[f32; 8]; MAX_HEAD_DIM],
+        ch0: usize,
+        lanes: &[[f32; 8]],
     ) {
         let l = self.l;
         for i in 0..block.count {
             let x = l.col[block.start + i];
             // SAFETY: the caller's contract.
-            let o = unsafe { self.out.span(ctx.out0 + x * l.channels, l.head_dim) };
+            let o = unsafe { self.out.span(ctx.out0 + x * l.channels + ch0, lanes.len()) };
             for (o, lane) in o.iter_mut().zip(lanes) {
                 *o = lane[i];
             }
@@ -240,7 +241,6 @@ impl Job<'_> {
         }
         let inv = _mm256_div_ps(_mm256_set1_ps(1.0), sum);
         // AV, four channels at a time (four accumulation chains).
-        let mut lanes = [[0f32; 8]; MAX_HEAD_DIM];
         let v_rows: [usize; K] = ctx
             .key_rows
             .map(|r| r + l.heads * hd * stride + block.start - before);
@@ -265,14 +265,17 @@ impl Job<'_> {
                     }
                 }
             }
-            for (j, acc) in acc.iter().enumerate().take(c) {
+            // Stored channel group by channel group: a head-dim-sized buffer of lanes
+            // would be zeroed for every block (2 KB at the largest head dim).
+            let mut lanes = [[0f32; 8]; 4];
+            for (lane, acc) in lanes.iter_mut().zip(&acc).take(c) {
                 // SAFETY: a store to a local array of 8 floats.
-                unsafe { _mm256_storeu_ps(lanes[ch + j].as_mut_ptr(), _mm256_mul_ps(*acc, inv)) };
+                unsafe { _mm256_storeu_ps(lane.as_mut_ptr(), _mm256_mul_ps(*acc, inv)) };
             }
+            // SAFETY: this task alone writes this head's channels of its image row.
+            unsafe { self.store(ctx, block, ch, &lanes[..c]) };
             ch += c;
         }
-        // SAFETY: this task alone writes this head's channels of its image row.
-        unsafe { self.store(ctx, block, &lanes) };
     }
 }
 
