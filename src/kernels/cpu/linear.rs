@@ -2,18 +2,18 @@
 //! them so each activation is read once: `qkv(AdaIN(x))` (the normalised activation only
 //! ever exists as a cached tile; the bias is the GEMM's starting value) and
 //! `x + proj(a)` (the residual and bias are the GEMM's starting value). Tiles of rows run in
-//! parallel, each GEMM on its own thread: our packed-panel kernel on AVX-512
-//! (`f32_panels.rs`), the `gemm` crate on AVX2 and portable paths.
+//! parallel, each GEMM on its own thread: our packed-panel kernels on AVX-512 and AVX2
+//! (`f32_panels/`), the `gemm` crate on the portable path.
 
 use super::norm::{apply, per_image_into};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 use std::cell::RefCell;
 
-/// Rows per tile. The `gemm` crate (AVX2 and portable paths) packs the weight again for each
-/// tile, so taller tiles pack it less often: with it, 256 rows ran FFHQ-256 ~5 % faster than
-/// 128 on one thread (AMD EPYC), 512 no faster. The AVX-512 kernel packs once per call; for
-/// it 64, 128 and 256 rows measured the same.
+/// Rows per tile. The `gemm` crate (portable path) packs the weight again for each tile, so
+/// taller tiles pack it less often: with it, 256 rows ran FFHQ-256 ~5 % faster than 128 on
+/// one thread (AMD EPYC), 512 no faster. Our kernels pack once per call; for the AVX-512 one
+/// 64, 128 and 256 rows measured the same.
 pub(super) const ROWS: usize = 256;
 
 thread_local! {
@@ -110,8 +110,8 @@ pub(super) fn start_with_bias(out: &mut [f32], x: Option<&[f32]>, bias: Option<&
 }
 
 /// A layer's `[k, n]` weight as the GEMMs read it, prepared once per layer call: packed into
-/// panels for our AVX-512 kernel, rounded to bf16 when the user chose that precision
-/// ([`super::precision`]), or as it is for the `gemm` crate (AVX2 and portable paths).
+/// panels for our AVX-512 and AVX2 kernels, rounded to bf16 when the user chose that
+/// precision ([`super::precision`]), or as it is for the `gemm` crate (portable path).
 pub(super) enum Rhs<'a> {
     F32 {
         b: &'a [f32],
@@ -137,8 +137,9 @@ impl<'a> Rhs<'a> {
             if super::precision() == super::Precision::Bf16 && tokens >= BF16_MIN_ROWS {
                 return Rhs::Bf16(super::bf16::PackedWeight::new(b, k, n));
             }
-            if simd.or_portable() == Simd::Avx512 {
-                return Rhs::Panels(super::f32_panels::PackedF32::new(b, k, n));
+            let simd = simd.or_portable();
+            if matches!(simd, Simd::Avx512 | Simd::Avx2) {
+                return Rhs::Panels(super::f32_panels::PackedF32::new(b, k, n, simd));
             }
         }
         let _ = (tokens, simd);
@@ -149,7 +150,7 @@ impl<'a> Rhs<'a> {
     pub fn matmul(&self, dst: &mut [f32], accumulate: bool, a: &[f32], m: usize) {
         match self {
             &Rhs::F32 { b, k, n } => matmul(dst, accumulate, a, b, m, k, n),
-            // SAFETY: chosen only where the CPU runs AVX-512 (`or_portable` checked).
+            // SAFETY: chosen only for a path the CPU runs (`or_portable` checked).
             #[cfg(target_arch = "x86_64")]
             Rhs::Panels(w) => unsafe { w.matmul(dst, accumulate, a, m) },
             // SAFETY: bf16 is only chosen on CPUs that run it (`set_precision` checks).
@@ -211,8 +212,14 @@ pub(super) fn assert_matches_f64_product(
             .map(|i| ((i * 53 % 97) as f32 - 48.0) * 0.021)
             .collect();
         let start: Vec<f32> = (0..m * n).map(|i| (i % 7) as f32 * 0.5).collect();
-        let mut dst = start.clone();
+        // Past the product, a guard that no store may touch.
+        let mut dst: Vec<f32> = start.iter().copied().chain([2.5; 16]).collect();
         run(&mut dst, acc, &a, &b, m, k, n);
+        let (dst, guard) = dst.split_at(m * n);
+        assert!(
+            guard.iter().all(|&g| g == 2.5),
+            "{m}×{k}×{n}: wrote past the end"
+        );
         for (i, &got) in dst.iter().enumerate() {
             let (r, c) = (i / n, i % n);
             let mut want = if acc { start[i] as f64 } else { 0.0 };
@@ -231,7 +238,8 @@ pub(super) fn assert_matches_f64_product(
 mod tests {
     use super::*;
 
-    /// Every path's weight preparation (packed panels on AVX-512, the `gemm` crate below it)
+    /// Every path's weight preparation (packed panels on AVX-512 and AVX2, the `gemm` crate
+    /// on the portable path)
     /// against the f64 product, over several register-block edges.
     #[test]
     fn every_path_matches_an_f64_product() {
