@@ -11,15 +11,7 @@ use std::arch::x86_64::*;
 /// As for [`block`].
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn dispatch(v: usize, rows: usize, t: Tile) {
-    macro_rules! arms {
-        ($($v:literal: $($m:literal)*;)*) => {
-            match (v, rows) {
-                $($(($v, $m) => unsafe { block::<$m, $v>(t) },)*)*
-                _ => unreachable!("{v} vectors × {rows} rows"),
-            }
-        };
-    }
-    arms! {
+    register_blocks! { (v, rows, t)
         2: 1 2 3 4 5 6;
         1: 1 2 3 4 5 6 7 8 9 10 11 12;
     }

@@ -10,6 +10,17 @@
 //! On AVX2 (another EPYC) the two were within 1–3 % of each other on FFHQ-256, one thread;
 //! ours is kept for one layout and one code path on both instruction sets.
 
+/// `match (v, rows)` calling `block::<rows, v>(tile)` for each listed count of vectors and
+/// of rows (the register blocks a kernel instantiates); used by `avx2.rs` and `avx512.rs`.
+macro_rules! register_blocks {
+    (($v:expr, $rows:expr, $t:expr) $($vv:literal: $($m:literal)*;)*) => {
+        match ($v, $rows) {
+            $($(($vv, $m) => unsafe { block::<$m, $vv>($t) },)*)*
+            (v, rows) => unreachable!("{v} vectors × {rows} rows"),
+        }
+    };
+}
+
 mod avx2;
 mod avx512;
 
