@@ -3,7 +3,7 @@
 //! ever exists as a cached tile; the bias is the GEMM's starting value) and
 //! `x + proj(a)` (the residual and bias are the GEMM's starting value). Tiles of rows run in
 //! parallel, each GEMM on its own thread: our packed-panel kernels on AVX-512 and AVX2
-//! (`f32_panels/`), the `gemm` crate on the portable path.
+//! (`f32_panels/`), the `gemm` crate on the portable path and for small maps on AVX2.
 
 use super::norm::{apply, per_image_into};
 use crate::kernels::simd::Simd;
@@ -111,7 +111,8 @@ pub(super) fn start_with_bias(out: &mut [f32], x: Option<&[f32]>, bias: Option<&
 
 /// A layer's `[k, n]` weight as the GEMMs read it, prepared once per layer call: packed into
 /// panels for our AVX-512 and AVX2 kernels, rounded to bf16 when the user chose that
-/// precision ([`super::precision`]), or as it is for the `gemm` crate (portable path).
+/// precision ([`super::precision`]), or as it is for the `gemm` crate (portable path, and
+/// AVX2 below [`AVX2_PANEL_MIN_ROWS`]).
 pub(super) enum Rhs<'a> {
     F32 {
         b: &'a [f32],
@@ -123,6 +124,11 @@ pub(super) enum Rhs<'a> {
     #[cfg(target_arch = "x86_64")]
     Bf16(super::bf16::PackedWeight),
 }
+
+/// Below this many rows per image (a 32² map) AVX2 leaves the GEMM to the `gemm` crate: packing
+/// a wide weight for few rows cost more than it saved. FFHQ-256 one thread (AMD EPYC), three
+/// rounds: 4² 11–14 → 7–8 ms, 8² 20–27 → 16–20 ms, 16² 55–77 → 51–71 ms; the fixture equal.
+const AVX2_PANEL_MIN_ROWS: usize = 1024;
 
 /// Below this many rows per image the weight's rounding costs more than bf16 saves.
 const BF16_MIN_ROWS: usize = 512;
@@ -138,7 +144,7 @@ impl<'a> Rhs<'a> {
                 return Rhs::Bf16(super::bf16::PackedWeight::new(b, k, n));
             }
             let simd = simd.or_portable();
-            if matches!(simd, Simd::Avx512 | Simd::Avx2) {
+            if simd == Simd::Avx512 || (simd == Simd::Avx2 && tokens >= AVX2_PANEL_MIN_ROWS) {
                 return Rhs::Panels(super::f32_panels::PackedF32::new(b, k, n, simd));
             }
         }
@@ -238,14 +244,16 @@ pub(super) fn assert_matches_f64_product(
 mod tests {
     use super::*;
 
-    /// Every path's weight preparation (packed panels on AVX-512 and AVX2, the `gemm` crate
-    /// on the portable path)
-    /// against the f64 product, over several register-block edges.
+    /// Every path's weight preparation (packed panels on AVX-512, and on AVX2 from a 32² map up;
+    /// the `gemm` crate otherwise) against the f64 product, over several register-block edges.
     #[test]
     fn every_path_matches_an_f64_product() {
         for simd in Simd::available() {
             assert_matches_f64_product(
-                &[(300, 40, 96, true)],
+                &[
+                    (300, 40, 96, true),
+                    (AVX2_PANEL_MIN_ROWS + 6, 20, 24, false),
+                ],
                 |x| x as f64,
                 1e-5,
                 |dst, acc, a, b, m, k, n| Rhs::new(b, k, n, m, simd).matmul(dst, acc, a, m),
