@@ -157,7 +157,7 @@ pub(super) fn bias_gelu(data: &mut [f32], bias: &[f32], simd: Simd) {
     #[cfg(target_arch = "x86_64")]
     match simd {
         // SAFETY: the caller passes a path the CPU runs.
-        Simd::Avx512 => return unsafe { vmath::bias_gelu(data, bias) },
+        Simd::Avx512 => return unsafe { vmath::bias_gelu16(data, bias) },
         // SAFETY: as above.
         Simd::Avx2 => return unsafe { vmath::bias_gelu8(data, bias) },
         Simd::Portable => {}

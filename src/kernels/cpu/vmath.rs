@@ -229,7 +229,7 @@ pub fn exp_nonpositive8(x: __m256) -> __m256 {
 /// # Safety
 /// The CPU must run `V`'s instruction set.
 #[inline(always)]
-pub unsafe fn gelu<V: Lanes>(x: V) -> V {
+unsafe fn gelu<V: Lanes>(x: V) -> V {
     unsafe {
         let z = x.mul(V::splat(std::f32::consts::FRAC_1_SQRT_2));
         let a = z.abs();
@@ -282,7 +282,7 @@ unsafe fn bias_gelu_on<V: Lanes>(data: &mut [f32], bias: &[f32]) {
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn bias_gelu(data: &mut [f32], bias: &[f32]) {
+pub unsafe fn bias_gelu16(data: &mut [f32], bias: &[f32]) {
     unsafe { bias_gelu_on::<__m512>(data, bias) }
 }
 

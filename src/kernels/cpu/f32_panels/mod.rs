@@ -8,7 +8,8 @@
 //! On one AMD EPYC core the AVX-512 form ran the FFHQ layer shapes at 96–114 GFLOP/s against
 //! 83–108 for the `gemm` crate, which also re-packs the weight for every tile it is called on.
 //! On AVX2 (another EPYC) the two were within 1–3 % of each other on FFHQ-256, one thread;
-//! ours is kept for one layout and one code path on both instruction sets.
+//! ours is kept there for one layout on both instruction sets, from 32² maps up (below,
+//! `linear.rs` leaves small maps to the crate: packing cost more than it saved).
 
 /// `match (v, rows)` calling `block::<rows, v>(tile)` for each listed count of vectors and
 /// of rows (the register blocks a kernel instantiates); used by `avx2.rs` and `avx512.rs`.

@@ -5,9 +5,8 @@
 //! key `j` of every lane is one broadcast (`L` = 8: all lanes share a phase) or a permute of
 //! the block's keys (`L` = 4: two phases).
 
-use super::super::super::vmath::exp_nonpositive8;
 use super::super::dense::Dense;
-use super::{Block, Job, RowCtx, lane_mask};
+use super::{Block, Job, RowCtx, lane_mask, softmax};
 use std::arch::x86_64::*;
 
 /// A dense group's bias lane by lane, `[table row][key j][lane]` for every row of the group's
@@ -113,15 +112,7 @@ impl Job<'_> {
                 scores[ty][j] = v;
             }
         }
-        // Softmax numerators, exactly zero outside each lane's window.
-        let mut sum = _mm256_setzero_ps();
-        for row in &mut scores {
-            for (v, &m) in row.iter_mut().zip(masks) {
-                *v = _mm256_and_ps(exp_nonpositive8(_mm256_sub_ps(*v, max)), m);
-                sum = _mm256_add_ps(sum, *v);
-            }
-        }
-        let inv = _mm256_div_ps(_mm256_set1_ps(1.0), sum);
+        let inv = softmax::<K, L, true>(&mut scores, max, masks);
         // AV, four channels at a time (four accumulation chains). Values outside a lane's
         // window are finite row data with weight exactly zero.
         let v0 = l.heads * hd * stride + block.start;
@@ -139,15 +130,8 @@ impl Job<'_> {
                     }
                 }
             }
-            // Stored channel group by channel group: a head-dim-sized buffer of lanes
-            // would be zeroed for every block (2 KB at the largest head dim).
-            let mut lanes = [[0f32; 8]; 4];
-            for (lane, acc) in lanes.iter_mut().zip(&acc).take(c) {
-                // SAFETY: a store to a local array of 8 floats.
-                unsafe { _mm256_storeu_ps(lane.as_mut_ptr(), _mm256_mul_ps(*acc, inv)) };
-            }
             // SAFETY: this task alone writes this head's channels of its image row.
-            unsafe { self.store(ctx, block, ch, &lanes[..c]) };
+            unsafe { self.store(ctx, block, ch, &acc[..c], inv) };
             ch += c;
         }
     }

@@ -156,24 +156,34 @@ impl Job<'_> {
         }
     }
 
-    /// Channels `ch0..ch0 + lanes.len()` of block `block`'s outputs, `lanes[j][i]` for lane
-    /// `i`, into its queries' pixels.
+    /// Channels `ch0..ch0 + acc.len()` of block `block`'s outputs, accumulator `acc[j]` ·
+    /// `inv` for channel `ch0 + j` (lane `i` for query `i`), into its queries' pixels. Stored
+    /// a channel group at a time: a head-dim-sized buffer of lanes would be zeroed for every
+    /// block (2 KB at the largest head dim).
     ///
     /// # Safety
-    /// This task alone writes this head's channels of its image row.
+    /// AVX2; this task alone writes this head's channels of its image row.
+    #[target_feature(enable = "avx2")]
+    #[inline]
     unsafe fn store<const K: usize>(
         &self,
         ctx: &RowCtx<K>,
         block: &Block,
         ch0: usize,
-        lanes: &[[f32; 8]],
+        acc: &[__m256],
+        inv: __m256,
     ) {
+        let mut lanes = [[0f32; 8]; 4];
+        for (lane, acc) in lanes.iter_mut().zip(acc) {
+            // SAFETY: a store to a local array of 8 floats.
+            unsafe { _mm256_storeu_ps(lane.as_mut_ptr(), _mm256_mul_ps(*acc, inv)) };
+        }
         let l = self.l;
         for i in 0..block.count {
             let x = l.col[block.start + i];
             // SAFETY: the caller's contract.
-            let o = unsafe { self.out.span(ctx.out0 + x * l.channels + ch0, lanes.len()) };
-            for (o, lane) in o.iter_mut().zip(lanes) {
+            let o = unsafe { self.out.span(ctx.out0 + x * l.channels + ch0, acc.len()) };
+            for (o, lane) in o.iter_mut().zip(&lanes) {
                 *o = lane[i];
             }
         }
@@ -230,16 +240,7 @@ impl Job<'_> {
                 scores[ty][o] = v;
             }
         }
-        // Softmax numerators, exactly zero outside each lane's window.
-        let mut sum = _mm256_setzero_ps();
-        for row in &mut scores {
-            for (v, &m) in row.iter_mut().zip(&lane_masks) {
-                let e = exp_nonpositive8(_mm256_sub_ps(*v, max));
-                *v = if MASKED { _mm256_and_ps(e, m) } else { e };
-                sum = _mm256_add_ps(sum, *v);
-            }
-        }
-        let inv = _mm256_div_ps(_mm256_set1_ps(1.0), sum);
+        let inv = softmax::<K, M, MASKED>(&mut scores, max, &lane_masks);
         // AV, four channels at a time (four accumulation chains).
         let v_rows: [usize; K] = ctx
             .key_rows
@@ -265,18 +266,32 @@ impl Job<'_> {
                     }
                 }
             }
-            // Stored channel group by channel group: a head-dim-sized buffer of lanes
-            // would be zeroed for every block (2 KB at the largest head dim).
-            let mut lanes = [[0f32; 8]; 4];
-            for (lane, acc) in lanes.iter_mut().zip(&acc).take(c) {
-                // SAFETY: a store to a local array of 8 floats.
-                unsafe { _mm256_storeu_ps(lane.as_mut_ptr(), _mm256_mul_ps(*acc, inv)) };
-            }
             // SAFETY: this task alone writes this head's channels of its image row.
-            unsafe { self.store(ctx, block, ch, &lanes[..c]) };
+            unsafe { self.store(ctx, block, ch, &acc[..c], inv) };
             ch += c;
         }
     }
+}
+
+/// Turns a block's scores into softmax numerators in place, exactly zero outside each lane's
+/// window (`MASKED`: where `masks[o]` is off; unmasked blocks have none), and returns
+/// 1 / their sum per lane. `max` is the largest score of each lane.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+fn softmax<const K: usize, const M: usize, const MASKED: bool>(
+    scores: &mut [[__m256; M]; K],
+    max: __m256,
+    masks: &[__m256; M],
+) -> __m256 {
+    let mut sum = _mm256_setzero_ps();
+    for row in scores {
+        for (v, &m) in row.iter_mut().zip(masks) {
+            let e = exp_nonpositive8(_mm256_sub_ps(*v, max));
+            *v = if MASKED { _mm256_and_ps(e, m) } else { e };
+            sum = _mm256_add_ps(sum, *v);
+        }
+    }
+    _mm256_div_ps(_mm256_set1_ps(1.0), sum)
 }
 
 /// All ones in lane `i` where bit `i` of `bits` is set, zero elsewhere.
