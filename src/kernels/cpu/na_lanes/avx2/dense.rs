@@ -84,8 +84,10 @@ impl Job<'_> {
         let t = self.t.as_ptr();
         let table = 2 * K - 1;
         let scale = _mm256_set1_ps(self.p.scale);
-        let mut scores = [[_mm256_setzero_ps(); L]; K];
         let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
+        // Every entry is written below (see the shifted form).
+        let mut scores = std::mem::MaybeUninit::<[[__m256; L]; K]>::uninit();
+        let rows = scores.as_mut_ptr().cast::<[__m256; L]>();
         for ty in 0..K {
             let mut s = [_mm256_setzero_ps(); L];
             for ch in 0..hd {
@@ -109,20 +111,24 @@ impl Job<'_> {
                 let v = _mm256_fmadd_ps(s[j], scale, bj);
                 let v = _mm256_blendv_ps(_mm256_set1_ps(f32::NEG_INFINITY), v, masks[j]);
                 max = _mm256_max_ps(max, v);
-                scores[ty][j] = v;
+                s[j] = v;
             }
+            // SAFETY: row `ty` of the `K` rows.
+            unsafe { rows.add(ty).write(s) };
         }
-        let inv = softmax::<K, L, true>(&mut scores, max, masks);
-        // AV, four channels at a time (four accumulation chains). Values outside a lane's
-        // window are finite row data with weight exactly zero.
+        // SAFETY: all `K` rows were written.
+        let scores = unsafe { scores.assume_init_mut() };
+        let inv = softmax::<K, L, true>(scores, max, masks);
+        // AV, four channels at a time (four accumulation chains, unrolled whole). Values
+        // outside a lane's window are finite row data with weight exactly zero.
         let v0 = l.heads * hd * stride + block.start;
         let mut ch = 0;
         while ch < hd {
-            let c = (hd - ch).min(4);
+            let chans = Self::four_channels(ch, hd, stride);
             let mut acc = [_mm256_setzero_ps(); 4];
             for ty in 0..K {
-                for (j, acc) in acc.iter_mut().enumerate().take(c) {
-                    let at = ctx.key_rows[ty] + v0 + (ch + j) * stride;
+                for (acc, &at) in acc.iter_mut().zip(&chans) {
+                    let at = ctx.key_rows[ty] + v0 + at;
                     // SAFETY: as for the keys (v follows k in the same image row).
                     let v = unsafe { Self::phase_keys::<L>(t.add(at), perm) };
                     for k in 0..L {
@@ -130,8 +136,9 @@ impl Job<'_> {
                     }
                 }
             }
+            let c = (hd - ch).min(4);
             // SAFETY: this task alone writes this head's channels of its image row.
-            unsafe { self.store(ctx, block, ch, &acc[..c], inv) };
+            unsafe { self.store(ctx, block, ch, c, &acc, inv) };
             ch += c;
         }
     }

@@ -156,10 +156,9 @@ impl Job<'_> {
         }
     }
 
-    /// Channels `ch0..ch0 + acc.len()` of block `block`'s outputs, accumulator `acc[j]` ·
-    /// `inv` for channel `ch0 + j` (lane `i` for query `i`), into its queries' pixels. Stored
-    /// a channel group at a time: a head-dim-sized buffer of lanes would be zeroed for every
-    /// block (2 KB at the largest head dim).
+    /// Channels `ch0..ch0 + c` (`c` ≤ 4) of block `block`'s outputs, accumulator `acc[j]` ·
+    /// `inv` for channel `ch0 + j` (lane `i` for query `i`), into its queries' pixels: the
+    /// four vectors are transposed so each query's channels are one four-float store.
     ///
     /// # Safety
     /// AVX2; this task alone writes this head's channels of its image row.
@@ -170,23 +169,52 @@ impl Job<'_> {
         ctx: &RowCtx<K>,
         block: &Block,
         ch0: usize,
-        acc: &[__m256],
+        c: usize,
+        acc: &[__m256; 4],
         inv: __m256,
     ) {
-        let mut lanes = [[0f32; 8]; 4];
-        for (lane, acc) in lanes.iter_mut().zip(acc) {
-            // SAFETY: a store to a local array of 8 floats.
-            unsafe { _mm256_storeu_ps(lane.as_mut_ptr(), _mm256_mul_ps(*acc, inv)) };
-        }
+        let a = acc.map(|v| _mm256_mul_ps(v, inv));
+        let (lo01, hi01) = (
+            _mm256_unpacklo_ps(a[0], a[1]),
+            _mm256_unpackhi_ps(a[0], a[1]),
+        );
+        let (lo23, hi23) = (
+            _mm256_unpacklo_ps(a[2], a[3]),
+            _mm256_unpackhi_ps(a[2], a[3]),
+        );
+        // Query `i` (and `i + 4` in the upper half) of `r[i]`.
+        let r = [
+            _mm256_shuffle_ps::<0x44>(lo01, lo23),
+            _mm256_shuffle_ps::<0xee>(lo01, lo23),
+            _mm256_shuffle_ps::<0x44>(hi01, hi23),
+            _mm256_shuffle_ps::<0xee>(hi01, hi23),
+        ];
+        let q: [__m128; 8] = std::array::from_fn(|i| match i < 4 {
+            true => _mm256_castps256_ps128(r[i]),
+            false => _mm256_extractf128_ps::<1>(r[i - 4]),
+        });
         let l = self.l;
-        for i in 0..block.count {
+        for (i, q) in q.iter().enumerate().take(block.count) {
             let x = l.col[block.start + i];
             // SAFETY: the caller's contract.
-            let o = unsafe { self.out.span(ctx.out0 + x * l.channels + ch0, acc.len()) };
-            for (o, lane) in o.iter_mut().zip(&lanes) {
-                *o = lane[i];
+            let o = unsafe { self.out.span(ctx.out0 + x * l.channels + ch0, c) };
+            if c == 4 {
+                // SAFETY: `o` holds four floats.
+                unsafe { _mm_storeu_ps(o.as_mut_ptr(), *q) };
+            } else {
+                let mut lanes = [0f32; 4];
+                // SAFETY: a store to a local array of four floats.
+                unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), *q) };
+                o.copy_from_slice(&lanes[..c]);
             }
         }
+    }
+
+    /// The offsets of channels `ch..ch + 4` from channel 0 of a row (`stride` apart); past the
+    /// head dim `hd` the last channel again, so four-channel loops stay whole (what they
+    /// compute there is not stored).
+    fn four_channels(ch: usize, hd: usize, stride: usize) -> [usize; 4] {
+        std::array::from_fn(|j| (ch + j).min(hd - 1) * stride)
     }
 
     /// One block of eight queries over `M` key offsets `−before..M − before` per key row, lane
@@ -208,8 +236,11 @@ impl Job<'_> {
         // Lane masks as vectors: all ones where lane `i` may use offset `o`.
         let lane_masks: [__m256; M] = std::array::from_fn(|o| lane_mask(masks[o]));
         let scale = _mm256_set1_ps(self.p.scale);
-        let mut scores = [[_mm256_setzero_ps(); M]; K];
         let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
+        // Every entry is written below: zeroing the array first cost a memset of up to 3 KB
+        // per block (and building it with `array::from_fn` a closure call per row).
+        let mut scores = std::mem::MaybeUninit::<[[__m256; M]; K]>::uninit();
+        let rows = scores.as_mut_ptr().cast::<[__m256; M]>();
         for ty in 0..K {
             let mut s = [_mm256_setzero_ps(); M];
             for ch in 0..hd {
@@ -237,26 +268,29 @@ impl Job<'_> {
                     v
                 };
                 max = _mm256_max_ps(max, v);
-                scores[ty][o] = v;
+                s[o] = v;
             }
+            // SAFETY: row `ty` of the `K` rows.
+            unsafe { rows.add(ty).write(s) };
         }
-        let inv = softmax::<K, M, MASKED>(&mut scores, max, &lane_masks);
-        // AV, four channels at a time (four accumulation chains).
+        // SAFETY: all `K` rows were written.
+        let scores = unsafe { scores.assume_init_mut() };
+        let inv = softmax::<K, M, MASKED>(scores, max, &lane_masks);
+        // AV, four channels at a time (four accumulation chains, unrolled whole).
         let v_rows: [usize; K] = ctx
             .key_rows
             .map(|r| r + l.heads * hd * stride + block.start - before);
         let mut ch = 0;
         while ch < hd {
-            let c = (hd - ch).min(4);
+            let chans = Self::four_channels(ch, hd, stride);
             let mut acc = [_mm256_setzero_ps(); 4];
             for ty in 0..K {
                 for o in 0..M {
                     let w = scores[ty][o];
-                    for (j, acc) in acc.iter_mut().enumerate().take(c) {
+                    for (acc, &at) in acc.iter_mut().zip(&chans) {
                         // SAFETY: within the row's paddings, as for the keys; lanes outside
                         // their window are zeroed, so a non-finite value there stays out.
-                        let v =
-                            unsafe { _mm256_loadu_ps(t.add(v_rows[ty] + (ch + j) * stride + o)) };
+                        let v = unsafe { _mm256_loadu_ps(t.add(v_rows[ty] + at + o)) };
                         let v = if MASKED {
                             _mm256_and_ps(v, lane_masks[o])
                         } else {
@@ -266,8 +300,9 @@ impl Job<'_> {
                     }
                 }
             }
+            let c = (hd - ch).min(4);
             // SAFETY: this task alone writes this head's channels of its image row.
-            unsafe { self.store(ctx, block, ch, &acc[..c], inv) };
+            unsafe { self.store(ctx, block, ch, c, &acc, inv) };
             ch += c;
         }
     }
