@@ -5,12 +5,14 @@
 //! in dense form (`dense.rs`).
 
 mod dense;
+mod memory;
 
 use super::super::super::NaProblem;
 use super::super::super::window::phase_order;
 use super::super::vmath::exp_nonpositive8;
 use super::dense::Dense;
 use super::{Block, Group, Layout, Plan};
+use memory::PREFETCH_ROWS_BYTES;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -61,6 +63,7 @@ pub(super) unsafe fn run_group(
         group: Group::new(p, l, t, bias, &plan, out),
         order: &order,
         dense: plan.dense.as_ref().zip(lane_bias.as_deref()),
+        prefetch: 2 * group.kernel * l.head_dim * l.stride * 4 > PREFETCH_ROWS_BYTES,
     };
     let tasks = p.batch * l.heads * p.height;
     (0..tasks).into_par_iter().for_each(|task| {
@@ -87,6 +90,9 @@ struct Job<'a> {
     /// Set when the group's blocks are whole short phases: their tables and
     /// [`dense::lane_bias`].
     dense: Option<(&'a Dense, &'a [f32])>,
+    /// Whether shifted blocks prefetch the keys and values of the block after next
+    /// ([`memory::PREFETCH_ROWS_BYTES`]).
+    prefetch: bool,
 }
 
 impl<'a> std::ops::Deref for Job<'a> {
@@ -156,67 +162,6 @@ impl Job<'_> {
         }
     }
 
-    /// Channels `ch0..ch0 + c` (`c` ≤ 4) of block `block`'s outputs, accumulator `acc[j]` ·
-    /// `inv` for channel `ch0 + j` (lane `i` for query `i`), into its queries' pixels: the
-    /// four vectors are transposed so each query's channels are one four-float store.
-    ///
-    /// # Safety
-    /// AVX2; this task alone writes this head's channels of its image row.
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    unsafe fn store<const K: usize>(
-        &self,
-        ctx: &RowCtx<K>,
-        block: &Block,
-        ch0: usize,
-        c: usize,
-        acc: &[__m256; 4],
-        inv: __m256,
-    ) {
-        let a = acc.map(|v| _mm256_mul_ps(v, inv));
-        let (lo01, hi01) = (
-            _mm256_unpacklo_ps(a[0], a[1]),
-            _mm256_unpackhi_ps(a[0], a[1]),
-        );
-        let (lo23, hi23) = (
-            _mm256_unpacklo_ps(a[2], a[3]),
-            _mm256_unpackhi_ps(a[2], a[3]),
-        );
-        // Query `i` (and `i + 4` in the upper half) of `r[i]`.
-        let r = [
-            _mm256_shuffle_ps::<0x44>(lo01, lo23),
-            _mm256_shuffle_ps::<0xee>(lo01, lo23),
-            _mm256_shuffle_ps::<0x44>(hi01, hi23),
-            _mm256_shuffle_ps::<0xee>(hi01, hi23),
-        ];
-        let q: [__m128; 8] = std::array::from_fn(|i| match i < 4 {
-            true => _mm256_castps256_ps128(r[i]),
-            false => _mm256_extractf128_ps::<1>(r[i - 4]),
-        });
-        let l = self.l;
-        for (i, q) in q.iter().enumerate().take(block.count) {
-            let x = l.col[block.start + i];
-            // SAFETY: the caller's contract.
-            let o = unsafe { self.out.span(ctx.out0 + x * l.channels + ch0, c) };
-            if c == 4 {
-                // SAFETY: `o` holds four floats.
-                unsafe { _mm_storeu_ps(o.as_mut_ptr(), *q) };
-            } else {
-                let mut lanes = [0f32; 4];
-                // SAFETY: a store to a local array of four floats.
-                unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), *q) };
-                o.copy_from_slice(&lanes[..c]);
-            }
-        }
-    }
-
-    /// The offsets of channels `ch..ch + 4` from channel 0 of a row (`stride` apart); past the
-    /// head dim `hd` the last channel again, so four-channel loops stay whole (what they
-    /// compute there is not stored).
-    fn four_channels(ch: usize, hd: usize, stride: usize) -> [usize; 4] {
-        std::array::from_fn(|j| (ch + j).min(hd - 1) * stride)
-    }
-
     /// One block of eight queries over `M` key offsets `−before..M − before` per key row, lane
     /// `i` using offset `o` where bit `i` of `masks[o]` is set.
     // Offsets index several arrays at once (keys, scores, masks, bias); ranges read clearer.
@@ -230,6 +175,9 @@ impl Job<'_> {
         masks: [u16; M],
         before: usize,
     ) {
+        if self.prefetch {
+            self.prefetch_next(ctx, block);
+        }
         let (l, hd, stride) = (self.l, self.l.head_dim, self.l.stride);
         let t = self.t.as_ptr();
         let table = 2 * K - 1;
