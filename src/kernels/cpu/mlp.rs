@@ -1,17 +1,15 @@
 //! The second half of a transformer block on host buffers, fused:
 //! `x + fc2(GELU(fc1(AdaIN(x))))`, in tiles of rows that stay in cache — the hidden activation
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
-//! ([`Rhs`], prepared once per call) on one thread, tiles in parallel.
+//! ([`Rhs`], prepared once per call) on one thread, tiles in parallel. Tiles are `linear.rs`'s
+//! [`ROWS`] rows; the hidden tile (`ROWS × hidden`, up to 2 MB at FFHQ-256's 64²) stays in
+//! L2/L3.
 
 use super::bias_gelu;
-use super::linear::{Rhs, start_with_bias, with_tile};
+use super::linear::{ROWS, Rhs, start_with_bias, with_tile};
 use super::norm::{apply, per_image};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
-
-/// Rows per tile, as in `linear.rs`; the hidden
-/// tile (`ROWS × hidden`, up to 2 MB at FFHQ-256's 64²) stays in L2/L3.
-const ROWS: usize = 256;
 
 /// The MLP's weights, stored `[in, out]` row-major.
 pub struct MlpWeights<'a> {

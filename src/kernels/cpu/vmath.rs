@@ -111,9 +111,12 @@ impl Lanes for __m256 {
     }
 }
 
-/// All ones in the lanes below `n`, for AVX2's masked loads and stores.
+/// All ones in the lanes below `n` (≤ 8), for AVX2's masked loads and stores.
+///
+/// # Safety
+/// The CPU must run AVX2.
 #[inline(always)]
-unsafe fn first_lanes8(n: usize) -> __m256i {
+pub(super) unsafe fn first_lanes8(n: usize) -> __m256i {
     unsafe {
         let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), index)

@@ -2,6 +2,7 @@
 //! or two vectors of eight columns, with masked loads and stores for a last panel's columns
 //! past `n`.
 
+use super::super::vmath::first_lanes8;
 use super::Tile;
 use std::arch::x86_64::*;
 
@@ -24,13 +25,9 @@ pub(super) unsafe fn dispatch(v: usize, rows: usize, t: Tile) {
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 unsafe fn block<const M: usize, const V: usize>(t: Tile) {
-    let masks: [__m256i; V] = std::array::from_fn(|h| {
-        let left = t.cols.saturating_sub(8 * h).min(8) as i32;
-        _mm256_cmpgt_epi32(
-            _mm256_set1_epi32(left),
-            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        )
-    });
+    // SAFETY: AVX2 is enabled here.
+    let masks: [__m256i; V] =
+        std::array::from_fn(|h| unsafe { first_lanes8(t.cols.saturating_sub(8 * h).min(8)) });
     let whole = t.cols >= 8 * V;
     let dst = t.dst.as_mut_ptr();
     let mut acc = [[_mm256_setzero_ps(); V]; M];
