@@ -116,7 +116,7 @@ impl Job<'_> {
     ) {
         let (l, hd) = (self.l, self.l.head_dim);
         let t = self.t.as_ptr();
-        let scale = _mm512_set1_ps(self.p.scale);
+        let scale = _mm512_set1_ps(self.scale);
         // A bias-table row has 2K − 1 ≤ 15 entries: one masked load.
         let table_mask = ((1u32 << (2 * K - 1).min(16)) - 1) as u16;
         let mut max = [_mm512_set1_ps(f32::NEG_INFINITY); 2];

@@ -24,7 +24,7 @@ use super::super::NaProblem;
 use super::super::simd::Simd;
 use super::super::window::AxisWindow;
 use super::OutRows;
-use super::vmath::exp_nonpositive16 as exp_nonpositive;
+use super::vmath::exp2_nonpositive16 as exp2_nonpositive;
 use dense::Dense;
 use layout::Layout;
 use pair::MAX_HEAD_DIM;
@@ -288,8 +288,11 @@ struct Group<'a> {
     l: &'a Layout,
     /// The group's filled copy.
     t: &'a [f32],
-    /// `[heads, 2k − 1, 2k − 1]`.
-    bias: &'a [f32],
+    /// The query scale and the `[heads, 2k − 1, 2k − 1]` bias table times log2 e: scores are
+    /// kept in base 2, so the softmax runs [`exp2_nonpositive`] (one multiply fewer per score
+    /// than `e^x`, and no two-part remainder).
+    scale: f32,
+    bias: Vec<f32>,
     rows: &'a [AxisWindow],
     blocks: &'a [Block],
     out: OutRows,
@@ -308,7 +311,8 @@ impl<'a> Group<'a> {
             p,
             l,
             t,
-            bias,
+            scale: p.scale * std::f32::consts::LOG2_E,
+            bias: bias.iter().map(|b| b * std::f32::consts::LOG2_E).collect(),
             rows: &plan.rows,
             blocks: &plan.blocks,
             out: OutRows(out.as_mut_ptr()),

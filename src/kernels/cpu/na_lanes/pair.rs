@@ -3,7 +3,7 @@
 //! but one key row), which halves the loads per multiply–add of a one-row kernel.
 
 use super::layout::transpose;
-use super::{Block, Job, exp_nonpositive};
+use super::{Block, Job, exp2_nonpositive};
 use std::arch::x86_64::*;
 
 /// Largest head dimension (the AV results of a block live on the stack).
@@ -129,7 +129,7 @@ impl Job<'_> {
     ) {
         let (l, hd) = (self.l, self.l.head_dim);
         let t = self.t.as_ptr();
-        let scale = _mm512_set1_ps(self.p.scale);
+        let scale = _mm512_set1_ps(self.scale);
         let table = 2 * K - 1;
         // `scores`: per row and key row, the scores (softmax numerators after the second
         // pass); the key row outside a row's window stays zero, so AV runs over all U rows.
@@ -290,8 +290,8 @@ pub(super) fn softmax<const K: usize, const M: usize, const U: usize, const MASK
         let mut sum = _mm512_setzero_ps();
         for row in &mut scores[r][first_tap[r]..first_tap[r] + K] {
             for (v, &m) in row.iter_mut().zip(masks) {
-                let e = exp_nonpositive(_mm512_sub_ps(*v, max[r]));
-                // Exactly zero outside the window (the exp bottoms out at e^−87, not 0).
+                let e = exp2_nonpositive(_mm512_sub_ps(*v, max[r]));
+                // Exactly zero outside the window (the exp bottoms out at 2^−125, not 0).
                 *v = if MASKED { _mm512_maskz_mov_ps(m, e) } else { e };
                 sum = _mm512_add_ps(sum, *v);
             }

@@ -83,7 +83,7 @@ impl Job<'_> {
         let (l, hd, stride) = (self.l, self.l.head_dim, self.l.stride);
         let t = self.t.as_ptr();
         let table = 2 * K - 1;
-        let scale = _mm256_set1_ps(self.p.scale);
+        let scale = _mm256_set1_ps(self.scale);
         let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
         // Every entry is written below (see the shifted form).
         let mut scores = std::mem::MaybeUninit::<[[__m256; L]; K]>::uninit();

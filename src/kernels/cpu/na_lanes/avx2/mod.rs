@@ -9,7 +9,7 @@ mod memory;
 
 use super::super::super::NaProblem;
 use super::super::super::window::phase_order;
-use super::super::vmath::exp_nonpositive8;
+use super::super::vmath::exp2_nonpositive8;
 use super::dense::Dense;
 use super::{Block, Group, Layout, Plan};
 use memory::PREFETCH_ROWS_BYTES;
@@ -55,12 +55,13 @@ pub(super) unsafe fn run_group(
     // Rows in dilation-phase order, so neighbouring tasks share key rows in cache.
     let order: Vec<usize> = phase_order(p.height, group.dilation).collect();
     let plan = Plan::new(p, g, l, 8);
+    let group_call = Group::new(p, l, t, bias, &plan, out);
     let lane_bias = plan
         .dense
         .as_ref()
-        .map(|d| dense::lane_bias(bias, 2 * group.kernel - 1, d));
+        .map(|d| dense::lane_bias(&group_call.bias, 2 * group.kernel - 1, d));
     let job = Job {
-        group: Group::new(p, l, t, bias, &plan, out),
+        group: group_call,
         order: &order,
         dense: plan.dense.as_ref().zip(lane_bias.as_deref()),
         prefetch: 2 * group.kernel * l.head_dim * l.stride * 4 > PREFETCH_ROWS_BYTES,
@@ -183,7 +184,7 @@ impl Job<'_> {
         let table = 2 * K - 1;
         // Lane masks as vectors: all ones where lane `i` may use offset `o`.
         let lane_masks: [__m256; M] = std::array::from_fn(|o| lane_mask(masks[o]));
-        let scale = _mm256_set1_ps(self.p.scale);
+        let scale = _mm256_set1_ps(self.scale);
         let mut max = _mm256_set1_ps(f32::NEG_INFINITY);
         // Every entry is written below: zeroing the array first cost a memset of up to 3 KB
         // per block (and building it with `array::from_fn` a closure call per row).
@@ -269,7 +270,7 @@ fn softmax<const K: usize, const M: usize, const MASKED: bool>(
     let mut sum = _mm256_setzero_ps();
     for row in scores {
         for (v, &m) in row.iter_mut().zip(masks) {
-            let e = exp_nonpositive8(_mm256_sub_ps(*v, max));
+            let e = exp2_nonpositive8(_mm256_sub_ps(*v, max));
             *v = if MASKED { _mm256_and_ps(e, m) } else { e };
             sum = _mm256_add_ps(sum, *v);
         }
