@@ -5,10 +5,11 @@
 //! parallel, each GEMM on its own thread: our packed-panel kernels on AVX-512 and AVX2
 //! (`f32_panels/`), the `gemm` crate on the portable path and for small maps on AVX2.
 
-use super::norm::{apply, per_image_into};
+use super::norm::{apply, coefficients_per_image};
 use crate::kernels::simd::Simd;
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 /// Rows per tile. The `gemm` crate (portable path) packs the weight again for each tile, so
 /// taller tiles pack it less often: with it, 256 rows ran FFHQ-256 ~5 % faster than 128 on
@@ -45,22 +46,29 @@ pub fn adain_linear(x: &[f32], style: &[f32], n: usize, c: usize, w: &LinearWeig
     let d = w.d_out;
     let simd = Simd::active();
     let rhs = Rhs::new(w.weight, c, d, n, simd);
-    per_image_into(x, style, n, c, d, |out, x, scale, shift| {
-        out.par_chunks_mut(ROWS * d)
-            .zip(x.par_chunks(ROWS * c))
-            .for_each(|(out, x)| {
-                with_tile(x.len(), |h| {
-                    simd.vectorize(
-                        #[inline(always)]
-                        || {
-                            apply(h, x, scale, shift);
-                            start_with_bias(out, None, w.bias, d);
-                            rhs.matmul(out, true, h, x.len() / c);
-                        },
-                    )
-                })
-            });
-    })
+    let coefficients = coefficients_per_image(x, style, n, c);
+    build_tiles(
+        coefficients.len(),
+        n,
+        d,
+        None,
+        w.bias,
+        simd,
+        |out, b, row| {
+            let rows = out.len() / d;
+            let x = &x[(b * n + row) * c..][..rows * c];
+            let (scale, shift) = &coefficients[b];
+            with_tile(x.len(), |h| {
+                simd.vectorize(
+                    #[inline(always)]
+                    || {
+                        apply(h, x, scale, shift);
+                        rhs.matmul(out, true, h, rows);
+                    },
+                )
+            })
+        },
+    )
 }
 
 /// `x + a · W + b` for `x` `[R, d_out]` and `a` `[R, d_in]` (all images' rows together, images
@@ -75,38 +83,106 @@ pub fn linear_residual(
     let d = w.d_out;
     let simd = Simd::active();
     let rhs = Rhs::new(w.weight, d_in, d, tokens, simd);
-    let mut out = vec![0f32; x.len()];
-    out.par_chunks_mut(ROWS * d)
-        .zip(x.par_chunks(ROWS * d))
-        .zip(a.par_chunks(ROWS * d_in))
-        .for_each(|((out, x), a)| {
-            simd.vectorize(
-                #[inline(always)]
-                || {
-                    let rows = x.len() / d;
-                    start_with_bias(out, Some(x), w.bias, d);
-                    rhs.matmul(out, true, a, rows);
-                },
-            )
+    let rows = x.len() / d.max(1);
+    build_tiles(1, rows, d, Some(x), w.bias, simd, |out, _, row| {
+        let rows = out.len() / d;
+        let a = &a[row * d_in..][..rows * d_in];
+        simd.vectorize(
+            #[inline(always)]
+            || rhs.matmul(out, true, a, rows),
+        )
+    })
+}
+
+/// A new `[images · n, d]` buffer built in tiles of up to [`ROWS`] rows that never cross an
+/// image, in parallel: each tile starts as its rows of `residual` (or 0) plus `bias` (or 0),
+/// then `finish(tile, image, row)` completes it in place (`row`: the tile's first row within
+/// its image). The start writes every element, so the buffer is never zero-filled first (at
+/// FFHQ-1024's 1024² that was an extra 128 MB written per layer call).
+pub(super) fn build_tiles(
+    images: usize,
+    n: usize,
+    d: usize,
+    residual: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    simd: Simd,
+    finish: impl Fn(&mut [f32], usize, usize) + Sync,
+) -> Vec<f32> {
+    let len = images * n * d;
+    let mut out: Vec<f32> = Vec::with_capacity(len);
+    if len == 0 {
+        return out;
+    }
+    out.spare_capacity_mut()[..len]
+        .par_chunks_mut(n * d)
+        .enumerate()
+        .for_each(|(b, image)| {
+            image
+                .par_chunks_mut(ROWS * d)
+                .enumerate()
+                .for_each(|(t, tile)| {
+                    let at = b * n * d + t * ROWS * d;
+                    let residual = residual.map(|r| &r[at..at + tile.len()]);
+                    let tile = simd.vectorize(
+                        #[inline(always)]
+                        || start(tile, residual, bias, d),
+                    );
+                    finish(tile, b, t * ROWS);
+                })
         });
+    // SAFETY: `start` wrote every element of every tile, and the tiles cover `..len`.
+    unsafe { out.set_len(len) };
     out
 }
 
 /// `out` rows = `x` rows (or 0) + `bias` (or 0): the value the GEMM accumulates onto.
 #[inline]
 pub(super) fn start_with_bias(out: &mut [f32], x: Option<&[f32]>, bias: Option<&[f32]>, d: usize) {
+    // SAFETY: `MaybeUninit<f32>` has `f32`'s layout, and `start` writes only initialised values.
+    let out = unsafe { &mut *(out as *mut [f32] as *mut [MaybeUninit<f32>]) };
+    start(out, x, bias, d);
+}
+
+/// [`start_with_bias`] into memory not yet initialised: writes every element of `out` and
+/// returns it initialised.
+#[inline]
+fn start<'a>(
+    out: &'a mut [MaybeUninit<f32>],
+    x: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    d: usize,
+) -> &'a mut [f32] {
+    // Whole rows and whole inputs, so each loop below reaches every element.
+    assert!(d > 0 && out.len().is_multiple_of(d));
+    assert!(x.is_none_or(|x| x.len() == out.len()) && bias.is_none_or(|b| b.len() == d));
     match (x, bias) {
         (Some(x), Some(b)) => {
             for (o, x) in out.chunks_exact_mut(d).zip(x.chunks_exact(d)) {
                 for ((o, &x), &b) in o.iter_mut().zip(x).zip(b) {
-                    *o = x + b;
+                    o.write(x + b);
                 }
             }
         }
-        (Some(x), None) => out.copy_from_slice(x),
-        (None, Some(b)) => out.chunks_exact_mut(d).for_each(|o| o.copy_from_slice(b)),
-        (None, None) => out.fill(0.0),
+        (Some(x), None) => {
+            for (o, &x) in out.iter_mut().zip(x) {
+                o.write(x);
+            }
+        }
+        (None, Some(b)) => {
+            for o in out.chunks_exact_mut(d) {
+                for (o, &b) in o.iter_mut().zip(b) {
+                    o.write(b);
+                }
+            }
+        }
+        (None, None) => {
+            for o in out.iter_mut() {
+                o.write(0.0);
+            }
+        }
     }
+    // SAFETY: every element was written above (the asserts make each loop cover `out`).
+    unsafe { &mut *(out as *mut [MaybeUninit<f32>] as *mut [f32]) }
 }
 
 /// A layer's `[k, n]` weight as the GEMMs read it, prepared once per layer call: packed into

@@ -2,14 +2,13 @@
 //! `x + fc2(GELU(fc1(AdaIN(x))))`, in tiles of rows that stay in cache — the hidden activation
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
 //! ([`Rhs`], prepared once per call) on one thread, tiles in parallel. Tiles are `linear.rs`'s
-//! [`ROWS`] rows; the hidden tile (`ROWS × hidden`, up to 2 MB at FFHQ-256's 64²) stays in
+//! [`super::linear::ROWS`] rows; the hidden tile (`ROWS × hidden`, up to 2 MB at FFHQ-256's 64²) stays in
 //! L2/L3.
 
 use super::bias_gelu;
-use super::linear::{ROWS, Rhs, start_with_bias, with_tile};
-use super::norm::{apply, per_image};
+use super::linear::{Rhs, build_tiles, with_tile};
+use super::norm::{apply, coefficients_per_image};
 use crate::kernels::simd::Simd;
-use rayon::prelude::*;
 
 /// The MLP's weights, stored `[in, out]` row-major.
 pub struct MlpWeights<'a> {
@@ -34,26 +33,33 @@ pub fn adain_mlp_residual(
         Rhs::new(w.fc1, c, w.hidden, n, simd),
         Rhs::new(w.fc2, w.hidden, c, n, simd),
     );
-    per_image(x, style, n, c, |out, x, scale, shift| {
-        out.par_chunks_mut(ROWS * c)
-            .zip(x.par_chunks(ROWS * c))
-            .for_each(|(out, x)| {
-                let rows = x.len() / c;
-                with_tile(rows * (c + w.hidden), |tile| {
-                    let (h, hid) = tile.split_at_mut(rows * c);
-                    simd.vectorize(
-                        #[inline(always)]
-                        || {
-                            apply(h, x, scale, shift);
-                            // hid = h·fc1, then GELU(hid + b1) in place.
-                            fc1.matmul(hid, false, h, rows);
-                            bias_gelu(hid, w.fc1_bias, simd);
-                            // out = x + b2 + hid·fc2.
-                            start_with_bias(out, Some(x), Some(w.fc2_bias), c);
-                            fc2.matmul(out, true, hid, rows);
-                        },
-                    )
-                })
-            });
-    })
+    let coefficients = coefficients_per_image(x, style, n, c);
+    // Each tile starts as `x + b2`, and `hid·fc2` is added onto it.
+    let (residual, bias) = (Some(x), Some(w.fc2_bias));
+    build_tiles(
+        coefficients.len(),
+        n,
+        c,
+        residual,
+        bias,
+        simd,
+        |out, b, row| {
+            let rows = out.len() / c;
+            let x = &x[(b * n + row) * c..][..rows * c];
+            let (scale, shift) = &coefficients[b];
+            with_tile(rows * (c + w.hidden), |tile| {
+                let (h, hid) = tile.split_at_mut(rows * c);
+                simd.vectorize(
+                    #[inline(always)]
+                    || {
+                        apply(h, x, scale, shift);
+                        // hid = h·fc1, then GELU(hid + b1) in place.
+                        fc1.matmul(hid, false, h, rows);
+                        bias_gelu(hid, w.fc1_bias, simd);
+                        fc2.matmul(out, true, hid, rows);
+                    },
+                )
+            })
+        },
+    )
 }

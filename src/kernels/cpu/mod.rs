@@ -118,11 +118,10 @@ impl OutRows {
         unsafe { std::slice::from_raw_parts_mut(self.0.add(row * len), len) }
     }
 
-    /// # Safety
-    /// `start..start + len` lies in the buffer and no other task uses it meanwhile.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn span(&self, start: usize, len: usize) -> &mut [f32] {
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
+    /// Where element `start` is stored: writes go through the pointer, so the buffer need not
+    /// be initialised yet (no reference to it is made).
+    fn at(&self, start: usize) -> *mut f32 {
+        self.0.wrapping_add(start)
     }
 }
 

@@ -68,30 +68,17 @@ pub fn adain(x: &[f32], style: &[f32], n: usize, c: usize) -> Vec<f32> {
 
 /// A new buffer the size of `x`, filled image by image by `f(out, x, scale, shift)` with the
 /// image's AdaIN coefficients ([`adain_coefficients`]).
-pub(super) fn per_image(
+fn per_image(
     x: &[f32],
     style: &[f32],
     n: usize,
     c: usize,
     f: impl Fn(&mut [f32], &[f32], &[f32], &[f32]),
 ) -> Vec<f32> {
-    per_image_into(x, style, n, c, c, f)
-}
-
-/// Like [`per_image`] with `d_out` values per token in the output.
-pub(super) fn per_image_into(
-    x: &[f32],
-    style: &[f32],
-    n: usize,
-    c: usize,
-    d_out: usize,
-    f: impl Fn(&mut [f32], &[f32], &[f32], &[f32]),
-) -> Vec<f32> {
-    let images = x.len() / (n * c).max(1);
-    let mut out = vec![0f32; images * n * d_out];
+    let mut out = vec![0f32; x.len()];
     let coefficients = coefficients_per_image(x, style, n, c);
     for ((out, x), (scale, shift)) in out
-        .chunks_mut(n * d_out)
+        .chunks_mut(n * c)
         .zip(x.chunks(n * c))
         .zip(&coefficients)
     {

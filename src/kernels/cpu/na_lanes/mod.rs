@@ -30,6 +30,7 @@ use layout::Layout;
 use pair::MAX_HEAD_DIM;
 use rayon::prelude::*;
 use std::cell::RefCell;
+use std::mem::MaybeUninit;
 
 /// Largest kernel handled here (the dispatch in [`na2d`] instantiates odd sizes up to it).
 const MAX_KERNEL: usize = 13;
@@ -75,20 +76,37 @@ fn with_kept<R>(
 /// The CPU must support `simd` (AVX-512F, or AVX2 + FMA), and [`supports`] must hold for `p`.
 pub unsafe fn na2d(p: &NaProblem, qkv: &[f32], rpb: &[Vec<f32>], simd: Simd) -> Vec<f32> {
     let avx512 = simd == Simd::Avx512;
-    let mut out = vec![0f32; p.batch * p.height * p.width * p.heads() * p.head_dim];
-    with_kept(&SCRATCH, |scratch| {
-        for (g, layout) in layouts(p).iter().enumerate() {
-            // SAFETY: the caller guarantees the instruction set and a supported problem.
-            unsafe {
-                layout.fill(qkv, scratch, avx512);
-                let t = &scratch[..layout.len()];
-                match avx512 {
-                    true => run_group(p, g, layout, t, &rpb[g], &mut out),
-                    false => avx2::run_group(p, g, layout, t, &rpb[g], &mut out),
+    let run_groups = |out: &mut [MaybeUninit<f32>]| {
+        with_kept(&SCRATCH, |scratch| {
+            for (g, layout) in layouts(p).iter().enumerate() {
+                // SAFETY: the caller guarantees the instruction set and a supported problem.
+                unsafe {
+                    layout.fill(qkv, scratch, avx512);
+                    let t = &scratch[..layout.len()];
+                    match avx512 {
+                        true => run_group(p, g, layout, t, &rpb[g], out),
+                        false => avx2::run_group(p, g, layout, t, &rpb[g], out),
+                    }
                 }
             }
-        }
-    });
+        })
+    };
+    // SAFETY: `run_groups` runs every group's kernel.
+    unsafe { output(p, run_groups) }
+}
+
+/// The `[B, H, W, heads · head_dim]` output of one call, filled by `run_groups` without being
+/// zero-filled first (at 1024² that was a 128 MB write per call).
+///
+/// # Safety
+/// `run_groups` must run every head group's kernel into the buffer: each stores all of its
+/// heads' channels at every pixel of every image, and the groups' heads are all the heads.
+unsafe fn output(p: &NaProblem, run_groups: impl FnOnce(&mut [MaybeUninit<f32>])) -> Vec<f32> {
+    let len = p.batch * p.height * p.width * p.heads() * p.head_dim;
+    let mut out = Vec::with_capacity(len);
+    run_groups(&mut out.spare_capacity_mut()[..len]);
+    // SAFETY: every element was stored (the caller's contract).
+    unsafe { out.set_len(len) };
     out
 }
 
@@ -118,54 +136,56 @@ pub unsafe fn na2d_produced(
                 .map(move |y| (b * p.height + y, rows_per_tile.min(p.height - y)))
         })
         .collect();
-    let mut out = vec![0f32; p.batch * p.height * p.width * p.heads() * p.head_dim];
-    with_kept(&GROUPS, |all| {
-        let total: usize = layouts.iter().map(Layout::len).sum();
-        if all.len() < total {
-            all.resize(total, 0.0);
-        }
-        // Each tile's rows of every group's copy, carved out so tiles can fill them in parallel.
-        let mut parts: Vec<Vec<&mut [f32]>> = tiles.iter().map(|_| Vec::new()).collect();
-        let mut rest = &mut all[..total];
-        for l in &layouts {
-            let (mut group, tail) = rest.split_at_mut(l.len());
-            rest = tail;
-            for (part, &(_, rows)) in parts.iter_mut().zip(&tiles) {
-                let (mine, later) = group.split_at_mut(rows * l.per_row());
-                part.push(mine);
-                group = later;
+    let run_groups = |out: &mut [MaybeUninit<f32>]| {
+        with_kept(&GROUPS, |all| {
+            let total: usize = layouts.iter().map(Layout::len).sum();
+            if all.len() < total {
+                all.resize(total, 0.0);
             }
-        }
-        parts.into_par_iter().zip(&tiles).for_each_init(
-            Vec::new,
-            |src, (mut part, &(first, rows))| {
-                src.resize(rows * src_row, 0.0);
-                produce(first, &mut src[..rows * src_row]);
-                for (l, dst) in layouts.iter().zip(part.iter_mut()) {
-                    for (s, d) in src
-                        .chunks_exact(src_row)
-                        .zip(dst.chunks_exact_mut(l.per_row()))
-                    {
-                        // SAFETY: the caller guarantees the instruction set.
-                        unsafe { l.fill_row_with(s, d, avx512) };
+            // Each tile's rows of every group's copy, carved out so tiles can fill them in parallel.
+            let mut parts: Vec<Vec<&mut [f32]>> = tiles.iter().map(|_| Vec::new()).collect();
+            let mut rest = &mut all[..total];
+            for l in &layouts {
+                let (mut group, tail) = rest.split_at_mut(l.len());
+                rest = tail;
+                for (part, &(_, rows)) in parts.iter_mut().zip(&tiles) {
+                    let (mine, later) = group.split_at_mut(rows * l.per_row());
+                    part.push(mine);
+                    group = later;
+                }
+            }
+            parts.into_par_iter().zip(&tiles).for_each_init(
+                Vec::new,
+                |src, (mut part, &(first, rows))| {
+                    src.resize(rows * src_row, 0.0);
+                    produce(first, &mut src[..rows * src_row]);
+                    for (l, dst) in layouts.iter().zip(part.iter_mut()) {
+                        for (s, d) in src
+                            .chunks_exact(src_row)
+                            .zip(dst.chunks_exact_mut(l.per_row()))
+                        {
+                            // SAFETY: the caller guarantees the instruction set.
+                            unsafe { l.fill_row_with(s, d, avx512) };
+                        }
+                    }
+                },
+            );
+            let mut start = 0;
+            for (g, l) in layouts.iter().enumerate() {
+                let t = &all[start..start + l.len()];
+                // SAFETY: the caller guarantees the instruction set and a supported problem.
+                unsafe {
+                    match avx512 {
+                        true => run_group(p, g, l, t, &rpb[g], out),
+                        false => avx2::run_group(p, g, l, t, &rpb[g], out),
                     }
                 }
-            },
-        );
-        let mut start = 0;
-        for (g, l) in layouts.iter().enumerate() {
-            let t = &all[start..start + l.len()];
-            // SAFETY: the caller guarantees the instruction set and a supported problem.
-            unsafe {
-                match avx512 {
-                    true => run_group(p, g, l, t, &rpb[g], &mut out),
-                    false => avx2::run_group(p, g, l, t, &rpb[g], &mut out),
-                }
+                start += l.len();
             }
-            start += l.len();
-        }
-    });
-    out
+        })
+    };
+    // SAFETY: `run_groups` runs every group's kernel (after filling their copies).
+    unsafe { output(p, run_groups) }
 }
 
 /// Every head group's layout, in order.
@@ -179,11 +199,19 @@ fn layouts(p: &NaProblem) -> Vec<Layout> {
         .collect()
 }
 
-/// Group `g`'s attention from its filled copy `t` into its channels of `out`.
+/// Group `g`'s attention from its filled copy `t` into its channels of `out`: all of them, at
+/// every pixel of every image, so `out` need not be initialised before.
 ///
 /// # Safety
 /// The CPU must support AVX-512F, and [`supports`] must hold for `p`.
-unsafe fn run_group(p: &NaProblem, g: usize, l: &Layout, t: &[f32], bias: &[f32], out: &mut [f32]) {
+unsafe fn run_group(
+    p: &NaProblem,
+    g: usize,
+    l: &Layout,
+    t: &[f32],
+    bias: &[f32],
+    out: &mut [MaybeUninit<f32>],
+) {
     let group = &p.groups[g];
     let plan = Plan::new(p, g, l, 16);
     let job = Job {
@@ -305,7 +333,7 @@ impl<'a> Group<'a> {
         t: &'a [f32],
         bias: &'a [f32],
         plan: &'a Plan,
-        out: &mut [f32],
+        out: &mut [MaybeUninit<f32>],
     ) -> Self {
         Self {
             p,
@@ -315,7 +343,7 @@ impl<'a> Group<'a> {
             bias: bias.iter().map(|b| b * std::f32::consts::LOG2_E).collect(),
             rows: &plan.rows,
             blocks: &plan.blocks,
-            out: OutRows(out.as_mut_ptr()),
+            out: OutRows(out.as_mut_ptr().cast()),
         }
     }
 }

@@ -222,11 +222,10 @@ impl Job<'_> {
                 }));
                 for (i, v) in per_lane.iter().enumerate().take(block.count) {
                     let x = l.col[block.start + i];
-                    // SAFETY: the caller's contract; the span holds the `n` stored floats.
+                    // SAFETY: the caller's contract; the output holds the `n` stored floats.
                     unsafe {
-                        let o = self.out.span(out0 + x * l.channels + ch0, n);
-                        _mm512_mask_storeu_ps(o.as_mut_ptr(), mask, *v);
-                    }
+                        _mm512_mask_storeu_ps(self.out.at(out0 + x * l.channels + ch0), mask, *v)
+                    };
                 }
             }
         }

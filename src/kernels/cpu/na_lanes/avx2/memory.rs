@@ -56,16 +56,16 @@ impl Job<'_> {
         let l = self.l;
         for (i, q) in q.iter().enumerate().take(block.count) {
             let x = l.col[block.start + i];
-            // SAFETY: the caller's contract.
-            let o = unsafe { self.out.span(ctx.out0 + x * l.channels + ch0, c) };
-            if c == 4 {
-                // SAFETY: `o` holds four floats.
-                unsafe { _mm_storeu_ps(o.as_mut_ptr(), *q) };
-            } else {
-                let mut lanes = [0f32; 4];
-                // SAFETY: a store to a local array of four floats.
-                unsafe { _mm_storeu_ps(lanes.as_mut_ptr(), *q) };
-                o.copy_from_slice(&lanes[..c]);
+            let o = self.out.at(ctx.out0 + x * l.channels + ch0);
+            // SAFETY: the caller's contract: the output holds these `c` floats of this pixel.
+            unsafe {
+                if c == 4 {
+                    _mm_storeu_ps(o, *q);
+                } else {
+                    let mut lanes = [0f32; 4];
+                    _mm_storeu_ps(lanes.as_mut_ptr(), *q);
+                    std::ptr::copy_nonoverlapping(lanes.as_ptr(), o, c);
+                }
             }
         }
     }

@@ -39,7 +39,8 @@ fn dense_group(p: &NaProblem, g: usize) -> bool {
     Plan::new(p, g, &Layout::new(p, g, 0), 8).dense.is_some()
 }
 
-/// Group `g`'s attention from its filled copy `t` into its channels of `out`.
+/// Group `g`'s attention from its filled copy `t` into its channels of `out`: all of them, at
+/// every pixel of every image, so `out` need not be initialised before.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA, and [`super::supports`] must hold for `p`.
@@ -49,7 +50,7 @@ pub(super) unsafe fn run_group(
     l: &Layout,
     t: &[f32],
     bias: &[f32],
-    out: &mut [f32],
+    out: &mut [std::mem::MaybeUninit<f32>],
 ) {
     let group = &p.groups[g];
     // Rows in dilation-phase order, so neighbouring tasks share key rows in cache.
