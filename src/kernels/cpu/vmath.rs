@@ -115,6 +115,13 @@ pub(super) unsafe fn first_lanes8(n: usize) -> __m256i {
     }
 }
 
+/// Bit `i` set for the lanes `i` below `n` (≤ 16): AVX-512's mask for a vector's first `n` floats.
+#[inline(always)]
+pub(super) fn first_lanes16(n: usize) -> u16 {
+    debug_assert!(n <= 16);
+    ((1u32 << n) - 1) as u16
+}
+
 impl Lanes for __m512 {
     const LANES: usize = 16;
     #[inline(always)]
@@ -166,11 +173,11 @@ impl Lanes for __m512 {
     }
     #[inline(always)]
     unsafe fn load(p: *const f32, n: usize) -> Self {
-        unsafe { _mm512_maskz_loadu_ps((u32::MAX >> (32 - n)) as u16, p) }
+        unsafe { _mm512_maskz_loadu_ps(first_lanes16(n), p) }
     }
     #[inline(always)]
     unsafe fn store(self, p: *mut f32, n: usize) {
-        unsafe { _mm512_mask_storeu_ps(p, (u32::MAX >> (32 - n)) as u16, self) }
+        unsafe { _mm512_mask_storeu_ps(p, first_lanes16(n), self) }
     }
 }
 

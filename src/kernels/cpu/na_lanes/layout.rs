@@ -3,6 +3,7 @@
 
 use super::super::super::NaProblem;
 use super::super::super::window::phase_order;
+use super::super::vmath::first_lanes16;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
 
@@ -276,7 +277,7 @@ unsafe fn transpose16(
     stride: usize,
 ) {
     debug_assert!(n <= 16);
-    let mask = (u32::MAX >> (32 - n)) as u16;
+    let mask = first_lanes16(n);
     let mut r = [_mm512_setzero_ps(); 16];
     for (v, &row) in r.iter_mut().zip(rows) {
         // SAFETY: the caller's contract (masked-off floats are not touched).

@@ -2,6 +2,7 @@
 //! by block, each key and value vector loaded once for the two rows (their windows share all
 //! but one key row), which halves the loads per multiply–add of a one-row kernel.
 
+use super::super::vmath::first_lanes16;
 use super::layout::transpose;
 use super::{Block, Job, exp2_nonpositive};
 use std::arch::x86_64::*;
@@ -211,7 +212,7 @@ impl Job<'_> {
         for (lanes, out0) in lanes.iter().zip(ctx.out0) {
             for ch0 in (0..hd).step_by(16) {
                 let n = (hd - ch0).min(16);
-                let mask = (u32::MAX >> (32 - n)) as u16;
+                let mask = first_lanes16(n);
                 // SAFETY: `ch0 + c < hd ≤ MAX_HEAD_DIM` for `c < n`; 16 floats per lane row.
                 let per_lane = transpose(std::array::from_fn(|c| unsafe {
                     if c < n {
