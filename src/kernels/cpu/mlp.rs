@@ -2,8 +2,8 @@
 //! `x + fc2(GELU(fc1(AdaIN(x))))`, in tiles of rows that stay in cache — the hidden activation
 //! (4× the block's width) is never written to memory, and every tile runs its two GEMMs
 //! ([`Rhs`], prepared once per call) on one thread, tiles in parallel. Tiles are `linear.rs`'s
-//! [`super::linear::ROWS`] rows; the hidden tile (`ROWS × hidden`, up to 2 MB at FFHQ-256's 64²) stays in
-//! L2/L3.
+//! [`super::linear::ROWS`] rows; the hidden tile (`ROWS × hidden`, up to 2 MB at FFHQ-256's
+//! 64²) stays in L2/L3.
 
 use super::bias_gelu;
 use super::linear::{Rhs, build_tiles, with_tile};
@@ -35,13 +35,12 @@ pub fn adain_mlp_residual(
     );
     let coefficients = coefficients_per_image(x, style, n, c);
     // Each tile starts as `x + b2`, and `hid·fc2` is added onto it.
-    let (residual, bias) = (Some(x), Some(w.fc2_bias));
     build_tiles(
         coefficients.len(),
         n,
         c,
-        residual,
-        bias,
+        Some(x),
+        Some(w.fc2_bias),
         simd,
         |out, b, row| {
             let rows = out.len() / c;

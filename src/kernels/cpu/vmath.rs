@@ -115,7 +115,8 @@ pub(super) unsafe fn first_lanes8(n: usize) -> __m256i {
     }
 }
 
-/// Bit `i` set for the lanes `i` below `n` (≤ 16): AVX-512's mask for a vector's first `n` floats.
+/// Bit `i` set for the lanes `i` below `n` (≤ 16): AVX-512's mask for a vector's first `n`
+/// floats.
 #[inline(always)]
 pub(super) fn first_lanes16(n: usize) -> u16 {
     debug_assert!(n <= 16);

@@ -142,7 +142,8 @@ pub unsafe fn na2d_produced(
             if all.len() < total {
                 all.resize(total, 0.0);
             }
-            // Each tile's rows of every group's copy, carved out so tiles can fill them in parallel.
+            // Each tile's rows of every group's copy, carved out so tiles can fill them in
+            // parallel.
             let mut parts: Vec<Vec<&mut [f32]>> = tiles.iter().map(|_| Vec::new()).collect();
             let mut rest = &mut all[..total];
             for l in &layouts {
