@@ -1,7 +1,7 @@
 //! The plain data a checkpoint pickle decodes to.
 
-use std::collections::HashMap;
-use std::collections::hash_map::Entry;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::{BuildHasher, Hash, Hasher};
 
 /// A reference to a storage blob inside the checkpoint archive (`data/<key>`).
 #[derive(Debug, Clone, PartialEq)]
@@ -168,25 +168,28 @@ pub struct Dict(Box<DictInner>);
 #[derive(Debug, Clone, Default)]
 struct DictInner {
     items: Vec<(Value, Value)>,
-    index: HashMap<Key, usize>,
+    /// (hash, position in `items`) of each hashable key: keys are not copied, and growing
+    /// the index re-reads no key (a hostile file's million keys cost 16 bytes each here).
+    index: HashTable<(u64, usize)>,
+    hasher: DefaultHashBuilder,
 }
 
-/// The hashable part of a key. Python's `True == 1 == 1.0` holds here too; a key with no
+/// The hashable view of a key. Python's `True == 1 == 1.0` holds here too; a key with no
 /// hashable form (a tensor, a list, NaN) never equals another, so it is only appended.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
+#[derive(PartialEq)]
+enum Key<'a> {
     Nil,
     Int(i64),
     Float(u64),
-    Str(String),
-    Bytes(Vec<u8>),
-    Tuple(Vec<Key>),
+    Str(&'a str),
+    Bytes(&'a [u8]),
+    Tuple(Vec<Key<'a>>),
 }
 
-impl Key {
+impl<'a> Key<'a> {
     /// `None` for unhashable keys. Recursion is bounded: the unpickler refuses values nested
     /// deeper than a small limit before they reach a dict.
-    fn of(v: &Value) -> Option<Key> {
+    fn of(v: &'a Value) -> Option<Key<'a>> {
         Some(match v {
             Value::None => Key::Nil,
             Value::Bool(b) => Key::Int(*b as i64),
@@ -194,11 +197,25 @@ impl Key {
             Value::Float(f) if f.is_nan() => return None,
             Value::Float(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Key::Int(*f as i64),
             Value::Float(f) => Key::Float(f.to_bits()),
-            Value::Str(s) => Key::Str(s.clone()),
-            Value::Bytes(b) => Key::Bytes(b.clone()),
+            Value::Str(s) => Key::Str(s),
+            Value::Bytes(b) => Key::Bytes(b),
             Value::Tuple(t) => Key::Tuple(t.iter().map(Key::of).collect::<Option<_>>()?),
             _ => return None,
         })
+    }
+}
+
+impl Hash for Key<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        std::mem::discriminant(self).hash(h);
+        match self {
+            Key::Nil => {}
+            Key::Int(i) => i.hash(h),
+            Key::Float(f) => f.hash(h),
+            Key::Str(s) => s.hash(h),
+            Key::Bytes(b) => b.hash(h),
+            Key::Tuple(t) => t.hash(h),
+        }
     }
 }
 
@@ -208,28 +225,37 @@ impl PartialEq for Dict {
     }
 }
 
+impl DictInner {
+    /// The position of the entry whose key equals `key`.
+    fn find(&self, key: &Key) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        let same =
+            |&(h, i): &(u64, usize)| h == hash && Key::of(&self.items[i].0).as_ref() == Some(key);
+        self.index.find(hash, same).map(|&(_, i)| i)
+    }
+}
+
 impl Dict {
     /// Sets `key` to `value`: replaces the value of an equal key, appends a new one.
     pub fn insert(&mut self, key: Value, value: Value) {
         let d = &mut *self.0;
-        match Key::of(&key) {
-            Some(h) => match d.index.entry(h) {
-                Entry::Occupied(e) => d.items[*e.get()].1 = value,
-                Entry::Vacant(e) => {
-                    e.insert(d.items.len());
-                    d.items.push((key, value));
-                }
-            },
-            None => d.items.push((key, value)),
+        let Some(k) = Key::of(&key) else {
+            d.items.push((key, value));
+            return;
+        };
+        if let Some(i) = d.find(&k) {
+            d.items[i].1 = value;
+            return;
         }
+        let hash = d.hasher.hash_one(&k);
+        d.index
+            .insert_unique(hash, (hash, d.items.len()), |&(h, _)| h);
+        d.items.push((key, value));
     }
 
     /// The value of a string key.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0
-            .index
-            .get(&Key::Str(key.to_string()))
-            .map(|&i| &self.0.items[i].1)
+        self.0.find(&Key::Str(key)).map(|i| &self.0.items[i].1)
     }
 
     pub fn len(&self) -> usize {

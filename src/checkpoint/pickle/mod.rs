@@ -6,10 +6,11 @@
 //! omegaconf nodes) become [`Value::Opaque`]; anything else is refused with
 //! [`Error::DisallowedClass`]. Nothing is ever executed.
 //!
-//! A hostile file cannot make it run long or build much: every value it creates or copies is
-//! charged to a node budget proportional to the pickle's size (with a hard ceiling), nesting is
-//! tracked as values are built (so neither dropping nor hashing a value can overflow the call
-//! stack), dicts are hashed, and the caller can cancel between opcodes.
+//! A hostile file cannot make it run long or build much: every value it creates or copies, and
+//! every MARK it pushes, is charged to a node budget proportional to the pickle's size (with a
+//! hard ceiling), nesting is tracked as values are built (so neither dropping nor hashing a
+//! value can overflow the call stack), dicts are hashed, and the caller can cancel between
+//! opcodes.
 
 mod run;
 #[cfg(test)]
@@ -23,8 +24,8 @@ use std::collections::HashMap;
 const MAX_STACK: usize = 20_000;
 const MAX_MEMO: usize = 1 << 22;
 const MAX_NESTING: u32 = 64;
-/// Values a pickle may create or copy: a floor plus a few per byte, never more than a
-/// ceiling. A real checkpoint creates about one value per 8 bytes of pickle (a full FFHQ
+/// Values (and marks) a pickle may create or copy: a floor plus a few per byte, never more
+/// than a ceiling. A real checkpoint creates about one value per 8 bytes of pickle (a full FFHQ
 /// training checkpoint with g, d, g_ema and both optimisers' state: about 100 000).
 const NODES_FLOOR: usize = 256 << 10;
 const NODES_PER_BYTE: usize = 4;
@@ -162,10 +163,13 @@ impl<'a> Machine<'a> {
         self.push_nested(v, 0)
     }
 
+    #[inline]
     fn push_mark(&mut self) -> Result<()> {
         if self.stack.len() >= MAX_STACK {
             return Err(self.err("stack too deep"));
         }
+        // Charged like a value, so that mark churn cannot run for the whole of a large file.
+        self.spend(1)?;
         self.stack.push(Item::Mark);
         Ok(())
     }
@@ -194,7 +198,13 @@ impl<'a> Machine<'a> {
     }
 
     /// Pops everything above the topmost MARK (and the mark itself).
+    #[inline]
     fn pop_mark(&mut self) -> Result<Vec<Slot>> {
+        // An empty mark on top (empty tuples, churn in hostile files): no scan, no copies.
+        if matches!(self.stack.last(), Some(Item::Mark)) {
+            self.stack.pop();
+            return Ok(Vec::new());
+        }
         let at = self
             .stack
             .iter()
