@@ -6,7 +6,7 @@
 //! the block's keys (`L` = 4: two phases).
 
 use super::super::dense::Dense;
-use super::{Block, Job, RowCtx, lane_mask, softmax};
+use super::{Av, Block, Job, RowCtx, Values, lane_mask, softmax};
 use std::arch::x86_64::*;
 
 /// A dense group's bias lane by lane, `[table row][key j][lane]` for every row of the group's
@@ -32,9 +32,9 @@ impl Job<'_> {
     ///
     /// # Safety
     /// AVX2 + FMA; `K` is the group's kernel, `dense` was built for this group's blocks of
-    /// eight and `L` is its phase length.
+    /// eight and `L` is its phase length. `WIDE`: as for [`Job::block`].
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn dense_row<const K: usize, const L: usize>(
+    pub(super) unsafe fn dense_row<const K: usize, const L: usize, const WIDE: bool>(
         &self,
         ctx: &RowCtx<K>,
         dense: &Dense,
@@ -46,7 +46,7 @@ impl Job<'_> {
         let masks: [__m256; L] = std::array::from_fn(|j| lane_mask(dense.masks[j]));
         for block in self.blocks {
             // SAFETY: the caller's contract.
-            unsafe { self.dense_block::<K, L>(ctx, block, &perm, &masks, bias) };
+            unsafe { self.dense_block::<K, L, WIDE>(ctx, block, &perm, &masks, bias) };
         }
     }
 
@@ -72,7 +72,7 @@ impl Job<'_> {
     #[allow(clippy::needless_range_loop)]
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn dense_block<const K: usize, const L: usize>(
+    unsafe fn dense_block<const K: usize, const L: usize, const WIDE: bool>(
         &self,
         ctx: &RowCtx<K>,
         block: &Block,
@@ -119,27 +119,26 @@ impl Job<'_> {
         // SAFETY: all `K` rows were written.
         let scores = unsafe { scores.assume_init_mut() };
         let inv = softmax::<K, L, true>(scores, max, masks);
-        // AV, four channels at a time (four accumulation chains, unrolled whole). Values
-        // outside a lane's window are finite row data with weight exactly zero.
+        // AV, unrolled whole. Values outside a lane's window are finite row data with weight
+        // exactly zero.
         let v0 = l.heads * hd * stride + block.start;
         let mut ch = 0;
         while ch < hd {
-            let chans = Self::four_channels(ch, hd, stride);
-            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut av = Av::<WIDE>::new(ch, hd, stride);
             for ty in 0..K {
-                for (acc, &at) in acc.iter_mut().zip(&chans) {
-                    let at = ctx.key_rows[ty] + v0 + at;
+                let at = ctx.key_rows[ty] + v0;
+                for k in 0..L {
+                    // Key `k` of every lane's phase, as [`Self::phase_keys`] reads it.
+                    let (at, how) = match L {
+                        8 => (at + k, Values::Broadcast),
+                        _ => (at, Values::Permuted(perm[k])),
+                    };
                     // SAFETY: as for the keys (v follows k in the same image row).
-                    let v = unsafe { Self::phase_keys::<L>(t.add(at), perm) };
-                    for k in 0..L {
-                        *acc = _mm256_fmadd_ps(scores[ty][k], v[k], *acc);
-                    }
+                    unsafe { av.add(k, scores[ty][k], t.add(at), how) };
                 }
             }
-            let c = (hd - ch).min(4);
             // SAFETY: this task alone writes this head's channels of its image row.
-            unsafe { self.store(ctx, block, ch, c, &acc, inv) };
-            ch += c;
+            ch = unsafe { av.store(self, ctx, block, inv) };
         }
     }
 }

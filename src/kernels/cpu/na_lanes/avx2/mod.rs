@@ -4,6 +4,7 @@
 //! bookkeeping, which dominated at small head dims. Blocks that are whole dilation phases run
 //! in dense form (`dense.rs`).
 
+mod av;
 mod dense;
 mod memory;
 
@@ -12,6 +13,7 @@ use super::super::super::window::phase_order;
 use super::super::vmath::exp2_nonpositive8;
 use super::dense::Dense;
 use super::{Block, Group, Layout, Plan};
+use av::{Av, Values};
 use memory::PREFETCH_ROWS_BYTES;
 use rayon::prelude::*;
 use std::arch::x86_64::*;
@@ -68,17 +70,13 @@ pub(super) unsafe fn run_group(
         prefetch: 2 * group.kernel * l.head_dim * l.stride * 4 > PREFETCH_ROWS_BYTES,
     };
     let tasks = p.batch * l.heads * p.height;
+    let wide = l.head_dim > 4;
     (0..tasks).into_par_iter().for_each(|task| {
         // SAFETY: the caller guarantees AVX2 + FMA and a supported kernel size.
         unsafe {
-            match group.kernel {
-                1 => job.row::<1, 1>(task),
-                3 => job.row::<3, 5>(task),
-                5 => job.row::<5, 9>(task),
-                7 => job.row::<7, 13>(task),
-                9 => job.row::<9, 17>(task),
-                11 => job.row::<11, 21>(task),
-                _ => job.row::<13, 25>(task),
+            match wide {
+                true => job.row_of_kernel::<true>(group.kernel, task),
+                false => job.row_of_kernel::<false>(group.kernel, task),
             }
         }
     });
@@ -114,20 +112,40 @@ struct RowCtx<const K: usize> {
 }
 
 impl Job<'_> {
+    /// [`Self::row`] for kernel size `kernel`; `WIDE`: see [`Self::block`].
+    ///
+    /// # Safety
+    /// AVX2 + FMA; `kernel` is the group's.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_of_kernel<const WIDE: bool>(&self, kernel: usize, task: usize) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            match kernel {
+                1 => self.row::<1, 1, WIDE>(task),
+                3 => self.row::<3, 5, WIDE>(task),
+                5 => self.row::<5, 9, WIDE>(task),
+                7 => self.row::<7, 13, WIDE>(task),
+                9 => self.row::<9, 17, WIDE>(task),
+                11 => self.row::<11, 21, WIDE>(task),
+                _ => self.row::<13, 25, WIDE>(task),
+            }
+        }
+    }
+
     /// One image row of one head; `task` = `(b·heads + h)·height + i` for the `i`-th row in
     /// phase order. `N = 2K − 1` is the number of key offsets a border block runs.
     ///
     /// # Safety
     /// AVX2 + FMA; `K` is the group's kernel.
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn row<const K: usize, const N: usize>(&self, task: usize) {
+    unsafe fn row<const K: usize, const N: usize, const WIDE: bool>(&self, task: usize) {
         let ctx = self.row_ctx::<K>(task);
         if let Some((dense, bias)) = self.dense {
             // SAFETY: the caller's contract; `dense` was built for this group.
             return unsafe {
                 match dense.len {
-                    4 => self.dense_row::<K, 4>(&ctx, dense, bias),
-                    _ => self.dense_row::<K, 8>(&ctx, dense, bias),
+                    4 => self.dense_row::<K, 4, WIDE>(&ctx, dense, bias),
+                    _ => self.dense_row::<K, 8, WIDE>(&ctx, dense, bias),
                 }
             };
         }
@@ -136,11 +154,11 @@ impl Job<'_> {
             unsafe {
                 match &block.masks {
                     // Centred windows: offsets −K/2..=K/2, unmasked.
-                    None => self.block::<K, K, false>(&ctx, block, [u16::MAX; K], K / 2),
+                    None => self.block::<K, K, false, WIDE>(&ctx, block, [u16::MAX; K], K / 2),
                     Some(m) => {
                         let mut masks = [0u16; N];
                         masks.copy_from_slice(m);
-                        self.block::<K, N, true>(&ctx, block, masks, K - 1)
+                        self.block::<K, N, true, WIDE>(&ctx, block, masks, K - 1)
                     }
                 }
             }
@@ -165,12 +183,13 @@ impl Job<'_> {
     }
 
     /// One block of eight queries over `M` key offsets `−before..M − before` per key row, lane
-    /// `i` using offset `o` where bit `i` of `masks[o]` is set.
+    /// `i` using offset `o` where bit `i` of `masks[o]` is set. `WIDE` (head dims above 4): AV
+    /// runs eight channels at a time, else four channels in two chains each (see [`Av`]).
     // Offsets index several arrays at once (keys, scores, masks, bias); ranges read clearer.
     #[allow(clippy::needless_range_loop)]
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn block<const K: usize, const M: usize, const MASKED: bool>(
+    unsafe fn block<const K: usize, const M: usize, const MASKED: bool, const WIDE: bool>(
         &self,
         ctx: &RowCtx<K>,
         block: &Block,
@@ -226,34 +245,24 @@ impl Job<'_> {
         // SAFETY: all `K` rows were written.
         let scores = unsafe { scores.assume_init_mut() };
         let inv = softmax::<K, M, MASKED>(scores, max, &lane_masks);
-        // AV, four channels at a time (four accumulation chains, unrolled whole).
+        // AV, unrolled whole.
         let v_rows: [usize; K] = ctx
             .key_rows
             .map(|r| r + l.heads * hd * stride + block.start - before);
         let mut ch = 0;
         while ch < hd {
-            let chans = Self::four_channels(ch, hd, stride);
-            let mut acc = [_mm256_setzero_ps(); 4];
+            let mut av = Av::<WIDE>::new(ch, hd, stride);
             for ty in 0..K {
                 for o in 0..M {
-                    let w = scores[ty][o];
-                    for (acc, &at) in acc.iter_mut().zip(&chans) {
-                        // SAFETY: within the row's paddings, as for the keys; lanes outside
-                        // their window are zeroed, so a non-finite value there stays out.
-                        let v = unsafe { _mm256_loadu_ps(t.add(v_rows[ty] + at + o)) };
-                        let v = if MASKED {
-                            _mm256_and_ps(v, lane_masks[o])
-                        } else {
-                            v
-                        };
-                        *acc = _mm256_fmadd_ps(w, v, *acc);
-                    }
+                    // Lanes outside their window are zeroed, so a non-finite value there stays
+                    // out.
+                    let values = Values::Shifted(MASKED.then_some(lane_masks[o]));
+                    // SAFETY: within the row's paddings, as for the keys.
+                    unsafe { av.add(o, scores[ty][o], t.add(v_rows[ty] + o), values) };
                 }
             }
-            let c = (hd - ch).min(4);
             // SAFETY: this task alone writes this head's channels of its image row.
-            unsafe { self.store(ctx, block, ch, c, &acc, inv) };
-            ch += c;
+            ch = unsafe { av.store(self, ctx, block, inv) };
         }
     }
 }
@@ -293,9 +302,9 @@ mod tests {
     use crate::kernels::simd::Simd;
     use crate::kernels::{HeadGroup, reference};
 
-    /// The kernel on head dims the dispatch does not send it (3, 16, 32; `tests/na.rs` covers
-    /// 4 and 8 through the dispatch), with border blocks, blocks spanning phases and a short
-    /// last block, against the reference.
+    /// The kernel on head dims the dispatch does not send it (3, 6, 12, 16, 32: both AV forms,
+    /// whole and partial passes; `tests/na.rs` covers 4 and 8 through the dispatch), with border
+    /// blocks, blocks spanning phases and a short last block, against the reference.
     #[test]
     fn equals_the_reference_at_every_head_dim() {
         if !Simd::Avx2.supported() {
@@ -309,6 +318,8 @@ mod tests {
         };
         for (head_dim, groups) in [
             (3, vec![g(1, 5, 1), g(1, 3, 4)]),
+            (6, vec![g(1, 3, 1), g(1, 5, 2)]),
+            (12, vec![g(1, 5, 1), g(1, 3, 3)]),
             (16, vec![g(1, 7, 1), g(2, 7, 3)]),
             (32, vec![g(1, 13, 1), g(1, 3, 2)]),
         ] {
