@@ -226,9 +226,8 @@ impl PartialEq for Dict {
 }
 
 impl DictInner {
-    /// The position of the entry whose key equals `key`.
-    fn find(&self, key: &Key) -> Option<usize> {
-        let hash = self.hasher.hash_one(key);
+    /// The position of the entry whose key, of hash `hash`, equals `key`.
+    fn find(&self, hash: u64, key: &Key) -> Option<usize> {
         let same =
             |&(h, i): &(u64, usize)| h == hash && Key::of(&self.items[i].0).as_ref() == Some(key);
         self.index.find(hash, same).map(|&(_, i)| i)
@@ -243,11 +242,11 @@ impl Dict {
             d.items.push((key, value));
             return;
         };
-        if let Some(i) = d.find(&k) {
+        let hash = d.hasher.hash_one(&k);
+        if let Some(i) = d.find(hash, &k) {
             d.items[i].1 = value;
             return;
         }
-        let hash = d.hasher.hash_one(&k);
         d.index
             .insert_unique(hash, (hash, d.items.len()), |&(h, _)| h);
         d.items.push((key, value));
@@ -255,7 +254,9 @@ impl Dict {
 
     /// The value of a string key.
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.find(&Key::Str(key)).map(|i| &self.0.items[i].1)
+        let key = Key::Str(key);
+        let hash = self.0.hasher.hash_one(&key);
+        self.0.find(hash, &key).map(|i| &self.0.items[i].1)
     }
 
     pub fn len(&self) -> usize {
